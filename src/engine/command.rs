@@ -1,0 +1,73 @@
+//! What front ends ask the engine to do. Keys, the headless control stream and
+//! (later) a control socket all produce these, so they cannot drift apart.
+
+use std::time::Duration;
+
+use crate::spec::JobSpec;
+
+/// A worker's stable identity for the life of one proctor run (an index, never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct WorkerId(pub u32);
+
+/// Which workers a join waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JoinTarget {
+    Worker(WorkerId),
+    /// Close the queue, then wait for every worker.
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Add a job's workers to the end of the queue.
+    Launch(Box<JobSpec>),
+    /// Send `signal` to each worker's process, or its whole tree when `group` is set.
+    Signal { workers: Vec<WorkerId>, signal: i32, group: bool },
+    /// Stop signal to the tree, SIGCONT, then SIGKILL after the grace period.
+    Terminate(Vec<WorkerId>),
+    /// SIGKILL to the tree now.
+    Kill(Vec<WorkerId>),
+    /// SIGSTOP to the tree.
+    Pause(Vec<WorkerId>),
+    /// SIGCONT to the tree.
+    Resume(Vec<WorkerId>),
+    /// Terminate if running, then start again (a finished worker starts again too).
+    Restart(Vec<WorkerId>),
+    /// Remove queued workers from the queue.
+    Cancel(Vec<WorkerId>),
+    /// Wait for exit; answered by a `joined` event (or `join_timeout`).
+    Join { target: JoinTarget, timeout: Option<Duration> },
+    /// Stop starting queued workers (running ones are unaffected).
+    PauseQueue,
+    ResumeQueue,
+    SetMaxParallel(usize),
+    /// No more launches; the engine finishes when the pool drains.
+    CloseQueue,
+    /// Close the queue, cancel what is queued, terminate everything running.
+    StopAll,
+    /// Nudge the parents of a worker's zombies with SIGCHLD.
+    ReapZombies(WorkerId),
+}
+
+impl Command {
+    /// A short description for help screens and logs.
+    pub fn desc(&self) -> &'static str {
+        match self {
+            Command::Launch(_) => "launch a job",
+            Command::Signal { .. } => "send a signal",
+            Command::Terminate(_) => "terminate (stop signal, then KILL after grace)",
+            Command::Kill(_) => "kill now (SIGKILL)",
+            Command::Pause(_) => "pause (SIGSTOP)",
+            Command::Resume(_) => "resume (SIGCONT)",
+            Command::Restart(_) => "restart",
+            Command::Cancel(_) => "cancel a queued worker",
+            Command::Join { .. } => "join (wait for exit)",
+            Command::PauseQueue => "pause the queue",
+            Command::ResumeQueue => "resume the queue",
+            Command::SetMaxParallel(_) => "set max parallel",
+            Command::CloseQueue => "close the queue",
+            Command::StopAll => "stop everything",
+            Command::ReapZombies(_) => "reap zombies",
+        }
+    }
+}

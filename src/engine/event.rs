@@ -1,0 +1,125 @@
+//! What the engine reports. The headless front end prints each one as a JSON line;
+//! the terminal UI uses them for notices (joins, failures) and renders snapshots.
+
+use serde::Serialize;
+
+use super::snapshot::QueueStats;
+use crate::sample::SystemSample;
+
+/// An event with its wall-clock timestamp (seconds since the Unix epoch).
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub t: f64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    pub fn now(kind: EventKind) -> Self {
+        Event { t: unix_now(), kind }
+    }
+}
+
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WorkerSummary {
+    pub worker: String,
+    pub state: &'static str,
+    pub code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    pub runtime_s: f64,
+    pub restarts: u32,
+    pub timed_out: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WorkerSampleOut {
+    pub worker: String,
+    pub pid: u32,
+    pub state: String,
+    pub cpu: f32,
+    pub rss: u64,
+    pub threads: u32,
+    pub tree_cpu: f32,
+    pub tree_rss: u64,
+    pub descendants: u32,
+    pub zombies: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    Queued { worker: String },
+    Spawned { worker: String, pid: u32, pgid: u32 },
+    Output { worker: String, stream: Stream, line: String },
+    Exited {
+        worker: String,
+        pid: u32,
+        code: i32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signal: Option<String>,
+        runtime_s: f64,
+        timed_out: bool,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        stuck_terminated: bool,
+        restarts: u32,
+    },
+    Failed { worker: String, error: String },
+    Cancelled { worker: String },
+    /// A signal was delivered (acknowledges a signal/pause/resume command).
+    Signaled { worker: String, signal: String, group: bool },
+    /// A stop ladder started; `kill_after_s` is the grace period.
+    Stopping { worker: String, signal: String, kill_after_s: f64 },
+    /// The grace period ran out and SIGKILL was sent.
+    Killed { worker: String },
+    /// SIGKILL did not end these processes (e.g. uninterruptible sleep, state D).
+    Unkillable { worker: String, pids: Vec<u32> },
+    Restarting { worker: String, restarts: u32, delay_s: f64 },
+    Queue {
+        #[serde(flatten)]
+        stats: QueueStats,
+        max_parallel: usize,
+        paused: bool,
+        closed: bool,
+    },
+    Joined {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        worker: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signal: Option<String>,
+        /// For `join all`: true when every worker exited 0.
+        ok: bool,
+    },
+    JoinTimeout {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        worker: Option<String>,
+    },
+    Stuck { worker: String, idle_s: f64 },
+    Zombie { worker: String, pid: u32, parent: u32 },
+    Sample {
+        #[serde(flatten)]
+        system: SystemSample,
+        workers: Vec<WorkerSampleOut>,
+    },
+    /// A command could not be carried out (unknown worker, wrong state…).
+    Error { message: String },
+    Summary { ok: bool, workers: Vec<WorkerSummary> },
+}

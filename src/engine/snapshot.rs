@@ -1,0 +1,107 @@
+//! Owned views of the engine's state that front ends render. The engine publishes a
+//! new `Snapshot` when something changed; readers never lock engine state.
+
+use std::time::{Duration, SystemTime};
+
+use super::command::WorkerId;
+use crate::sample::SystemSample;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerState {
+    Queued,
+    Starting,
+    Running,
+    Paused,
+    Exited,
+    Signaled,
+    Failed,
+    Cancelled,
+}
+
+impl WorkerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Queued => "queued",
+            WorkerState::Starting => "starting",
+            WorkerState::Running => "running",
+            WorkerState::Paused => "paused",
+            WorkerState::Exited => "exited",
+            WorkerState::Signaled => "signaled",
+            WorkerState::Failed => "failed",
+            WorkerState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The worker has a live process (or is about to).
+    pub fn is_active(self) -> bool {
+        matches!(self, WorkerState::Starting | WorkerState::Running | WorkerState::Paused)
+    }
+
+    /// The worker will not run again unless restarted.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            WorkerState::Exited | WorkerState::Signaled | WorkerState::Failed | WorkerState::Cancelled
+        )
+    }
+}
+
+/// Live figures for one worker from the sampler (zero until the first sample).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkerStats {
+    /// 100.0 = one core fully used.
+    pub cpu: f32,
+    pub rss: u64,
+    pub threads: u32,
+    /// OS state letter of the leader: R, S, D, T, Z.
+    pub os_state: char,
+    pub tree_cpu: f32,
+    pub tree_rss: u64,
+    pub descendants: u32,
+    pub zombies: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerView {
+    pub id: WorkerId,
+    pub name: String,
+    /// The command line, for display.
+    pub command: String,
+    pub pid: Option<u32>,
+    pub state: WorkerState,
+    /// 0..255 for a normal exit, -N for signal N.
+    pub code: Option<i32>,
+    pub error: Option<String>,
+    pub started: Option<SystemTime>,
+    pub runtime: Duration,
+    pub restarts: u32,
+    pub timed_out: bool,
+    /// Set while a stop ladder runs: when SIGKILL will be sent.
+    pub kill_at: Option<SystemTime>,
+    pub stuck: bool,
+    /// SIGKILL was sent and the process did not go away (e.g. state D).
+    pub unkillable: bool,
+    pub stats: WorkerStats,
+    pub last_line: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    pub depth: usize,
+    pub running: usize,
+    pub done: usize,
+    pub failed: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub workers: Vec<WorkerView>,
+    pub queue: QueueStats,
+    pub max_parallel: usize,
+    pub queue_paused: bool,
+    pub queue_closed: bool,
+    pub system: Option<SystemSample>,
+    /// Set once every worker has finished and the queue is closed.
+    pub finished: bool,
+}

@@ -1,0 +1,9 @@
+//! proctor: a terminal process launcher and monitor.
+//!
+//! The engine (`engine`) owns every worker; front ends (`headless`, `tui`) send it
+//! `Command`s and render its `Event`s and `Snapshot`s. See DESIGN.md.
+
+pub mod engine;
+pub mod sample;
+pub mod signals;
+pub mod spec;

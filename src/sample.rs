@@ -1,0 +1,46 @@
+//! System and per-worker sampling: per-core load, process-tree CPU and memory,
+//! zombie and stuck detection. Runs on its own thread; the engine receives owned
+//! `Sample`s and never reads /proc on its hot path.
+
+pub mod proc;
+
+use serde::Serialize;
+
+/// Machine-wide figures from one sampling tick.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SystemSample {
+    /// CPU % per logical core (0..100).
+    pub cores: Vec<f32>,
+    /// Total CPU % over all cores (0..100).
+    pub cpu: f32,
+    pub mem_used: u64,
+    pub mem_total: u64,
+    /// 1, 5 and 15 minute load averages.
+    pub load: [f64; 3],
+}
+
+/// One worker's process tree at one tick.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeSample {
+    /// The worker's leader pid (the root of the walk).
+    pub root: u32,
+    /// OS state letter of the leader: R, S, D, T, Z, …
+    pub state: char,
+    /// 100.0 = one core fully used.
+    pub cpu: f32,
+    pub rss: u64,
+    pub threads: u32,
+    pub tree_cpu: f32,
+    pub tree_rss: u64,
+    /// Every live descendant (not the root), any process group.
+    pub descendants: Vec<u32>,
+    /// Zombies among the descendants: (zombie pid, parent pid).
+    pub zombies: Vec<(u32, u32)>,
+}
+
+/// Everything one tick produced.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    pub system: SystemSample,
+    pub trees: Vec<TreeSample>,
+}

@@ -1,0 +1,193 @@
+//! The workload: jobs and their settings, from the command line or a JSON file.
+//!
+//! These are the validated types the engine runs. Parsing and validation of the
+//! file live in `spec/load.rs`; shell-word splitting in `spec/words.rs`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod load;
+mod words;
+
+pub use load::{SpecError, job_from_cli, load_file, parse_workload};
+pub use words::split_words;
+
+/// Upper bound on `count` for one job: far above any real pool, low enough that a
+/// typo (an extra zero or three) is caught before it forks the machine to death.
+pub const MAX_COUNT: u32 = 10_000;
+
+/// A whole workload file, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// `None` means "number of logical CPUs" (like `Pool()`).
+    pub max_parallel: Option<usize>,
+    pub stop_grace: Duration,
+    pub jobs: Vec<JobSpec>,
+}
+
+/// What a worker executes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Program {
+    /// argv, executed directly: no shell ever sees these words.
+    Argv(Vec<String>),
+    /// A script the user explicitly asked `/bin/sh -c` to run.
+    Shell(String),
+}
+
+impl Program {
+    /// The argv that will be executed.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Program::Argv(words) => words.clone(),
+            Program::Shell(script) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
+        }
+    }
+
+    /// A one-line rendering for tables and logs.
+    pub fn display(&self) -> String {
+        match self {
+            Program::Argv(words) => words.join(" "),
+            Program::Shell(script) => format!("sh -c {script}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    #[default]
+    Never,
+    OnFailure,
+    Always,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StdinSpec {
+    /// `/dev/null`: a worker never stops on terminal input.
+    #[default]
+    Null,
+    Inherit,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStuck {
+    /// Only flag the worker.
+    #[default]
+    Flag,
+    Terminate,
+}
+
+/// One job: a command line plus its settings. A job with `count: N` becomes N workers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// Unique among jobs; workers are `name` (count 1) or `name#1..#N`.
+    pub name: String,
+    pub program: Program,
+    /// Added to the inherited environment (or to an empty one with `env_clear`).
+    pub env: BTreeMap<String, String>,
+    pub env_clear: bool,
+    pub cwd: Option<PathBuf>,
+    pub count: u32,
+    pub restart: RestartPolicy,
+    /// `None` = unlimited restarts.
+    pub max_restarts: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub stdin: StdinSpec,
+    /// Signal that starts the stop ladder (default SIGTERM).
+    pub stop_signal: i32,
+    /// Overrides the workload's grace period for this job.
+    pub stop_grace: Option<Duration>,
+    pub stuck_after: Option<Duration>,
+    pub stuck_cpu_pct: Option<f64>,
+    pub on_stuck: OnStuck,
+}
+
+impl JobSpec {
+    /// A job with every setting at its default.
+    pub fn new(name: impl Into<String>, program: Program) -> Self {
+        JobSpec {
+            name: name.into(),
+            program,
+            env: BTreeMap::new(),
+            env_clear: false,
+            cwd: None,
+            count: 1,
+            restart: RestartPolicy::Never,
+            max_restarts: None,
+            timeout: None,
+            stdin: StdinSpec::Null,
+            stop_signal: libc::SIGTERM,
+            stop_grace: None,
+            stuck_after: None,
+            stuck_cpu_pct: None,
+            on_stuck: OnStuck::Flag,
+        }
+    }
+
+    /// Worker names for this job: `name` alone, or `name#1..#count`.
+    pub fn worker_names(&self) -> Vec<String> {
+        if self.count == 1 {
+            vec![self.name.clone()]
+        } else {
+            (1..=self.count)
+                .map(|i| format!("{}#{i}", self.name))
+                .collect()
+        }
+    }
+}
+
+/// A default job name from a program: the basename of argv[0], or `sh` for scripts.
+pub fn default_name(program: &Program) -> String {
+    match program {
+        Program::Argv(words) => words
+            .first()
+            .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "job".into()),
+        Program::Shell(_) => "sh".into(),
+    }
+}
+
+/// Makes every job name unique by suffixing `-2`, `-3`… to later repeats
+/// (used for names proctor derives itself; explicit duplicates are an error).
+pub fn uniquify_names(names: &mut [String]) {
+    let mut seen = std::collections::HashSet::new();
+    for name in names.iter_mut() {
+        if seen.insert(name.clone()) {
+            continue;
+        }
+        let mut n = 2;
+        while !seen.insert(format!("{name}-{n}")) {
+            n += 1;
+        }
+        *name = format!("{name}-{n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_come_from_the_program() {
+        let p = Program::Argv(vec!["/usr/bin/sleep".into(), "1".into()]);
+        assert_eq!(default_name(&p), "sleep");
+        assert_eq!(default_name(&Program::Shell("echo".into())), "sh");
+    }
+
+    #[test]
+    fn uniquify_suffixes_repeats() {
+        let mut names = vec!["a".to_string(), "a".into(), "b".into(), "a".into()];
+        uniquify_names(&mut names);
+        assert_eq!(names, ["a", "a-2", "b", "a-3"]);
+    }
+
+    #[test]
+    fn worker_names_follow_count() {
+        let mut j = JobSpec::new("w", Program::Shell("true".into()));
+        assert_eq!(j.worker_names(), ["w"]);
+        j.count = 3;
+        assert_eq!(j.worker_names(), ["w#1", "w#2", "w#3"]);
+    }
+}
