@@ -3,7 +3,11 @@
 //! The engine (`engine`) owns every worker; front ends (`headless`, `tui`) send it
 //! `Command`s and render its `Event`s and `Snapshot`s. See DESIGN.md.
 
+pub mod cli;
+pub mod control;
 pub mod engine;
+pub mod headless;
 pub mod sample;
+pub mod setup;
 pub mod signals;
 pub mod spec;

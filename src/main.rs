@@ -1,1 +1,74 @@
-fn main() {}
+//! proctor's binary: parse the command line, pick a front end, map the result to an
+//! exit status. Everything else lives in the library.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use proctor::cli::{Cli, Sub};
+use proctor::engine::{self, Outcome};
+use proctor::{headless, setup};
+
+/// Exit status for usage and workload errors (as clap uses for bad flags).
+const EXIT_USAGE: u8 = 2;
+/// Exit status when proctor itself could not run (threads, terminal).
+const EXIT_INTERNAL: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (plan, common) = match &cli.map {
+        Some(Sub::Map(_)) => {
+            eprintln!("proctor: map mode is not available yet");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        None => match setup::plan_run(&cli.run) {
+            Ok(plan) => (plan, &cli.run.common),
+            Err(e) => {
+                eprintln!("proctor: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let headless = common.headless || !std::io::stdout().is_terminal();
+    if plan.jobs.is_empty() && headless && common.control.is_none() {
+        eprintln!(
+            "proctor: nothing to run: give COMMANDs, -f WORKLOAD.json, or --control FILE (headless)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let control = match common
+        .control
+        .as_deref()
+        .map(headless::open_control)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let engine = match engine::start(plan.config, plan.jobs) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("proctor: cannot start the engine: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    match headless::run(engine, control) {
+        Ok(outcome) => exit_status(outcome),
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}
+
+/// 0 all ok, 1 some worker failed, 128+N when interrupted by signal N.
+fn exit_status(outcome: Outcome) -> ExitCode {
+    match outcome.interrupted {
+        Some(sig) => ExitCode::from(128 + sig as u8),
+        None if outcome.ok => ExitCode::SUCCESS,
+        None => ExitCode::from(1),
+    }
+}

@@ -3,6 +3,9 @@
 //! `Sample`s and never reads /proc on its hot path.
 
 pub mod proc;
+pub mod sampler;
+
+pub use sampler::Sampler;
 
 use serde::Serialize;
 

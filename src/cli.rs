@@ -1,0 +1,246 @@
+//! Command-line flags and subcommands (clap derive). `proctor --help` is generated
+//! from the doc comments here, so they are the user-facing documentation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Launch, watch and stop worker processes: a pool with a queue, live per-core load,
+/// signals, terminate/kill/pause/restart/join, and output that never blocks.
+#[derive(Debug, Parser)]
+#[command(
+    name = "proctor",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+#[command(
+    after_help = "Exit status: 0 every worker exited 0; 1 some worker failed, was \
+signalled or could not start; 2 usage or workload error; 129/130/143 interrupted by \
+SIGHUP/SIGINT/SIGTERM."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub map: Option<Sub>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Run one command template over many inputs (like Pool.map, xargs -P, GNU parallel).
+    Map(MapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Job command lines, one per argument, split like a POSIX shell would split
+    /// them (quotes, backslashes) and executed without a shell.
+    #[arg(value_name = "COMMAND")]
+    pub commands: Vec<String>,
+
+    /// Load jobs from a JSON workload file (combined with any COMMANDs).
+    #[arg(short = 'f', long = "file", value_name = "WORKLOAD.json")]
+    pub file: Option<PathBuf>,
+
+    /// Run each COMMAND with /bin/sh -c instead of splitting it into words.
+    #[arg(long)]
+    pub shell: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options shared by plain runs and map mode.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// At most N workers run at once (default: the workload's max_parallel, else the
+    /// number of logical CPUs).
+    #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
+    pub max_parallel: Option<usize>,
+
+    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+
+    /// In headless mode, whether worker output lines appear as `output` events.
+    #[arg(long, value_enum, default_value_t = OutputMode::Events)]
+    pub output: OutputMode,
+
+    /// Also append each worker's stdout and stderr to DIR/NAME.out.log and DIR/NAME.err.log.
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Lines of output kept in memory per worker.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub ring_lines: u32,
+
+    /// Grace period between the stop signal and SIGKILL (overrides the workload's stop_grace_ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+    pub stop_grace: Option<Duration>,
+
+    /// Sampling interval for CPU, memory and stuck detection, 100ms..60s (e.g. 500ms, 1s, 2.5s).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+
+    /// Headless: emit a `sample` event every interval.
+    #[arg(long)]
+    pub sample_events: bool,
+
+    /// Flag a worker as stuck after this long with no output and under --stuck-cpu CPU.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_any_duration)]
+    pub stuck_after: Duration,
+
+    /// CPU % (of one core, whole tree) under which a worker counts as idle.
+    #[arg(long, value_name = "PCT", default_value_t = 1.0)]
+    pub stuck_cpu: f64,
+
+    /// Headless: read JSON Lines commands from FILE ('-' = stdin); the queue stays
+    /// open until it ends.
+    #[arg(long, value_name = "FILE")]
+    pub control: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// Every output line is an `output` event.
+    Events,
+    /// Output is kept in buffers and log files only.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// The command template: `{}` is the task, `{#}` its number, `{.}` the task
+    /// without extension, `{/}` its basename. No `{}` appends the task as last argument.
+    #[arg(
+        value_name = "TEMPLATE",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub template: Vec<String>,
+
+    /// Read tasks from FILE, one per line (default: stdin, or the words after `:::`).
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<PathBuf>,
+
+    /// Run the template with /bin/sh -c; substituted values are shell-quoted.
+    #[arg(long)]
+    pub shell: bool,
+
+    /// Re-queue a failed task up to N times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_any_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Stop rule: `now,fail=N`, `soon,fail=N` or with a percentage `fail=10%`.
+    #[arg(long, value_name = "RULE")]
+    pub halt: Option<String>,
+
+    /// Headless: print each task's output in input order.
+    #[arg(long)]
+    pub keep_order: bool,
+
+    /// Append one JSON object per finished task to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub joblog: Option<PathBuf>,
+
+    /// Skip tasks that already succeeded according to --joblog.
+    #[arg(long, requires = "joblog")]
+    pub resume: bool,
+
+    /// Treat empty input lines as tasks (skipped by default).
+    #[arg(long)]
+    pub allow_empty: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+fn parse_max_parallel(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!("'{n}' is out of range: use 1..=10000")),
+        Err(_) => Err(format!(
+            "'{text}' is not a number: use a whole number such as 4"
+        )),
+    }
+}
+
+/// Parses `500ms`, `1s`, `2.5s`, `1m` or a plain number of seconds.
+pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let bad = || format!("'{text}' is not a duration: use a form such as 500ms, 1s, 2.5s or 1m");
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 || value * scale > 1e9 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
+        return Err(format!("'{text}' is out of range: use 100ms..60s"));
+    }
+    Ok(d)
+}
+
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("'{text}' is out of range: use at most 3600s"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_form() {
+        assert_eq!(parse_any_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_any_duration("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_any_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_any_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_any_duration("fast").unwrap_err().contains("'fast'"));
+        assert!(parse_interval("50ms").unwrap_err().contains("100ms..60s"));
+    }
+
+    #[test]
+    fn max_parallel_rejects_zero_and_negative() {
+        assert!(
+            parse_max_parallel("0")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            parse_max_parallel("-3")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(parse_max_parallel("4"), Ok(4));
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

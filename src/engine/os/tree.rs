@@ -1,0 +1,53 @@
+//! Signalling a worker's whole process tree, pid-reuse safe.
+//!
+//! A descendant is identified by (pid, start time). Before signalling one we open
+//! a pidfd and re-read its start time: if it matches, the pidfd holds the very
+//! process we recorded, and a recycled pid can never be hit.
+
+use super::pidfd::PidFd;
+use crate::sample::proc::{descendants, start_time};
+
+/// A process we may signal: pid plus the start time that proves its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    pub pid: u32,
+    pub start: u64,
+}
+
+/// Descendants of `root` now, with their start times.
+pub fn walk(root: u32) -> Vec<Known> {
+    descendants(root)
+        .into_iter()
+        .filter_map(|pid| start_time(pid).map(|start| Known { pid, start }))
+        .collect()
+}
+
+/// Sends `signal` to `k` only if it is still the same process. Returns true if sent.
+pub fn signal_known(k: Known, signal: i32) -> bool {
+    let Some(fd) = PidFd::open(k.pid) else {
+        return false;
+    };
+    if start_time(k.pid) != Some(k.start) {
+        return false; // the pid now belongs to someone else
+    }
+    fd.send(signal).is_ok()
+}
+
+/// Signals a process group. Only called while the group's leader is unreaped, so
+/// the group id cannot have been recycled.
+pub fn signal_group(pgid: u32, signal: i32) {
+    // SAFETY: killpg with plain integers.
+    unsafe {
+        libc::killpg(pgid as libc::pid_t, signal);
+    }
+}
+
+/// Merges freshly walked descendants into the remembered set, dropping the dead.
+pub fn remember(known: &mut Vec<Known>, fresh: impl IntoIterator<Item = Known>) {
+    known.retain(|k| start_time(k.pid) == Some(k.start));
+    for k in fresh {
+        if !known.contains(&k) {
+            known.push(k);
+        }
+    }
+}

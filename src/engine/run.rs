@@ -1,0 +1,260 @@
+//! The engine thread: one loop that feeds the supervisor with commands, reaped
+//! exits, pipe activity, timers and samples, and carries out its effects.
+//!
+//! It runs on a dedicated thread that outlives every worker, because the parent-
+//! death signal workers ask for is tied to the thread that spawned them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+
+use super::command::Command;
+use super::event::{Event, EventKind};
+use super::os::{Os, reaper};
+use super::output::OutputStore;
+use super::snapshot::Snapshot;
+use super::supervisor::{Input, Policy, Supervisor};
+use crate::signals::signal_name;
+use crate::spec::JobSpec;
+
+/// Everything the engine needs besides the jobs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub policy: Policy,
+    /// Lines kept per worker.
+    pub ring_lines: usize,
+    pub log_dir: Option<PathBuf>,
+    /// Send every output line as an event (headless `--output events`).
+    pub output_events: bool,
+    pub sample_interval: Duration,
+    /// Close the queue once the initial jobs are in (headless without a control stream).
+    pub close_queue: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            policy: Policy::default(),
+            ring_lines: 10_000,
+            log_dir: None,
+            output_events: true,
+            sample_interval: Duration::from_secs(1),
+            close_queue: true,
+        }
+    }
+}
+
+/// How the engine ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every worker exited 0.
+    pub ok: bool,
+    /// The signal (SIGINT, SIGTERM, SIGHUP) that interrupted proctor, if any.
+    pub interrupted: Option<i32>,
+}
+
+/// A front end's connection to a running engine.
+pub struct EngineHandle {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub events: mpsc::Receiver<Event>,
+    pub snapshot: watch::Receiver<Arc<Snapshot>>,
+    pub store: Arc<OutputStore>,
+    thread: Option<std::thread::JoinHandle<Outcome>>,
+}
+
+impl EngineHandle {
+    /// Waits for the engine thread; it ends when the queue is closed and drained
+    /// (or after a stop), with every child reaped.
+    pub fn wait(mut self) -> Outcome {
+        let failed = Outcome {
+            ok: false,
+            interrupted: None,
+        };
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(failed),
+            None => failed,
+        }
+    }
+}
+
+/// Starts the engine thread with these jobs queued.
+pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<EngineHandle> {
+    let store = Arc::new(OutputStore::new(config.ring_lines));
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(4096);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let engine_store = store.clone();
+    let thread = std::thread::Builder::new()
+        .name("proctor-engine".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(run(config, jobs, engine_store, cmd_rx, event_tx, snap_tx)),
+                Err(_) => Outcome {
+                    ok: false,
+                    interrupted: None,
+                },
+            }
+        })?;
+    Ok(EngineHandle {
+        commands: cmd_tx,
+        events: event_rx,
+        snapshot: snap_rx,
+        store,
+        thread: Some(thread),
+    })
+}
+
+/// Snapshots are published at most this often; events are never delayed.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(33);
+
+async fn run(
+    config: EngineConfig,
+    jobs: Vec<JobSpec>,
+    store: Arc<OutputStore>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::Sender<Event>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+) -> Outcome {
+    reaper::become_subreaper();
+    let (Ok(mut sigchld), Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = (
+        signal(SignalKind::child()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return Outcome {
+            ok: false,
+            interrupted: None,
+        };
+    };
+    let (in_tx, mut in_rx) = mpsc::unbounded_channel();
+    let mut os = Os::new(store, events, in_tx.clone());
+    os.output_events = config.output_events;
+    os.log_dir = config.log_dir.clone();
+    let mut sup = Supervisor::new(config.policy.clone());
+    let mut engine = Loop {
+        sup: &mut sup,
+        os: &mut os,
+        snapshot: &snapshot,
+        dirty: true,
+        last_publish: None,
+    };
+
+    for job in jobs {
+        engine
+            .process(Input::Command(Command::Launch(Box::new(job))))
+            .await;
+    }
+    if config.close_queue {
+        engine.process(Input::Command(Command::CloseQueue)).await;
+    }
+    let _sampler =
+        super::sampling::spawn(config.sample_interval, snapshot.subscribe(), in_tx.clone());
+    let mut interrupted = None;
+    let mut commands_open = true;
+    let mut reaped = Vec::new();
+    while !(engine.sup.is_done() && engine.os.all_reaped()) {
+        let publish_at = engine.publish_deadline();
+        tokio::select! {
+            biased;
+            _ = sigchld.recv() => {
+                reaper::reap_exited(&mut reaped);
+                for (pid, status) in reaped.drain(..) {
+                    engine.os.reaped(pid, status);
+                }
+            }
+            Some(input) = in_rx.recv() => engine.process(input).await,
+            cmd = commands.recv(), if commands_open => match cmd {
+                Some(cmd) => engine.process(Input::Command(cmd)).await,
+                // The front end is gone: nobody is watching, so stop everything.
+                None => {
+                    commands_open = false;
+                    engine.process(Input::Command(Command::StopAll)).await;
+                }
+            },
+            _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
+            _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
+            _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
+            _ = sleep_until(publish_at) => engine.publish(),
+        }
+    }
+    super::sweep::sweep_orphans(config.policy.stop_grace, &mut sigchld).await;
+    let now = Instant::now();
+    let (ok, workers) = engine.sup.summary(now);
+    engine.dirty = true;
+    engine.publish();
+    engine.os.emit(EventKind::Summary { ok, workers }).await;
+    Outcome { ok, interrupted }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The state the loop threads through: supervisor, OS half and snapshot publishing.
+struct Loop<'a> {
+    sup: &'a mut Supervisor,
+    os: &'a mut Os,
+    snapshot: &'a watch::Sender<Arc<Snapshot>>,
+    dirty: bool,
+    last_publish: Option<Instant>,
+}
+
+impl Loop<'_> {
+    /// Feeds one input, then every fact its effects produce, to the supervisor.
+    async fn process(&mut self, input: Input) {
+        if let Input::Sample(sample) = &input {
+            self.os.note_sample(sample);
+        }
+        let mut pending = vec![input];
+        let mut next = Vec::new();
+        while let Some(input) = pending.pop() {
+            for effect in self.sup.handle(input, Instant::now()) {
+                self.os.execute(effect, &mut next).await;
+            }
+            pending.extend(next.drain(..).rev());
+        }
+        self.dirty = true;
+    }
+
+    async fn interrupt(&mut self, sig: i32, interrupted: &mut Option<i32>) {
+        if interrupted.is_none() {
+            *interrupted = Some(sig);
+            self.os
+                .emit(EventKind::Interrupted {
+                    signal: signal_name(sig),
+                })
+                .await;
+        }
+        self.process(Input::Command(Command::StopAll)).await;
+    }
+
+    fn publish_deadline(&self) -> Option<Instant> {
+        if !self.dirty {
+            return None;
+        }
+        Some(
+            self.last_publish
+                .map_or_else(Instant::now, |t| t + SNAPSHOT_EVERY),
+        )
+    }
+
+    fn publish(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let now = Instant::now();
+        self.snapshot.send_replace(Arc::new(self.sup.snapshot(now)));
+        self.last_publish = Some(now);
+        self.dirty = false;
+    }
+}

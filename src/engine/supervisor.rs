@@ -1,0 +1,515 @@
+//! The pure half of the engine: `handle(input) -> effects`.
+//!
+//! It owns every worker's state, the pool and the queue, stop ladders, restarts and
+//! joins. It does no I/O and never sleeps: the OS half (`engine/os`) carries out the
+//! effects and feeds facts (spawned, exited, output, timers, samples) back in. That
+//! keeps all the policy unit-testable with plain values.
+
+mod commands;
+mod exit;
+mod join;
+mod stuck;
+#[cfg(test)]
+mod tests;
+pub mod worker;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::command::{Command, WorkerId};
+use super::event::{EventKind, WorkerSummary};
+use super::snapshot::{QueueStats, Snapshot, WorkerState};
+use crate::sample::Sample;
+use crate::spec::JobSpec;
+use join::PendingJoin;
+use worker::{Stop, StopReason, Worker};
+
+/// How a worker's leader ended, as waitpid reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+/// Facts and requests the supervisor reacts to.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Command(Command),
+    Spawned {
+        id: WorkerId,
+        pid: u32,
+    },
+    SpawnFailed {
+        id: WorkerId,
+        error: String,
+    },
+    /// The leader was reaped (after its pipes were drained of what was buffered).
+    Exited {
+        id: WorkerId,
+        status: ExitStatus,
+    },
+    /// Output arrived; carries the last complete line of the batch.
+    Output {
+        id: WorkerId,
+        last_line: String,
+    },
+    Timer(Timer),
+    Sample(Box<Sample>),
+}
+
+/// Which part of a worker a signal goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The leader process only (through its pidfd).
+    Leader,
+    /// The leader's process group plus every descendant found through /proc.
+    Tree,
+}
+
+/// What the OS half must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Spawn {
+        id: WorkerId,
+        name: String,
+        job: Arc<JobSpec>,
+    },
+    Signal {
+        id: WorkerId,
+        signal: i32,
+        scope: Scope,
+    },
+    /// SIGCHLD to these parents of zombies (the OS half checks they are still in the tree).
+    NudgeParents {
+        id: WorkerId,
+        parents: Vec<u32>,
+    },
+    Arm {
+        after: Duration,
+        timer: Timer,
+    },
+    Emit(EventKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    pub id: WorkerId,
+    /// The run the timer was armed for (see `Worker::run`).
+    pub run: u32,
+    pub kind: TimerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// Grace period over: SIGKILL the tree.
+    Kill,
+    /// Some time after SIGKILL: a process still there is unkillable.
+    KillCheck,
+    Timeout,
+    /// Restart back-off over: queue the worker again.
+    Restart,
+    /// A join's timeout (the `id` field is unused; `run` holds the join number).
+    Join,
+}
+
+/// Settings the supervisor needs from the CLI and the workload.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub max_parallel: usize,
+    pub stop_grace: Duration,
+    pub stuck_after: Duration,
+    pub stuck_cpu_pct: f64,
+    /// How long after SIGKILL a surviving process is declared unkillable.
+    pub kill_check: Duration,
+    /// Emit a `sample` event for every sampling tick.
+    pub sample_events: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_parallel: 1,
+            stop_grace: Duration::from_millis(3000),
+            stuck_after: Duration::from_secs(60),
+            stuck_cpu_pct: 1.0,
+            kill_check: Duration::from_secs(2),
+            sample_events: false,
+        }
+    }
+}
+
+pub struct Supervisor {
+    policy: Policy,
+    workers: Vec<Worker>,
+    queue: VecDeque<WorkerId>,
+    queue_paused: bool,
+    queue_closed: bool,
+    joins: Vec<PendingJoin>,
+    next_join: u32,
+    last_queue: Option<(QueueStats, usize, bool, bool)>,
+    effects: Vec<Effect>,
+    system: Option<crate::sample::SystemSample>,
+}
+
+impl Supervisor {
+    pub fn new(policy: Policy) -> Self {
+        Supervisor {
+            policy,
+            workers: Vec::new(),
+            queue: VecDeque::new(),
+            queue_paused: false,
+            queue_closed: false,
+            joins: Vec::new(),
+            next_join: 0,
+            last_queue: None,
+            effects: Vec::new(),
+            system: None,
+        }
+    }
+
+    /// Reacts to one input and returns what the OS half must do, in order.
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Effect> {
+        match input {
+            Input::Command(cmd) => self.command(cmd, now),
+            Input::Spawned { id, pid } => self.spawned(id, pid, now),
+            Input::SpawnFailed { id, error } => self.spawn_failed(id, error, now),
+            Input::Exited { id, status } => self.exited(id, status, now),
+            Input::Output { id, last_line } => {
+                if let Some(w) = self.worker_mut(id) {
+                    w.last_line = last_line;
+                    w.busy_at = now;
+                    w.stuck = false;
+                }
+            }
+            Input::Timer(timer) => self.timer(timer, now),
+            Input::Sample(sample) => self.sample(*sample, now),
+        }
+        self.fill(now);
+        self.check_joins(now);
+        self.emit_queue_if_changed();
+        std::mem::take(&mut self.effects)
+    }
+
+    /// True once the queue is closed and every worker is finished for good.
+    pub fn is_done(&self) -> bool {
+        self.queue_closed && self.queue.is_empty() && self.workers.iter().all(Worker::is_done)
+    }
+
+    pub fn queue_stats(&self) -> QueueStats {
+        let mut s = QueueStats {
+            depth: self.queue.len(),
+            ..QueueStats::default()
+        };
+        for w in &self.workers {
+            if w.state.is_active() {
+                s.running += 1;
+            } else if w.is_done() && w.state != WorkerState::Cancelled {
+                if w.succeeded() {
+                    s.done += 1;
+                } else {
+                    s.failed += 1;
+                }
+            }
+        }
+        s
+    }
+
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        Snapshot {
+            workers: self.workers.iter().map(|w| w.view(now)).collect(),
+            queue: self.queue_stats(),
+            max_parallel: self.policy.max_parallel,
+            queue_paused: self.queue_paused,
+            queue_closed: self.queue_closed,
+            system: self.system.clone(),
+            finished: self.is_done(),
+        }
+    }
+
+    /// Per-worker results; `ok` is true when every worker that ran exited 0.
+    pub fn summary(&self, now: Instant) -> (bool, Vec<WorkerSummary>) {
+        (
+            self.all_ok(),
+            self.workers.iter().map(|w| w.summary(now)).collect(),
+        )
+    }
+
+    /// Every worker exited 0 (workers cancelled before they ever ran do not count).
+    pub fn all_ok(&self) -> bool {
+        self.workers
+            .iter()
+            .all(|w| w.succeeded() || w.state == WorkerState::Cancelled && w.run == 0)
+    }
+
+    pub fn worker_name(&self, id: WorkerId) -> Option<&str> {
+        self.worker(id).map(|w| w.name.as_str())
+    }
+
+    /// Worker id by name, for front ends that address workers by name.
+    pub fn find(&self, name: &str) -> Option<WorkerId> {
+        self.workers.iter().find(|w| w.name == name).map(|w| w.id)
+    }
+
+    fn worker(&self, id: WorkerId) -> Option<&Worker> {
+        self.workers.get(id.0 as usize)
+    }
+
+    fn worker_mut(&mut self, id: WorkerId) -> Option<&mut Worker> {
+        self.workers.get_mut(id.0 as usize)
+    }
+
+    /// A `queue` event whenever depth, counts or queue settings change.
+    fn emit_queue_if_changed(&mut self) {
+        let now = (
+            self.queue_stats(),
+            self.policy.max_parallel,
+            self.queue_paused,
+            self.queue_closed,
+        );
+        if self.last_queue == Some(now) {
+            return;
+        }
+        self.last_queue = Some(now);
+        let (stats, max_parallel, paused, closed) = now;
+        self.emit(EventKind::Queue {
+            stats,
+            max_parallel,
+            paused,
+            closed,
+        });
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.effects.push(Effect::Emit(kind));
+    }
+
+    fn error(&mut self, message: String) {
+        self.emit(EventKind::Error { message });
+    }
+
+    /// Adds a job's workers to the queue; names stay unique across the run.
+    fn launch(&mut self, job: JobSpec, now: Instant) {
+        if self.queue_closed {
+            self.error(format!("cannot launch '{}': the queue is closed", job.name));
+            return;
+        }
+        let job = Arc::new(job);
+        for base in job.worker_names() {
+            let mut name = base.clone();
+            let mut n = 2;
+            while self.workers.iter().any(|w| w.name == name) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            let id = WorkerId(self.workers.len() as u32);
+            self.workers.push(Worker::new(id, name, job.clone(), now));
+            self.queue.push_back(id);
+        }
+    }
+
+    /// Starts queued workers while the pool has free slots.
+    fn fill(&mut self, now: Instant) {
+        if self.queue_paused {
+            return;
+        }
+        let mut running = self.workers.iter().filter(|w| w.state.is_active()).count();
+        while running < self.policy.max_parallel {
+            let Some(id) = self.queue.pop_front() else {
+                break;
+            };
+            let Some(w) = self.worker_mut(id) else {
+                continue;
+            };
+            w.reset_for_run(now);
+            let effect = Effect::Spawn {
+                id,
+                name: w.name.clone(),
+                job: w.job.clone(),
+            };
+            self.effects.push(effect);
+            running += 1;
+        }
+    }
+
+    fn spawned(&mut self, id: WorkerId, pid: u32, now: Instant) {
+        let Some(w) = self.worker_mut(id) else { return };
+        w.pid = Some(pid);
+        w.state = WorkerState::Running;
+        w.busy_at = now;
+        let (name, run, timeout) = (w.name.clone(), w.run, w.job.timeout);
+        self.emit(EventKind::Spawned {
+            worker: name,
+            pid,
+            pgid: pid,
+        });
+        if let Some(after) = timeout {
+            let timer = Timer {
+                id,
+                run,
+                kind: TimerKind::Timeout,
+            };
+            self.effects.push(Effect::Arm { after, timer });
+        }
+    }
+
+    fn spawn_failed(&mut self, id: WorkerId, error: String, now: Instant) {
+        let Some(w) = self.worker_mut(id) else { return };
+        w.state = WorkerState::Failed;
+        w.error = Some(error.clone());
+        w.ended = Some(now);
+        let worker = w.name.clone();
+        self.emit(EventKind::Failed { worker, error });
+    }
+
+    fn timer(&mut self, timer: Timer, now: Instant) {
+        if timer.kind == TimerKind::Join {
+            self.join_timed_out(timer.run);
+            return;
+        }
+        let Some(w) = self.worker(timer.id) else {
+            return;
+        };
+        if w.run != timer.run {
+            return;
+        }
+        match timer.kind {
+            TimerKind::Kill => self.kill_after_grace(timer.id),
+            TimerKind::KillCheck => self.check_killed(timer.id),
+            TimerKind::Timeout => {
+                if w.state.is_active() && w.stop.is_none() {
+                    if let Some(w) = self.worker_mut(timer.id) {
+                        w.timed_out = true;
+                    }
+                    self.terminate(timer.id, StopReason::Timeout, now);
+                }
+            }
+            TimerKind::Restart => self.requeue_after_backoff(timer.id),
+            TimerKind::Join => {}
+        }
+    }
+
+    /// Starts the stop ladder: stop signal and SIGCONT to the tree, SIGKILL later.
+    fn terminate(&mut self, id: WorkerId, reason: StopReason, now: Instant) {
+        let grace = self.policy.stop_grace;
+        let Some(w) = self.worker_mut(id) else { return };
+        if !w.state.is_active() {
+            return;
+        }
+        if let Some(stop) = &mut w.stop {
+            // Already stopping: a stronger reason (restart, shutdown) may replace a weaker one.
+            if reason != StopReason::User {
+                stop.reason = reason;
+            }
+            return;
+        }
+        let grace = w.job.stop_grace.unwrap_or(grace);
+        let signal = w.job.stop_signal;
+        w.stop = Some(Stop {
+            reason,
+            kill_at: now + grace,
+            kill_at_wall: std::time::SystemTime::now() + grace,
+            killed: false,
+        });
+        let (name, run) = (w.name.clone(), w.run);
+        self.effects.push(Effect::Signal {
+            id,
+            signal,
+            scope: Scope::Tree,
+        });
+        if signal != libc::SIGCONT && signal != libc::SIGKILL {
+            let cont = Effect::Signal {
+                id,
+                signal: libc::SIGCONT,
+                scope: Scope::Tree,
+            };
+            self.effects.push(cont);
+        }
+        self.emit(EventKind::Stopping {
+            worker: name,
+            signal: crate::signals::signal_name(signal),
+            kill_after_s: grace.as_secs_f64(),
+        });
+        let timer = Timer {
+            id,
+            run,
+            kind: TimerKind::Kill,
+        };
+        self.effects.push(Effect::Arm {
+            after: grace,
+            timer,
+        });
+    }
+
+    /// SIGKILL now, and arm the check that reports a process that will not die.
+    fn kill_now(&mut self, id: WorkerId, reason: StopReason, now: Instant) {
+        let check = self.policy.kill_check;
+        let Some(w) = self.worker_mut(id) else { return };
+        if !w.state.is_active() {
+            return;
+        }
+        let stop = w.stop.get_or_insert(Stop {
+            reason,
+            kill_at: now,
+            kill_at_wall: std::time::SystemTime::now(),
+            killed: true,
+        });
+        stop.killed = true;
+        let run = w.run;
+        self.effects.push(Effect::Signal {
+            id,
+            signal: libc::SIGKILL,
+            scope: Scope::Tree,
+        });
+        let timer = Timer {
+            id,
+            run,
+            kind: TimerKind::KillCheck,
+        };
+        self.effects.push(Effect::Arm {
+            after: check,
+            timer,
+        });
+    }
+
+    fn kill_after_grace(&mut self, id: WorkerId) {
+        let check = self.policy.kill_check;
+        let Some(w) = self.worker_mut(id) else { return };
+        // The leader may be gone already while descendants linger: kill the rest of
+        // the tree regardless, so a stop always ends with nothing left.
+        let alive = w.state.is_active();
+        if let Some(stop) = &mut w.stop {
+            stop.killed = true;
+        }
+        let (name, run) = (w.name.clone(), w.run);
+        self.effects.push(Effect::Signal {
+            id,
+            signal: libc::SIGKILL,
+            scope: Scope::Tree,
+        });
+        if alive {
+            self.emit(EventKind::Killed { worker: name });
+            let timer = Timer {
+                id,
+                run,
+                kind: TimerKind::KillCheck,
+            };
+            self.effects.push(Effect::Arm {
+                after: check,
+                timer,
+            });
+        }
+    }
+
+    fn check_killed(&mut self, id: WorkerId) {
+        let Some(w) = self.worker_mut(id) else { return };
+        if !w.state.is_active() || w.unkillable {
+            return;
+        }
+        // Reported once, not retried forever: SIGKILL cannot end a process in state D.
+        w.unkillable = true;
+        let worker = w.name.clone();
+        let pids = w.pid.into_iter().collect();
+        self.emit(EventKind::Unkillable { worker, pids });
+    }
+}

@@ -1,0 +1,370 @@
+//! Policy tests with plain inputs: no processes, no sleeping.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::engine::command::JoinTarget;
+use crate::spec::{Program, RestartPolicy};
+
+fn job(name: &str, count: u32) -> JobSpec {
+    let mut j = JobSpec::new(name, Program::Argv(vec!["true".into()]));
+    j.count = count;
+    j
+}
+
+fn sup(max_parallel: usize) -> Supervisor {
+    Supervisor::new(Policy {
+        max_parallel,
+        ..Policy::default()
+    })
+}
+
+fn spawns(effects: &[Effect]) -> Vec<WorkerId> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Spawn { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(effects: &[Effect]) -> Vec<&EventKind> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Emit(k) => Some(k),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Launches a job and confirms every spawn the supervisor asks for.
+fn launch(s: &mut Supervisor, j: JobSpec, now: Instant) -> Vec<WorkerId> {
+    let fx = s.handle(Input::Command(Command::Launch(Box::new(j))), now);
+    let ids = spawns(&fx);
+    for id in &ids {
+        s.handle(
+            Input::Spawned {
+                id: *id,
+                pid: 1000 + id.0,
+            },
+            now,
+        );
+    }
+    ids
+}
+
+#[test]
+fn pool_never_runs_more_than_max_parallel_and_fills_in_fifo_order() {
+    let now = Instant::now();
+    let mut s = sup(2);
+    let started = launch(&mut s, job("w", 6), now);
+    assert_eq!(started, [WorkerId(0), WorkerId(1)]);
+    assert_eq!(s.queue_stats().depth, 4);
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Code(0),
+        },
+        now,
+    );
+    assert_eq!(spawns(&fx), [WorkerId(2)]);
+    assert_eq!(s.queue_stats().running, 2);
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported_python_style() {
+    let now = Instant::now();
+    let mut s = sup(2);
+    launch(&mut s, job("w", 2), now);
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Signal(9),
+        },
+        now,
+    );
+    let ev = events(&fx);
+    assert!(ev.iter().any(
+        |e| matches!(e, EventKind::Exited { code: -9, signal: Some(s), .. } if s == "SIGKILL")
+    ));
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(1),
+            status: ExitStatus::Code(137),
+        },
+        now,
+    );
+    assert!(events(&fx).iter().any(|e| matches!(
+        e,
+        EventKind::Exited {
+            code: 137,
+            signal: None,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn terminate_sends_stop_signal_and_cont_then_kills_after_grace() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    launch(&mut s, job("w", 1), now);
+    let fx = s.handle(Input::Command(Command::Terminate(vec![WorkerId(0)])), now);
+    let signals: Vec<i32> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Signal {
+                signal,
+                scope: Scope::Tree,
+                ..
+            } => Some(*signal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signals, [libc::SIGTERM, libc::SIGCONT]);
+    let timer = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Arm { timer, after } if timer.kind == TimerKind::Kill => Some((*timer, *after)),
+            _ => None,
+        })
+        .expect("a kill timer");
+    assert_eq!(timer.1, Duration::from_millis(3000));
+    let fx = s.handle(Input::Timer(timer.0), now + timer.1);
+    assert!(fx.contains(&Effect::Signal {
+        id: WorkerId(0),
+        signal: libc::SIGKILL,
+        scope: Scope::Tree
+    }));
+    // Still alive after the kill check: reported once as unkillable.
+    let check = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Arm { timer, .. } if timer.kind == TimerKind::KillCheck => Some(*timer),
+            _ => None,
+        })
+        .expect("a kill check");
+    let fx = s.handle(Input::Timer(check), now + Duration::from_secs(10));
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Unkillable { .. }))
+    );
+    let fx = s.handle(Input::Timer(check), now + Duration::from_secs(20));
+    assert!(events(&fx).is_empty());
+}
+
+#[test]
+fn stale_timers_from_an_earlier_run_are_ignored() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    launch(&mut s, job("w", 1), now);
+    let old = Timer {
+        id: WorkerId(0),
+        run: 0,
+        kind: TimerKind::Timeout,
+    };
+    assert!(s.handle(Input::Timer(old), now).is_empty());
+}
+
+#[test]
+fn on_failure_restarts_with_growing_backoff_up_to_max_restarts() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    let mut j = job("w", 1);
+    j.restart = RestartPolicy::OnFailure;
+    j.max_restarts = Some(2);
+    launch(&mut s, j, now);
+    let mut delays = Vec::new();
+    for round in 0..3 {
+        let fx = s.handle(
+            Input::Exited {
+                id: WorkerId(0),
+                status: ExitStatus::Code(1),
+            },
+            now,
+        );
+        let Some(timer) = fx.iter().find_map(|e| match e {
+            Effect::Arm { timer, after } if timer.kind == TimerKind::Restart => {
+                Some((*timer, *after))
+            }
+            _ => None,
+        }) else {
+            assert_eq!(round, 2, "restarts stop after max_restarts");
+            break;
+        };
+        delays.push(timer.1);
+        let fx = s.handle(Input::Timer(timer.0), now);
+        assert_eq!(spawns(&fx), [WorkerId(0)]);
+        s.handle(
+            Input::Spawned {
+                id: WorkerId(0),
+                pid: 2000 + round,
+            },
+            now,
+        );
+    }
+    assert_eq!(delays.len(), 2);
+    assert!(delays[1] > delays[0]);
+    s.handle(Input::Command(Command::CloseQueue), now);
+    assert!(s.is_done());
+}
+
+#[test]
+fn a_terminated_worker_is_not_restarted_even_with_restart_always() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    let mut j = job("w", 1);
+    j.restart = RestartPolicy::Always;
+    launch(&mut s, j, now);
+    s.handle(Input::Command(Command::Terminate(vec![WorkerId(0)])), now);
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Signal(15),
+        },
+        now,
+    );
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::Arm { timer, .. } if timer.kind == TimerKind::Restart))
+    );
+}
+
+#[test]
+fn join_all_closes_the_queue_and_answers_when_everything_finished() {
+    let now = Instant::now();
+    let mut s = sup(2);
+    launch(&mut s, job("w", 2), now);
+    let fx = s.handle(
+        Input::Command(Command::Join {
+            target: JoinTarget::All,
+            timeout: None,
+        }),
+        now,
+    );
+    assert!(
+        !events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Joined { .. }))
+    );
+    s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Code(0),
+        },
+        now,
+    );
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(1),
+            status: ExitStatus::Code(0),
+        },
+        now,
+    );
+    assert!(events(&fx).iter().any(|e| matches!(
+        e,
+        EventKind::Joined {
+            worker: None,
+            ok: true,
+            ..
+        }
+    )));
+    assert!(s.is_done());
+}
+
+#[test]
+fn join_timeout_fires_only_while_still_waiting() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    launch(&mut s, job("w", 1), now);
+    let target = JoinTarget::Worker(WorkerId(0));
+    let fx = s.handle(
+        Input::Command(Command::Join {
+            target,
+            timeout: Some(Duration::from_secs(1)),
+        }),
+        now,
+    );
+    let timer = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Arm { timer, .. } => Some(*timer),
+            _ => None,
+        })
+        .expect("join timer");
+    let fx = s.handle(Input::Timer(timer), now);
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::JoinTimeout { .. }))
+    );
+}
+
+#[test]
+fn pause_queue_holds_workers_and_max_parallel_can_grow() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    s.handle(Input::Command(Command::PauseQueue), now);
+    assert!(launch(&mut s, job("w", 3), now).is_empty());
+    let fx = s.handle(Input::Command(Command::SetMaxParallel(2)), now);
+    assert!(spawns(&fx).is_empty());
+    let fx = s.handle(Input::Command(Command::ResumeQueue), now);
+    assert_eq!(spawns(&fx).len(), 2);
+}
+
+#[test]
+fn cancel_removes_a_queued_worker_and_stop_all_cancels_the_rest() {
+    let now = Instant::now();
+    let mut s = sup(1);
+    launch(&mut s, job("w", 3), now);
+    s.handle(Input::Command(Command::Cancel(vec![WorkerId(2)])), now);
+    assert_eq!(s.queue_stats().depth, 1);
+    let fx = s.handle(Input::Command(Command::StopAll), now);
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Cancelled { worker } if worker == "w#2"))
+    );
+    assert_eq!(s.queue_stats().depth, 0);
+}
+
+#[test]
+fn a_spawn_failure_fails_only_that_worker() {
+    let now = Instant::now();
+    let mut s = sup(2);
+    let fx = s.handle(Input::Command(Command::Launch(Box::new(job("w", 2)))), now);
+    assert_eq!(spawns(&fx).len(), 2);
+    let fx = s.handle(
+        Input::SpawnFailed {
+            id: WorkerId(0),
+            error: "nope".into(),
+        },
+        now,
+    );
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Failed { .. }))
+    );
+    s.handle(
+        Input::Spawned {
+            id: WorkerId(1),
+            pid: 5,
+        },
+        now,
+    );
+    assert_eq!(s.queue_stats().running, 1);
+    assert_eq!(s.queue_stats().failed, 1);
+}
+
+#[test]
+fn duplicate_launch_names_get_suffixes() {
+    let now = Instant::now();
+    let mut s = sup(4);
+    launch(&mut s, job("w", 1), now);
+    launch(&mut s, job("w", 1), now);
+    assert_eq!(s.worker_name(WorkerId(1)), Some("w-2"));
+}

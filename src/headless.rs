@@ -1,0 +1,104 @@
+//! The headless front end: every engine event as one JSON line on stdout, and
+//! optionally commands read as JSON lines from `--control`.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::{Command, EngineHandle, Event, Outcome, Snapshot, WorkerId};
+
+/// Prints events until the engine ends; returns how it ended.
+/// `control` is an opened `--control` stream (see `open_control`).
+pub fn run(
+    mut engine: EngineHandle,
+    control: Option<Box<dyn BufRead + Send>>,
+) -> std::io::Result<Outcome> {
+    if let Some(reader) = control {
+        let commands = engine.commands.clone();
+        let snapshot = engine.snapshot.clone();
+        std::thread::Builder::new()
+            .name("proctor-control".into())
+            .spawn(move || read_control(reader, &commands, &snapshot))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut writable = true;
+    while let Some(event) = engine.events.blocking_recv() {
+        if writable && write_event(&mut out, &event).is_err() {
+            // The reader of our stdout is gone (e.g. `| head`): stop the work rather
+            // than run on unobserved, but keep draining events until the engine ends.
+            writable = false;
+            let _ = engine.commands.send(Command::StopAll);
+        }
+        if writable && engine.events.is_empty() && out.flush().is_err() {
+            writable = false;
+            let _ = engine.commands.send(Command::StopAll);
+        }
+    }
+    let _ = out.flush();
+    Ok(engine.wait())
+}
+
+fn write_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, event)?;
+    out.write_all(b"\n")
+}
+
+/// Opens `--control`'s FILE, or stdin for `-`. Call before starting the engine, so a
+/// bad path starts nothing.
+pub fn open_control(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    let file = std::fs::File::open(path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot open control file '{}': {e}", path.display()),
+        )
+    })?;
+    Ok(Box::new(std::io::BufReader::new(file)))
+}
+
+/// Reads control lines until end of input, then closes the queue.
+fn read_control(
+    reader: Box<dyn BufRead + Send>,
+    commands: &mpsc::UnboundedSender<Command>,
+    snapshot: &watch::Receiver<Arc<Snapshot>>,
+) {
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let lookup = |name: &str| find_worker(snapshot, name);
+        let command = match crate::control::parse_line(&line, &lookup) {
+            Ok(c) => c,
+            Err(message) => {
+                eprintln!("proctor: control: {message}");
+                continue;
+            }
+        };
+        if commands.send(command).is_err() {
+            return;
+        }
+    }
+    let _ = commands.send(Command::CloseQueue);
+}
+
+/// Finds a worker by name, waiting briefly for a snapshot that includes a worker
+/// launched a moment ago (snapshots are published at most every 33 ms).
+fn find_worker(snapshot: &watch::Receiver<Arc<Snapshot>>, name: &str) -> Option<WorkerId> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        if let Some(w) = snapshot.borrow().workers.iter().find(|w| w.name == name) {
+            return Some(w.id);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

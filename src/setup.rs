@@ -1,0 +1,74 @@
+//! Turning command-line arguments and workload files into jobs and engine settings.
+
+use crate::cli::{CommonArgs, OutputMode, RunArgs};
+use crate::engine::{EngineConfig, Policy};
+use crate::spec::{self, JobSpec, SpecError};
+
+/// Jobs plus engine settings, ready to start.
+#[derive(Debug)]
+pub struct Plan {
+    pub jobs: Vec<JobSpec>,
+    pub config: EngineConfig,
+}
+
+/// Builds the plan of a plain run: the workload file's jobs, then the COMMANDs.
+pub fn plan_run(args: &RunArgs) -> Result<Plan, SpecError> {
+    let mut jobs = Vec::new();
+    let mut file_parallel = None;
+    let mut file_grace = None;
+    if let Some(path) = &args.file {
+        let workload = spec::load_file(path)?;
+        file_parallel = workload.max_parallel;
+        file_grace = Some(workload.stop_grace);
+        jobs = workload.jobs;
+    }
+    let mut cli_jobs = Vec::new();
+    for line in &args.commands {
+        cli_jobs.push(spec::job_from_cli(line, args.shell)?);
+    }
+    // Names derived from COMMANDs must not collide with each other or the file's.
+    let mut names: Vec<String> = jobs
+        .iter()
+        .chain(&cli_jobs)
+        .map(|j| j.name.clone())
+        .collect();
+    spec::uniquify_names(&mut names);
+    for (job, name) in cli_jobs.iter_mut().zip(names.into_iter().skip(jobs.len())) {
+        job.name = name;
+    }
+    jobs.extend(cli_jobs);
+    let config = engine_config(&args.common, file_parallel, file_grace);
+    Ok(Plan { jobs, config })
+}
+
+/// Engine settings from the shared flags; flags win over the workload file.
+pub fn engine_config(
+    common: &CommonArgs,
+    file_parallel: Option<usize>,
+    file_grace: Option<std::time::Duration>,
+) -> EngineConfig {
+    let max_parallel = common.max_parallel.or(file_parallel).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let policy = Policy {
+        max_parallel,
+        stop_grace: common
+            .stop_grace
+            .or(file_grace)
+            .unwrap_or(Policy::default().stop_grace),
+        stuck_after: common.stuck_after,
+        stuck_cpu_pct: common.stuck_cpu,
+        sample_events: common.sample_events,
+        ..Policy::default()
+    };
+    EngineConfig {
+        policy,
+        ring_lines: common.ring_lines as usize,
+        log_dir: common.log_dir.clone(),
+        output_events: common.output == OutputMode::Events,
+        sample_interval: common.interval,
+        close_queue: common.control.is_none(),
+    }
+}
