@@ -106,6 +106,41 @@ fn precheck(program: &str, cwd: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// Every signal back to SIG_DFL, real-time ones included. The raw syscall is used
+/// because glibc refuses to touch the two signals it reserves (32, 33), yet an
+/// ignored one can still be inherited from whoever started proctor.
+#[cfg(target_os = "linux")]
+unsafe fn reset_dispositions() {
+    // A zeroed kernel sigaction is { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 }.
+    let action = [0u64; 4];
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction(sig, &act, NULL, sizeof(kernel sigset_t) = 8).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    action.as_ptr(),
+                    std::ptr::null::<u64>(),
+                    8usize,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+unsafe fn reset_dispositions() {
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: signal() with a valid number and SIG_DFL.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}
+
 /// In the child: unblock every signal, restore default dispositions (proctor's
 /// handlers or an inherited SIG_IGN must not leak into workers), and ask for
 /// SIGKILL when proctor dies. The death signal is tied to the spawning thread,
@@ -116,11 +151,7 @@ fn clean_child_state(parent: libc::pid_t) {
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        for sig in 1..32 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
+        reset_dispositions();
         #[cfg(target_os = "linux")]
         {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
