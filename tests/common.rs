@@ -50,8 +50,7 @@ impl Run {
 
 /// Runs `proctor --headless ARGS` to completion.
 pub fn run(args: &[&str]) -> Run {
-    let mut live = Live::start(args, false);
-    live.finish()
+    Live::start(args, false).finish()
 }
 
 /// A running proctor whose events are read as they come.
@@ -168,9 +167,8 @@ impl Live {
                 let _ = self.child.kill();
                 panic!("proctor did not finish: {:#?}", self.seen);
             }
-            match self.lines.recv_timeout(Duration::from_millis(50)) {
-                Ok(v) => self.seen.push(v),
-                Err(_) => {}
+            if let Ok(v) = self.lines.recv_timeout(Duration::from_millis(50)) {
+                self.seen.push(v);
             }
         };
         while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
