@@ -71,7 +71,9 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
         .find(|(_, name)| *name == bare)
         .map(|(n, _)| *n)
         .ok_or_else(|| {
-            format!("unknown signal '{trimmed}': use a name such as TERM, KILL, HUP, USR1 or a number")
+            format!(
+                "unknown signal '{trimmed}': use a name such as TERM, KILL, HUP, USR1 or a number"
+            )
         })
 }
 
@@ -98,7 +100,11 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_out_of_range() {
-        assert!(parse_signal("FOO").unwrap_err().contains("unknown signal 'FOO'"));
+        assert!(
+            parse_signal("FOO")
+                .unwrap_err()
+                .contains("unknown signal 'FOO'")
+        );
         assert!(parse_signal("0").is_err());
         assert!(parse_signal("1000").is_err());
     }

@@ -22,7 +22,11 @@ pub enum Command {
     /// Add a job's workers to the end of the queue.
     Launch(Box<JobSpec>),
     /// Send `signal` to each worker's process, or its whole tree when `group` is set.
-    Signal { workers: Vec<WorkerId>, signal: i32, group: bool },
+    Signal {
+        workers: Vec<WorkerId>,
+        signal: i32,
+        group: bool,
+    },
     /// Stop signal to the tree, SIGCONT, then SIGKILL after the grace period.
     Terminate(Vec<WorkerId>),
     /// SIGKILL to the tree now.
@@ -36,7 +40,10 @@ pub enum Command {
     /// Remove queued workers from the queue.
     Cancel(Vec<WorkerId>),
     /// Wait for exit; answered by a `joined` event (or `join_timeout`).
-    Join { target: JoinTarget, timeout: Option<Duration> },
+    Join {
+        target: JoinTarget,
+        timeout: Option<Duration>,
+    },
     /// Stop starting queued workers (running ones are unaffected).
     PauseQueue,
     ResumeQueue,

@@ -16,7 +16,10 @@ pub struct Event {
 
 impl Event {
     pub fn now(kind: EventKind) -> Self {
-        Event { t: unix_now(), kind }
+        Event {
+            t: unix_now(),
+            kind,
+        }
     }
 }
 
@@ -65,9 +68,19 @@ pub struct WorkerSampleOut {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    Queued { worker: String },
-    Spawned { worker: String, pid: u32, pgid: u32 },
-    Output { worker: String, stream: Stream, line: String },
+    Queued {
+        worker: String,
+    },
+    Spawned {
+        worker: String,
+        pid: u32,
+        pgid: u32,
+    },
+    Output {
+        worker: String,
+        stream: Stream,
+        line: String,
+    },
     Exited {
         worker: String,
         pid: u32,
@@ -80,17 +93,39 @@ pub enum EventKind {
         stuck_terminated: bool,
         restarts: u32,
     },
-    Failed { worker: String, error: String },
-    Cancelled { worker: String },
+    Failed {
+        worker: String,
+        error: String,
+    },
+    Cancelled {
+        worker: String,
+    },
     /// A signal was delivered (acknowledges a signal/pause/resume command).
-    Signaled { worker: String, signal: String, group: bool },
+    Signaled {
+        worker: String,
+        signal: String,
+        group: bool,
+    },
     /// A stop ladder started; `kill_after_s` is the grace period.
-    Stopping { worker: String, signal: String, kill_after_s: f64 },
+    Stopping {
+        worker: String,
+        signal: String,
+        kill_after_s: f64,
+    },
     /// The grace period ran out and SIGKILL was sent.
-    Killed { worker: String },
+    Killed {
+        worker: String,
+    },
     /// SIGKILL did not end these processes (e.g. uninterruptible sleep, state D).
-    Unkillable { worker: String, pids: Vec<u32> },
-    Restarting { worker: String, restarts: u32, delay_s: f64 },
+    Unkillable {
+        worker: String,
+        pids: Vec<u32>,
+    },
+    Restarting {
+        worker: String,
+        restarts: u32,
+        delay_s: f64,
+    },
     Queue {
         #[serde(flatten)]
         stats: QueueStats,
@@ -112,14 +147,26 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         worker: Option<String>,
     },
-    Stuck { worker: String, idle_s: f64 },
-    Zombie { worker: String, pid: u32, parent: u32 },
+    Stuck {
+        worker: String,
+        idle_s: f64,
+    },
+    Zombie {
+        worker: String,
+        pid: u32,
+        parent: u32,
+    },
     Sample {
         #[serde(flatten)]
         system: SystemSample,
         workers: Vec<WorkerSampleOut>,
     },
     /// A command could not be carried out (unknown worker, wrong state…).
-    Error { message: String },
-    Summary { ok: bool, workers: Vec<WorkerSummary> },
+    Error {
+        message: String,
+    },
+    Summary {
+        ok: bool,
+        workers: Vec<WorkerSummary>,
+    },
 }

@@ -35,14 +35,20 @@ impl WorkerState {
 
     /// The worker has a live process (or is about to).
     pub fn is_active(self) -> bool {
-        matches!(self, WorkerState::Starting | WorkerState::Running | WorkerState::Paused)
+        matches!(
+            self,
+            WorkerState::Starting | WorkerState::Running | WorkerState::Paused
+        )
     }
 
     /// The worker will not run again unless restarted.
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            WorkerState::Exited | WorkerState::Signaled | WorkerState::Failed | WorkerState::Cancelled
+            WorkerState::Exited
+                | WorkerState::Signaled
+                | WorkerState::Failed
+                | WorkerState::Cancelled
         )
     }
 }

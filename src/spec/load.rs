@@ -20,7 +20,9 @@ impl std::error::Error for SpecError {}
 
 /// Parses a workload file's text; `origin` names it in error messages.
 pub fn parse_workload(_text: &str, origin: &str) -> Result<Workload, SpecError> {
-    Err(SpecError { message: format!("{origin}: workload files are not supported yet") })
+    Err(SpecError {
+        message: format!("{origin}: workload files are not supported yet"),
+    })
 }
 
 /// Reads and parses a workload file.
@@ -38,7 +40,9 @@ pub fn job_from_cli(cmdline: &str, shell: bool) -> Result<JobSpec, SpecError> {
     } else {
         let words = super::split_words(cmdline).map_err(|message| SpecError { message })?;
         if words.is_empty() {
-            return Err(SpecError { message: "empty command: give a program to run".into() });
+            return Err(SpecError {
+                message: "empty command: give a program to run".into(),
+            });
         }
         Program::Argv(words)
     };
