@@ -175,22 +175,7 @@ fn parse_max_parallel(text: &str) -> Result<usize, String> {
 
 /// Parses `500ms`, `1s`, `2.5s`, `1m` or a plain number of seconds.
 pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (t, 1.0)
-    };
-    let bad = || format!("'{text}' is not a duration: use a form such as 500ms, 1s, 2.5s or 1m");
-    let value: f64 = number.trim().parse().map_err(|_| bad())?;
-    if !value.is_finite() || value < 0.0 || value * scale > 1e9 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(value * scale))
+    crate::sample::parse_duration(text)
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {

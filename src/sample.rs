@@ -4,8 +4,12 @@
 
 pub mod proc;
 pub mod sampler;
+pub mod system;
+pub mod tree;
+pub mod units;
 
 pub use sampler::Sampler;
+pub use units::{format_bytes, parse_duration};
 
 use serde::Serialize;
 
@@ -16,7 +20,9 @@ pub struct SystemSample {
     pub cores: Vec<f32>,
     /// Total CPU % over all cores (0..100).
     pub cpu: f32,
+    /// Bytes in use: total minus available (as `free` counts it).
     pub mem_used: u64,
+    /// Bytes of RAM.
     pub mem_total: u64,
     /// 1, 5 and 15 minute load averages.
     pub load: [f64; 3],
@@ -29,13 +35,19 @@ pub struct TreeSample {
     pub root: u32,
     /// OS state letter of the leader: R, S, D, T, Z, …
     pub state: char,
-    /// 100.0 = one core fully used.
+    /// The leader's CPU % since the previous tick; 100.0 = one core fully used.
     pub cpu: f32,
+    /// The leader's resident memory in bytes.
     pub rss: u64,
+    /// The leader's thread count.
     pub threads: u32,
+    /// CPU % of the leader plus every descendant (zombies included: their last
+    /// ticks were spent in this interval).
     pub tree_cpu: f32,
+    /// Resident bytes of the leader plus every live descendant.
     pub tree_rss: u64,
-    /// Every live descendant (not the root), any process group.
+    /// Every live descendant (not the root), any process group. Zombies are not
+    /// live: they are listed in `zombies` instead.
     pub descendants: Vec<u32>,
     /// Zombies among the descendants: (zombie pid, parent pid).
     pub zombies: Vec<(u32, u32)>,

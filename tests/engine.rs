@@ -342,3 +342,54 @@ fn usage_errors_exit_2_and_start_nothing() {
     assert_eq!(run.code(), Some(2));
     assert!(run.events.is_empty());
 }
+
+#[test]
+fn timeout_terminates_and_is_reported_as_timed_out() {
+    let (_dir, path) = temp_file(
+        "t.json",
+        r#"{"stop_grace_ms":500,"jobs":[{"name":"late","cmd":["sleep","30"],"timeout_s":0.5}]}"#,
+    );
+    let run = run(&["-f", &path]);
+    let e = run.exit_of("late");
+    assert_eq!(e["timed_out"], true);
+    assert_eq!(e["code"], -15);
+    assert!(e["runtime_s"].as_f64().unwrap() < 20.0);
+    assert_eq!(run.code(), Some(1));
+}
+
+#[test]
+fn on_failure_restarts_until_max_restarts() {
+    let (_dir, path) = temp_file(
+        "r.json",
+        r#"{"jobs":[{"name":"flaky","shell":"echo run; exit 4","restart":"on-failure","max_restarts":2}]}"#,
+    );
+    let run = run(&["-f", &path]);
+    assert_eq!(run.output_of("flaky"), ["run", "run", "run"]);
+    assert_eq!(run.of("restarting").len(), 2);
+    let last = run.of("exited").last().copied().cloned().unwrap();
+    assert_eq!(last["restarts"], 2);
+    assert_eq!(run.code(), Some(1));
+}
+
+#[test]
+fn log_dir_keeps_raw_output_and_none_mode_keeps_it_out_of_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().to_string_lossy().into_owned();
+    let run = run(&["--output", "none", "--log-dir", &logs, "--shell", "echo to-out; echo to-err >&2"]);
+    assert!(run.of("output").is_empty());
+    let out = std::fs::read_to_string(dir.path().join("sh.out.log")).unwrap();
+    let err = std::fs::read_to_string(dir.path().join("sh.err.log")).unwrap();
+    assert_eq!((out.as_str(), err.as_str()), ("to-out\n", "to-err\n"));
+}
+
+#[test]
+fn launch_over_the_control_stream_and_env_settings_apply() {
+    let mut p = Live::start(&[], true);
+    p.send(r#"{"cmd":"launch","job":{"name":"env","shell":"echo $GREETING-$HOME","env":{"GREETING":"hi"},"env_clear":true,"count":2}}"#);
+    p.wait_event("exited", "env#1");
+    p.wait_event("exited", "env#2");
+    p.close();
+    let run = p.finish();
+    assert_eq!(run.output_of("env#1"), ["hi-"]);
+    assert_eq!(run.code(), Some(0));
+}

@@ -1,0 +1,172 @@
+//! Per-worker process trees: walk a leader's descendants through
+//! /proc/PID/task/TID/children (never a scan of all of /proc), read each
+//! process's /proc/PID/stat once, and turn CPU tick deltas into percentages.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::fs;
+
+use super::TreeSample;
+use super::proc::{Stat, parse_stat, parse_u64, read_proc_file};
+
+/// (pid, start time): names one process even after its pid is reused.
+type ProcKey = (u32, u64);
+
+/// What one tick knows about time, shared by every tree it walks.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    /// Wall seconds since the previous tick; `None` on the first tick, which has
+    /// nothing to compare with and reports 0 CPU.
+    pub elapsed: Option<f64>,
+    /// Boot-clock time of the previous tick in clock ticks: a process started at
+    /// or after it was born during the interval, so all its CPU ticks are new.
+    pub prev_boot_ticks: u64,
+}
+
+/// Walks process trees; keeps the previous CPU ticks of every process it saw and
+/// the buffers it reads with, so a tick allocates next to nothing.
+#[derive(Debug)]
+pub struct TreeReader {
+    clk_tck: f64,
+    page_size: u64,
+    prev: HashMap<ProcKey, u64>,
+    next: HashMap<ProcKey, u64>,
+    path: String,
+    buf: Vec<u8>,
+    stack: Vec<u32>,
+    seen: HashSet<u32>,
+}
+
+impl TreeReader {
+    pub fn new(clk_tck: u64, page_size: u64) -> Self {
+        TreeReader {
+            clk_tck: clk_tck.max(1) as f64,
+            page_size,
+            prev: HashMap::new(),
+            next: HashMap::new(),
+            path: String::with_capacity(64),
+            buf: Vec::new(),
+            stack: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Samples the tree under `root`; `None` if `root` no longer exists.
+    pub fn tree(&mut self, root: u32, tick: Tick) -> Option<TreeSample> {
+        let leader = self.stat(root)?;
+        let cpu = self.cpu_percent(root, &leader, tick);
+        let rss = leader.rss_pages.saturating_mul(self.page_size);
+        let mut out = TreeSample {
+            root,
+            state: leader.state,
+            cpu,
+            rss,
+            threads: leader.num_threads,
+            tree_cpu: cpu,
+            tree_rss: rss,
+            descendants: Vec::new(),
+            zombies: Vec::new(),
+        };
+        self.stack.clear();
+        self.seen.clear();
+        self.seen.insert(root);
+        self.push_children(root, &leader);
+        while let Some(pid) = self.stack.pop() {
+            // A pid can show up twice if it moved between two children files
+            // while they were read; count it once.
+            if !self.seen.insert(pid) {
+                continue;
+            }
+            // Gone between the parent's children file and now: nothing to count.
+            let Some(stat) = self.stat(pid) else {
+                continue;
+            };
+            // A zombie's last CPU ticks are still real work done in this interval.
+            out.tree_cpu += self.cpu_percent(pid, &stat, tick);
+            if stat.state == 'Z' {
+                out.zombies.push((pid, stat.ppid));
+                continue;
+            }
+            out.descendants.push(pid);
+            out.tree_rss = out
+                .tree_rss
+                .saturating_add(stat.rss_pages.saturating_mul(self.page_size));
+            self.push_children(pid, &stat);
+        }
+        Some(out)
+    }
+
+    /// Ends a tick: forget processes not seen in it, so the map tracks only live
+    /// processes and a reused pid never inherits an old count.
+    pub fn finish_tick(&mut self) {
+        std::mem::swap(&mut self.prev, &mut self.next);
+        self.next.clear();
+    }
+
+    fn stat(&mut self, pid: u32) -> Option<Stat> {
+        self.path.clear();
+        // Writing to a String cannot fail.
+        let _ = write!(self.path, "/proc/{pid}/stat");
+        parse_stat(read_proc_file(&self.path, &mut self.buf).ok()?)
+    }
+
+    /// CPU % since the previous tick (100.0 = one core), and records this tick's
+    /// ticks for the next one.
+    fn cpu_percent(&mut self, pid: u32, stat: &Stat, tick: Tick) -> f32 {
+        let key = (pid, stat.start_time);
+        self.next.insert(key, stat.cpu_ticks);
+        let Some(elapsed) = tick.elapsed.filter(|&e| e > 0.0) else {
+            return 0.0;
+        };
+        let delta = match self.prev.get(&key) {
+            Some(&before) => stat.cpu_ticks.saturating_sub(before),
+            None if stat.start_time >= tick.prev_boot_ticks => stat.cpu_ticks,
+            // Older than the previous tick yet not seen then: a root sampled for
+            // the first time; its past use says nothing about this interval.
+            None => return 0.0,
+        };
+        (delta as f64 / self.clk_tck / elapsed * 100.0) as f32
+    }
+
+    /// Pushes the direct children of `pid` onto the walk stack.
+    fn push_children(&mut self, pid: u32, stat: &Stat) {
+        // A zombie has no children left: they were re-parented when it exited.
+        if stat.state == 'Z' {
+            return;
+        }
+        // Each thread lists only the children it forked. A single-threaded process
+        // (the common worker) has one task, its own pid: skip listing the task
+        // directory. A thread started since the stat read is caught next tick.
+        if stat.num_threads <= 1 {
+            self.read_children(pid, pid);
+            return;
+        }
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/task");
+        let Ok(tasks) = fs::read_dir(&self.path) else {
+            return;
+        };
+        for task in tasks.flatten() {
+            let tid = task
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok());
+            if let Some(tid) = tid {
+                self.read_children(pid, tid);
+            }
+        }
+    }
+
+    fn read_children(&mut self, pid: u32, tid: u32) {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/task/{tid}/children");
+        let Ok(text) = read_proc_file(&self.path, &mut self.buf) else {
+            return;
+        };
+        self.stack.extend(
+            text.split(|&b| b == b' ' || b == b'\n')
+                .filter_map(parse_u64)
+                .filter_map(|n| u32::try_from(n).ok()),
+        );
+    }
+}
