@@ -375,7 +375,14 @@ fn on_failure_restarts_until_max_restarts() {
 fn log_dir_keeps_raw_output_and_none_mode_keeps_it_out_of_the_stream() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().to_string_lossy().into_owned();
-    let run = run(&["--output", "none", "--log-dir", &logs, "--shell", "echo to-out; echo to-err >&2"]);
+    let run = run(&[
+        "--output",
+        "none",
+        "--log-dir",
+        &logs,
+        "--shell",
+        "echo to-out; echo to-err >&2",
+    ]);
     assert!(run.of("output").is_empty());
     let out = std::fs::read_to_string(dir.path().join("sh.out.log")).unwrap();
     let err = std::fs::read_to_string(dir.path().join("sh.err.log")).unwrap();
@@ -392,4 +399,22 @@ fn launch_over_the_control_stream_and_env_settings_apply() {
     let run = p.finish();
     assert_eq!(run.output_of("env#1"), ["hi-"]);
     assert_eq!(run.code(), Some(0));
+}
+
+#[test]
+fn a_bad_workload_file_names_the_field_and_line_and_starts_nothing() {
+    let text = "{\n  \"jobs\": [\n    {\"name\": \"a\", \"cmd\": [\"touch\", \"MARKER\"]},\n    {\"name\": \"b\", \"cmd\": [\"true\"], \"count\": 0}\n  ]\n}\n";
+    let (dir, path) = temp_file("bad.json", text);
+    let marker = dir.path().join("MARKER");
+    let text = text.replace("MARKER", &marker.to_string_lossy());
+    std::fs::write(&path, text).unwrap();
+    let run = run(&["-f", &path]);
+    assert_eq!(run.code(), Some(2));
+    assert!(run.stderr.contains("bad.json:4:"), "{}", run.stderr);
+    assert!(run.stderr.contains("jobs[1].count"), "{}", run.stderr);
+    assert!(run.events.is_empty());
+    assert!(!marker.exists(), "nothing may start");
+    let run = common::run(&["-f", "/"]);
+    assert_eq!(run.code(), Some(2));
+    assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
 }

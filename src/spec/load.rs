@@ -1,13 +1,70 @@
-//! Reading and validating workload files (placeholder: replaced by the full loader).
+//! Reading and validating workload files: JSON text in, a [`Workload`] out, or an
+//! error that names the file, line, column and field to fix.
+//!
+//! Every check runs while serde_json reads the value it concerns (see `value.rs`),
+//! so serde_json knows the position; `serde_path_to_error` knows the field path.
 
 use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{self, DeserializeSeed, MapAccess};
+use serde_json::error::Category;
 
 use super::{JobSpec, Program, Workload};
+use job::{Jobs, MAX_GRACE_MS, field_names};
+use kinds::Whole;
+use value::{Expect, Visit, quote, unknown_field};
+
+#[cfg(test)]
+mod error_tests;
+mod job;
+mod kinds;
+#[cfg(test)]
+mod tests;
+mod value;
+
+/// Most workers running at once that a file may ask for.
+const MAX_PARALLEL: usize = 10_000;
+/// The workload's default grace period between the stop signal and SIGKILL.
+const DEFAULT_GRACE_MS: u64 = 3000;
 
 /// A workload error a user can act on: where, which field, what was expected.
+///
+/// Displays as `ORIGIN:LINE:COLUMN: FIELD: problem` (field left out when the
+/// problem is not about one field, position left out when there is none).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpecError {
+    /// The whole message, exactly as displayed.
     pub message: String,
+    /// 1-based `(line, column)` in the file, when the error has a position.
+    pub at: Option<(usize, usize)>,
+    /// The field path, such as `jobs[1].count`, when the error concerns one field.
+    pub field: Option<String>,
+}
+
+impl SpecError {
+    /// An error with no position or field (e.g. from the command line).
+    pub fn new(message: impl Into<String>) -> Self {
+        SpecError {
+            message: message.into(),
+            at: None,
+            field: None,
+        }
+    }
+
+    fn located(origin: &str, at: (usize, usize), field: Option<String>, problem: &str) -> Self {
+        let mut message = format!("{origin}:{}:{}: ", at.0, at.1);
+        if let Some(field) = &field {
+            message.push_str(field);
+            message.push_str(": ");
+        }
+        message.push_str(problem);
+        SpecError {
+            message,
+            at: Some(at),
+            field,
+        }
+    }
 }
 
 impl std::fmt::Display for SpecError {
@@ -19,32 +76,184 @@ impl std::fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 /// Parses a workload file's text; `origin` names it in error messages.
-pub fn parse_workload(_text: &str, origin: &str) -> Result<Workload, SpecError> {
-    Err(SpecError {
-        message: format!("{origin}: workload files are not supported yet"),
-    })
+pub fn parse_workload(text: &str, origin: &str) -> Result<Workload, SpecError> {
+    // Editors that write a byte-order mark show no column for it.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(SpecError::located(
+            origin,
+            (1, 1),
+            None,
+            "the workload file is empty: expected a JSON object such as \
+             {\"jobs\": [{\"cmd\": \"sleep 1\"}]}",
+        ));
+    }
+    let mut json = serde_json::Deserializer::from_str(text);
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
+    let workload = match Visit(WorkloadKind).deserialize(tracked) {
+        Ok(workload) => workload,
+        Err(err) => return Err(json_error(&err, Some(&track.path()), text, origin)),
+    };
+    json.end()
+        .map_err(|err| json_error(&err, None, text, origin))?;
+    Ok(workload)
 }
 
 /// Reads and parses a workload file.
 pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-        message: format!("{}: cannot read workload file: {e}", path.display()),
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| SpecError::new(format!("{origin}: cannot read workload file: {e}")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let good = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+        let line = good.matches('\n').count() + 1;
+        let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        SpecError::located(
+            &origin,
+            (line, column),
+            None,
+            "invalid UTF-8: expected a UTF-8 text file",
+        )
     })?;
-    parse_workload(&text, &path.display().to_string())
+    parse_workload(text, &origin)
 }
 
 /// One job from a positional command line (`--shell` makes it a shell script).
 pub fn job_from_cli(cmdline: &str, shell: bool) -> Result<JobSpec, SpecError> {
+    if cmdline.trim().is_empty() {
+        let what = if shell {
+            "a shell script"
+        } else {
+            "a program and its arguments"
+        };
+        return Err(SpecError::new(format!(
+            "empty command: expected {what}, got {}",
+            quote(cmdline)
+        )));
+    }
     let program = if shell {
         Program::Shell(cmdline.to_string())
     } else {
-        let words = super::split_words(cmdline).map_err(|message| SpecError { message })?;
-        if words.is_empty() {
-            return Err(SpecError {
-                message: "empty command: give a program to run".into(),
-            });
+        let words = super::split_words(cmdline).map_err(|e| {
+            SpecError::new(format!("cannot split {} into words: {e}", quote(cmdline)))
+        })?;
+        if words.first().is_none_or(|w| w.is_empty()) {
+            return Err(SpecError::new(format!(
+                "empty command: the program name in {} is empty",
+                quote(cmdline)
+            )));
         }
         Program::Argv(words)
     };
-    Ok(JobSpec::new(super::default_name(&program), program))
+    Ok(JobSpec::new(job::derived_name(&program), program))
+}
+
+/// Turns a serde_json error (and the field path where it happened) into a
+/// `SpecError` with a 1-based line and a column counted in characters.
+fn json_error(
+    err: &serde_json::Error,
+    path: Option<&serde_path_to_error::Path>,
+    text: &str,
+    origin: &str,
+) -> SpecError {
+    let full = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    let bare = full.strip_suffix(&suffix).unwrap_or(&full);
+    let at = (
+        err.line().max(1),
+        char_column(text, err.line(), err.column()),
+    );
+    match err.classify() {
+        Category::Data => {
+            let field = path
+                .filter(|p| p.iter().next().is_some())
+                .map(|p| p.to_string());
+            SpecError::located(origin, at, field, bare)
+        }
+        // serde_json's own messages quote with backticks; these are fixed words.
+        _ => SpecError::located(
+            origin,
+            at,
+            None,
+            &format!("invalid JSON: {}", bare.replace('`', "'")),
+        ),
+    }
+}
+
+/// serde_json counts columns in bytes; people count characters.
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let chars = text.split('\n').nth(line.saturating_sub(1)).map(|l| {
+        l.char_indices()
+            .take_while(|(i, _)| *i < byte_column)
+            .count()
+    });
+    chars.unwrap_or(byte_column).max(1)
+}
+
+/// The top-level object: `max_parallel`, `stop_grace_ms` and `jobs`.
+struct WorkloadKind;
+
+const TOP_FIELDS: &[&str] = &["max_parallel", "stop_grace_ms", "jobs"];
+
+impl<'de> Expect<'de> for WorkloadKind {
+    type Value = Workload;
+
+    fn expected(&self) -> String {
+        "a workload object such as {\"jobs\": [{\"cmd\": \"sleep 1\"}]}".into()
+    }
+
+    fn object<A: MapAccess<'de>>(self, mut map: A) -> Result<Workload, A::Error> {
+        let mut max_parallel = None;
+        let mut stop_grace = None;
+        let mut jobs = None;
+        let mut seen = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Some(field) = TOP_FIELDS.iter().find(|f| **f == key) else {
+                let mut message = unknown_field(&key, TOP_FIELDS);
+                if field_names().contains(&key.as_str()) {
+                    message.push_str(&format!(
+                        "; job settings such as {} go inside an entry of 'jobs'",
+                        quote(&key)
+                    ));
+                }
+                return Err(de::Error::custom(message));
+            };
+            if seen.contains(field) {
+                return Err(de::Error::custom(format!(
+                    "field {} is given twice: expected each field once",
+                    quote(&key)
+                )));
+            }
+            seen.push(*field);
+            match *field {
+                "max_parallel" => {
+                    let kind = Whole {
+                        lo: 1,
+                        hi: MAX_PARALLEL,
+                    };
+                    max_parallel = Some(map.next_value_seed(Visit(kind))?);
+                }
+                "stop_grace_ms" => {
+                    let kind = Whole {
+                        lo: 0,
+                        hi: MAX_GRACE_MS,
+                    };
+                    stop_grace = Some(Duration::from_millis(map.next_value_seed(Visit(kind))?));
+                }
+                _ => jobs = Some(map.next_value_seed(Visit(Jobs))?),
+            }
+        }
+        let jobs = jobs.ok_or_else(|| {
+            de::Error::custom(
+                "missing field 'jobs': expected an array of job objects, \
+                 e.g. \"jobs\": [{\"cmd\": \"sleep 1\"}]",
+            )
+        })?;
+        Ok(Workload {
+            max_parallel,
+            stop_grace: stop_grace.unwrap_or(Duration::from_millis(DEFAULT_GRACE_MS)),
+            jobs,
+        })
+    }
 }
