@@ -88,6 +88,12 @@ pub fn parse_line(
             let id = *ids()?.first().ok_or("'reap_zombies' needs one worker")?;
             Command::ReapZombies(id)
         }
+        "terminate_zombie_parents" => {
+            let id = *ids()?
+                .first()
+                .ok_or("'terminate_zombie_parents' needs one worker")?;
+            Command::TerminateZombieParents(id)
+        }
         "join" => {
             let timeout = match req.timeout_s {
                 Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
@@ -121,7 +127,7 @@ pub fn parse_line(
         other => {
             return Err(format!(
                 "unknown command '{other}': use signal, terminate, kill, pause, resume, restart, \
-                 cancel, join, reap_zombies, pause_queue, resume_queue, max_parallel, close, stop_all or launch"
+                 cancel, join, reap_zombies, terminate_zombie_parents, pause_queue, resume_queue, max_parallel, close, stop_all or launch"
             ));
         }
     };

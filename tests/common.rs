@@ -128,6 +128,11 @@ impl Live {
         if let Some(v) = self.seen.iter().find(|v| pred(v)) {
             return v.clone();
         }
+        self.next(what, pred)
+    }
+
+    /// Waits for the next event not seen before that matches `pred`.
+    pub fn next(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

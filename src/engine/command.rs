@@ -54,6 +54,9 @@ pub enum Command {
     StopAll,
     /// Nudge the parents of a worker's zombies with SIGCHLD.
     ReapZombies(WorkerId),
+    /// Second step when nudging did not help: terminate the zombies' parents, so the
+    /// zombies are re-parented to proctor and reaped (the leader gets the stop ladder).
+    TerminateZombieParents(WorkerId),
 }
 
 impl Command {
@@ -75,6 +78,7 @@ impl Command {
             Command::CloseQueue => "close the queue",
             Command::StopAll => "stop everything",
             Command::ReapZombies(_) => "reap zombies",
+            Command::TerminateZombieParents(_) => "terminate zombies' parents",
         }
     }
 }

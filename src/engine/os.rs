@@ -69,7 +69,13 @@ impl Os {
         match effect {
             Effect::Spawn { id, name, job } => next.push(self.spawn(id, &name, &job)),
             Effect::Signal { id, signal, scope } => self.signal(id, signal, scope),
-            Effect::NudgeParents { id, parents } => self.nudge(id, &parents),
+            Effect::SignalParents {
+                id,
+                parents,
+                signal,
+            } => {
+                self.signal_parents(id, &parents, signal);
+            }
             Effect::Arm { after, timer } => {
                 let inputs = self.inputs.clone();
                 tokio::spawn(async move {
@@ -173,7 +179,8 @@ impl Os {
         }
     }
 
-    fn nudge(&mut self, id: WorkerId, parents: &[u32]) {
+    /// Signals zombie parents, but only those still inside the worker's tree.
+    fn signal_parents(&mut self, id: WorkerId, parents: &[u32], signal: i32) {
         let Some(w) = self.workers.get(&id) else {
             return;
         };
@@ -184,10 +191,13 @@ impl Os {
         for &parent in parents {
             if parent == w.pid {
                 if let Some(fd) = &w.pidfd {
-                    let _ = fd.send(libc::SIGCHLD);
+                    let _ = fd.send(signal);
                 }
             } else if let Some(k) = members.iter().find(|k| k.pid == parent) {
-                tree::signal_known(*k, libc::SIGCHLD);
+                tree::signal_known(*k, signal);
+                if signal == libc::SIGTERM {
+                    tree::signal_known(*k, libc::SIGCONT);
+                }
             }
         }
     }

@@ -80,10 +80,11 @@ pub enum Effect {
         signal: i32,
         scope: Scope,
     },
-    /// SIGCHLD to these parents of zombies (the OS half checks they are still in the tree).
-    NudgeParents {
+    /// `signal` to these parents of zombies (the OS half checks they are still in the tree).
+    SignalParents {
         id: WorkerId,
         parents: Vec<u32>,
+        signal: i32,
     },
     Arm {
         after: Duration,

@@ -75,7 +75,10 @@ impl Supervisor {
             }
             Command::CloseQueue => self.queue_closed = true,
             Command::StopAll => self.stop_all(now),
-            Command::ReapZombies(id) => self.nudge_zombie_parents(id),
+            Command::ReapZombies(id) => self.signal_zombie_parents(id, libc::SIGCHLD, now),
+            Command::TerminateZombieParents(id) => {
+                self.signal_zombie_parents(id, libc::SIGTERM, now);
+            }
         }
     }
 
@@ -176,7 +179,9 @@ impl Supervisor {
         }
     }
 
-    fn nudge_zombie_parents(&mut self, id: WorkerId) {
+    /// SIGCHLD asks a parent to wait for its zombies; SIGTERM ends a parent that
+    /// will not (the leader itself goes through the stop ladder instead).
+    fn signal_zombie_parents(&mut self, id: WorkerId, signal: i32, now: Instant) {
         let Some(w) = self.worker(id) else { return };
         let mut parents: Vec<u32> = w.zombies.iter().map(|(_, parent)| *parent).collect();
         parents.sort_unstable();
@@ -186,6 +191,17 @@ impl Supervisor {
             self.error(msg);
             return;
         }
-        self.effects.push(Effect::NudgeParents { id, parents });
+        if signal == libc::SIGTERM && w.pid.is_some_and(|leader| parents.contains(&leader)) {
+            let leader = w.pid;
+            parents.retain(|p| Some(*p) != leader);
+            self.terminate(id, StopReason::User, now);
+        }
+        if !parents.is_empty() {
+            self.effects.push(Effect::SignalParents {
+                id,
+                parents,
+                signal,
+            });
+        }
     }
 }

@@ -14,7 +14,7 @@ impl Supervisor {
     fn sample_rows(&self) -> Vec<WorkerSampleOut> {
         self.workers
             .iter()
-            .filter(|w| w.state.is_active())
+            .filter(|w| w.state.is_active() && w.stats.os_state != '\0')
             .filter_map(|w| {
                 Some(WorkerSampleOut {
                     worker: w.name.clone(),
