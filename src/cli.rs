@@ -77,6 +77,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub ring_lines: u32,
 
+    /// Memory for all workers' kept output together, in MiB; each worker gets an equal
+    /// share (at least 64 KiB), so many chatty workers cannot exhaust memory.
+    #[arg(long, value_name = "MIB", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub output_memory: u32,
+
     /// Grace period between the stop signal and SIGKILL (overrides the workload's stop_grace_ms).
     #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
     pub stop_grace: Option<Duration>,

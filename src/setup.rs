@@ -66,6 +66,7 @@ pub fn engine_config(
     EngineConfig {
         policy,
         ring_lines: common.ring_lines as usize,
+        output_budget: common.output_memory as usize * 1024 * 1024,
         log_dir: common.log_dir.clone(),
         output_events: common.output == OutputMode::Events,
         sample_interval: common.interval,

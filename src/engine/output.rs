@@ -3,7 +3,7 @@
 //! the terminal, whatever bytes it writes.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::command::WorkerId;
@@ -20,11 +20,20 @@ pub struct Line {
     pub text: String,
 }
 
-/// The last `capacity` lines of one worker.
+/// Default memory for all workers' output together (text bytes). With many workers
+/// each gets an equal share, so 1,000 chatty workers cannot exhaust memory.
+pub const DEFAULT_BUDGET: usize = 128 * 1024 * 1024;
+
+/// No worker's share of the budget goes below this, however many workers there are.
+const MIN_SHARE: usize = 64 * 1024;
+
+/// The last `capacity` lines of one worker, and at most `byte_cap` bytes of text.
 #[derive(Debug)]
 pub struct LogBuffer {
     lines: VecDeque<Line>,
     capacity: usize,
+    bytes: usize,
+    byte_cap: usize,
     /// Lines dropped from the front since the worker started (for scroll anchors).
     pub dropped: u64,
 }
@@ -34,16 +43,41 @@ impl LogBuffer {
         LogBuffer {
             lines: VecDeque::new(),
             capacity: capacity.max(1),
+            bytes: 0,
+            byte_cap: usize::MAX,
             dropped: 0,
         }
     }
 
     pub fn push(&mut self, line: Line) {
-        if self.lines.len() == self.capacity {
-            self.lines.pop_front();
-            self.dropped += 1;
-        }
+        self.bytes += line.text.len();
         self.lines.push_back(line);
+        self.trim();
+    }
+
+    /// Lowers (or raises) this buffer's share of memory, dropping old lines to fit.
+    pub fn set_byte_cap(&mut self, cap: usize) {
+        if self.byte_cap != cap {
+            self.byte_cap = cap;
+            self.trim();
+        }
+    }
+
+    /// Text bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn trim(&mut self) {
+        // The newest line always stays, even if it alone is over the cap.
+        while self.lines.len() > 1
+            && (self.lines.len() > self.capacity || self.bytes > self.byte_cap)
+        {
+            if let Some(old) = self.lines.pop_front() {
+                self.bytes -= old.text.len();
+                self.dropped += 1;
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -65,15 +99,30 @@ pub struct OutputStore {
     buffers: RwLock<Vec<Arc<Mutex<LogBuffer>>>>,
     capacity: usize,
     seq: AtomicU64,
+    budget: usize,
+    /// Each buffer's current byte cap: the budget shared by the buffers that exist.
+    share: AtomicUsize,
 }
 
 impl OutputStore {
     pub fn new(capacity: usize) -> Self {
+        Self::with_budget(capacity, DEFAULT_BUDGET)
+    }
+
+    /// `capacity` lines per worker, `budget` bytes of text for all workers together.
+    pub fn with_budget(capacity: usize, budget: usize) -> Self {
         OutputStore {
             buffers: RwLock::new(Vec::new()),
             capacity,
             seq: AtomicU64::new(0),
+            budget,
+            share: AtomicUsize::new(budget.max(MIN_SHARE)),
         }
+    }
+
+    /// The byte cap each buffer should have now.
+    pub fn share(&self) -> usize {
+        self.share.load(Ordering::Relaxed)
     }
 
     /// The buffer of `id`, created on first use.
@@ -88,8 +137,21 @@ impl OutputStore {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
+        let before = self.share();
         while buffers.len() <= index {
             buffers.push(Arc::new(Mutex::new(LogBuffer::new(self.capacity))));
+        }
+        let share = (self.budget / buffers.len()).max(MIN_SHARE);
+        self.share.store(share, Ordering::Relaxed);
+        // Shrink the others only when the share halves: amortised, not per worker.
+        if share <= before / 2 {
+            for b in buffers.iter() {
+                if let Ok(mut b) = b.lock() {
+                    b.set_byte_cap(share);
+                }
+            }
+        } else if let Ok(mut b) = buffers[index].lock() {
+            b.set_byte_cap(share);
         }
         buffers[index].clone()
     }
@@ -262,6 +324,25 @@ mod tests {
         assert!(!shown.contains('\u{9b}'));
         assert_eq!(shown, "^[[2J^[]52;c;aGk=^Gtitle<U+009B>31m");
         assert_eq!(neutralise("plain"), "plain");
+    }
+
+    #[test]
+    fn the_memory_budget_is_shared_between_workers() {
+        let store = OutputStore::with_budget(1000, 4 * MIN_SHARE);
+        let first = store.buffer(WorkerId(0));
+        let line = |seq| Line {
+            seq,
+            stream: Stream::Stdout,
+            text: "x".repeat(1024),
+        };
+        for i in 0..200 {
+            first.lock().unwrap().push(line(i));
+        }
+        assert_eq!(first.lock().unwrap().bytes(), 200 * 1024);
+        store.buffer(WorkerId(3)); // four workers now: each gets a quarter
+        let b = first.lock().unwrap();
+        assert!(b.bytes() <= MIN_SHARE, "{} bytes kept", b.bytes());
+        assert_eq!(b.dropped as usize + b.len(), 200);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub policy: Policy,
     /// Lines kept per worker.
     pub ring_lines: usize,
+    /// Bytes of output text kept for all workers together.
+    pub output_budget: usize,
     pub log_dir: Option<PathBuf>,
     /// Send every output line as an event (headless `--output events`).
     pub output_events: bool,
@@ -39,6 +41,7 @@ impl Default for EngineConfig {
         EngineConfig {
             policy: Policy::default(),
             ring_lines: 10_000,
+            output_budget: super::output::DEFAULT_BUDGET,
             log_dir: None,
             output_events: true,
             sample_interval: Duration::from_secs(1),
@@ -82,7 +85,10 @@ impl EngineHandle {
 
 /// Starts the engine thread with these jobs queued.
 pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<EngineHandle> {
-    let store = Arc::new(OutputStore::new(config.ring_lines));
+    let store = Arc::new(OutputStore::with_budget(
+        config.ring_lines,
+        config.output_budget,
+    ));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
