@@ -26,12 +26,18 @@ pub fn run(
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut writable = true;
+    // For the reliability suite: a panic in the front end must still stop every worker.
+    let induce_panic = std::env::var_os("PROCTOR_TEST_PANIC").is_some();
     while let Some(event) = engine.events.blocking_recv() {
         if writable && write_event(&mut out, &event).is_err() {
             // The reader of our stdout is gone (e.g. `| head`): stop the work rather
             // than run on unobserved, but keep draining events until the engine ends.
             writable = false;
             let _ = engine.commands.send(Command::StopAll);
+        }
+        if induce_panic && matches!(event.kind, crate::engine::EventKind::Output { .. }) {
+            let _ = out.flush();
+            panic!("induced by PROCTOR_TEST_PANIC");
         }
         if writable && engine.events.is_empty() && out.flush().is_err() {
             writable = false;

@@ -182,9 +182,31 @@ impl OutputStore {
 /// Makes a line safe to show: control characters (ESC, C1, DEL, CR…) become
 /// visible caret notation (`^[`), tabs become spaces. Printable text is untouched.
 pub fn neutralise(text: &str) -> String {
-    if !text.chars().any(needs_escape) {
+    if is_clean(text) {
         return text.to_string();
     }
+    escape(text)
+}
+
+/// `neutralise` for an owned line: a clean line (the common case) is returned as is,
+/// without a copy.
+pub fn neutralised(text: String) -> String {
+    if is_clean(&text) { text } else { escape(&text) }
+}
+
+/// True when nothing in `text` needs escaping. A byte scan first (C0, DEL, and the
+/// lead bytes of C1 and bidi controls), chars only when a lead byte shows up.
+fn is_clean(text: &str) -> bool {
+    // Branch-free per chunk so the compiler vectorises it; this runs on every line.
+    let suspicious = text.as_bytes().chunks(32).any(|chunk| {
+        chunk.iter().fold(false, |hit, &b| {
+            hit | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xe2)
+        })
+    });
+    !suspicious || !text.chars().any(needs_escape)
+}
+
+fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
@@ -224,7 +246,7 @@ impl LineSplitter {
     /// Feeds a chunk; calls `emit` for every complete line.
     pub fn feed(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(String)) {
         while !chunk.is_empty() {
-            let newline = chunk.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', chunk);
             let (piece, rest, complete) = match newline {
                 Some(i) => (&chunk[..i], &chunk[i + 1..], true),
                 None => (chunk, &[][..], false),

@@ -83,6 +83,22 @@ impl EngineHandle {
     }
 }
 
+impl Drop for EngineHandle {
+    /// A front end that goes away without `wait` (an error, a panic unwinding) still
+    /// must not leave workers behind: stop everything and wait for the engine.
+    fn drop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let _ = self.commands.send(Command::StopAll);
+        // Nobody reads events any more; closing lets the engine's sends fail fast
+        // instead of waiting on a full channel.
+        self.events.close();
+        while self.events.try_recv().is_ok() {}
+        let _ = thread.join();
+    }
+}
+
 /// Starts the engine thread with these jobs queued.
 pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<EngineHandle> {
     let store = Arc::new(OutputStore::with_budget(
@@ -175,7 +191,8 @@ async fn run(
                     engine.os.reaped(pid, status);
                 }
             }
-            Some(input) = in_rx.recv() => engine.process(input).await,
+            // Commands and signals come before the stream of pipe activity, which
+            // never runs dry while workers flood: a person must always get through.
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => engine.process(Input::Command(cmd)).await,
                 // The front end is gone: nobody is watching, so stop everything.
@@ -187,6 +204,7 @@ async fn run(
             _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
             _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
             _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
+            Some(input) = in_rx.recv() => engine.process(input).await,
             _ = sleep_until(publish_at) => engine.publish(),
         }
     }

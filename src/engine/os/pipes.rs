@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::command::WorkerId;
 use crate::engine::event::{Event, EventKind, Stream};
-use crate::engine::output::{Line, LineSplitter, LogBuffer, OutputStore, neutralise};
+use crate::engine::output::{Line, LineSplitter, LogBuffer, OutputStore, neutralise, neutralised};
 use crate::engine::supervisor::Input;
 
 const CHUNK: usize = 64 * 1024;
@@ -132,14 +132,17 @@ impl Reader {
     async fn store_lines(&mut self, lines: Vec<String>, buffer: &Mutex<LogBuffer>) {
         let Some(last) = lines.last() else { return };
         let last_line = neutralise(last);
+        // The raw lines go to the event stream (JSON escapes them); the buffer keeps
+        // neutralised copies. Without events the lines move into the buffer uncopied.
+        let raw = self.events.is_some().then(|| lines.clone());
         if let Ok(mut b) = buffer.lock() {
             b.set_byte_cap(self.store.share());
-            for text in &lines {
+            for text in lines {
                 let seq = self.store.next_seq();
                 b.push(Line {
                     seq,
                     stream: self.stream,
-                    text: neutralise(text),
+                    text: neutralised(text),
                 });
             }
         }
@@ -147,7 +150,7 @@ impl Reader {
             id: self.id,
             last_line,
         });
-        if let Some(events) = &self.events {
+        if let (Some(events), Some(lines)) = (&self.events, raw) {
             for line in lines {
                 let kind = EventKind::Output {
                     worker: self.name.clone(),
