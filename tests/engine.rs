@@ -1,5 +1,7 @@
 //! The engine end to end, through the headless front end, with real processes.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is the point
+
 mod common;
 
 use common::*;

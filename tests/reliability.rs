@@ -2,6 +2,8 @@
 //! only where they belong, floods and hostile output handled, bad input refused.
 //! Leftovers are counted through /proc, never through proctor's own bookkeeping.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is the point
+
 mod common;
 
 use std::process::{Command, Stdio};

@@ -1,5 +1,7 @@
 //! Sampling through the engine: CPU and tree figures, zombies, stuck workers.
 
+#![allow(clippy::unwrap_used)] // a test that unwraps fails loudly, which is the point
+
 mod common;
 
 use std::sync::Mutex;
