@@ -52,7 +52,11 @@ impl Tmux {
     }
 
     fn type_text(&self, text: &str) {
-        assert!(self.run(&["send-keys", "-t", "0", "-l", text]).status.success());
+        assert!(
+            self.run(&["send-keys", "-t", "0", "-l", text])
+                .status
+                .success()
+        );
     }
 
     fn screen(&self) -> String {
@@ -94,7 +98,11 @@ impl Drop for Tmux {
 fn pids_with_env(marker: &str) -> Vec<u32> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(env) = std::fs::read(entry.path().join("environ")) else {
@@ -111,7 +119,11 @@ fn pids_with_env(marker: &str) -> Vec<u32> {
 fn process_parents() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -134,8 +146,7 @@ fn proctor_pid(shell_pid: u32, bin: &str) -> Option<u32> {
         .filter(|&(_, ppid)| ppid == shell_pid)
         .map(|(pid, _)| pid)
         .find(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/exe"))
-                .is_ok_and(|exe| exe == Path::new(bin))
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == Path::new(bin))
         })
 }
 
@@ -148,7 +159,11 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
     tmux.type_text(&format!("{bin} -j 4; echo proctor-exit=$?"));
     tmux.keys(&["Enter"]);
     tmux.wait_for("No workers yet");
-    assert_eq!(tmux.display("#{alternate_on}"), "1", "the UI uses the alternate screen");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the UI uses the alternate screen"
+    );
     let pid = proctor_pid(shell_pid, bin).expect("proctor runs in the pane");
 
     // Launch `sleep 300` from the dialog, marked through its environment.
@@ -160,7 +175,8 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
     tmux.type_text(&marker);
     tmux.keys(&["Enter"]);
     tmux.wait_until("sleep running", |s| {
-        s.lines().any(|l| l.contains("sleep") && l.contains("running"))
+        s.lines()
+            .any(|l| l.contains("sleep") && l.contains("running"))
     });
     let workers = pids_with_env(&marker);
     assert_eq!(workers.len(), 1, "one worker process: {workers:?}");
@@ -176,23 +192,38 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
     tmux.wait_until("SIGKILL selected", |s| s.contains("SIGKILL"));
     tmux.keys(&["Enter"]);
     tmux.wait_until("-9 SIGKILL in the row", |s| {
-        s.lines().any(|l| l.contains("sleep") && l.contains("-9 SIGKILL"))
+        s.lines()
+            .any(|l| l.contains("sleep") && l.contains("-9 SIGKILL"))
     });
 
     // Join all: the queue closes and a summary shows.
     tmux.keys(&["J"]);
     tmux.wait_for("Join all · done");
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("proctor-exit=");
-    assert!(screen.contains("proctor-exit=1"), "a killed worker makes exit status 1:\n{screen}");
-    assert_eq!(tmux.display("#{alternate_on}"), "0", "the terminal left the alternate screen");
+    let screen = tmux.wait_until("proctor's exit status", |s| {
+        s.lines().any(|l| l.starts_with("proctor-exit="))
+    });
+    assert!(
+        screen.lines().any(|l| l == "proctor-exit=1"),
+        "a killed worker makes exit status 1:\n{screen}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the terminal left the alternate screen"
+    );
     let start = Instant::now();
     while !pids_with_env(&marker).is_empty() || process_parents().iter().any(|&(_, p)| p == pid) {
-        assert!(start.elapsed() < TIMEOUT, "processes proctor started are still alive");
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "processes proctor started are still alive"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The shell is usable: raw mode is off, so a typed command runs.
     tmux.type_text("echo back-to-normal");
     tmux.keys(&["Enter"]);
-    tmux.wait_until("the shell echoes", |s| s.lines().any(|l| l.trim() == "back-to-normal"));
+    tmux.wait_until("the shell echoes", |s| {
+        s.lines().any(|l| l.trim() == "back-to-normal")
+    });
 }
