@@ -25,8 +25,7 @@ impl Tmux {
         );
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
+            .map_or(0, |d| d.subsec_nanos());
         let tmux = Tmux {
             socket: format!("proctor-e2e-{}-{nanos}", std::process::id()),
         };
@@ -97,7 +96,10 @@ impl Drop for Tmux {
 /// Pids of processes whose environment holds `marker`.
 fn pids_with_env(marker: &str) -> Vec<u32> {
     let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
         let Some(pid) = entry
             .file_name()
             .to_str()
@@ -118,7 +120,10 @@ fn pids_with_env(marker: &str) -> Vec<u32> {
 /// (pid, ppid) of every process.
 fn process_parents() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
         let Some(pid) = entry
             .file_name()
             .to_str()
