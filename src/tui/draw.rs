@@ -140,6 +140,7 @@ pub fn dialog(
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(theme.border(true))
+        .style(theme.dialog())
         .title(Span::styled(format!(" {name} "), theme.title(true)));
     let inner = block.inner(outer);
     frame.render_widget(block, outer);

@@ -68,15 +68,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     }
 }
 
-/// Sort, filter and mouse state, when no notice is showing.
+/// Filter, marks and mouse state, when no notice is showing.
 fn status(app: &App) -> Line<'static> {
     let t = &app.theme;
     let w = &app.workers;
-    let arrow = if w.reverse { "↑" } else { "↓" };
-    let mut spans = vec![Span::styled(
-        format!("sort {}{arrow}", w.sort.label()),
-        t.dim(),
-    )];
+    let mut spans = Vec::new();
     if !w.filter.is_empty() {
         spans.push(Span::styled(" · filter ", t.dim()));
         spans.push(Span::styled(format!("'{}'", w.filter.text()), t.accent()));

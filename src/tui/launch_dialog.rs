@@ -147,7 +147,7 @@ impl LaunchDialog {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        let inner = dialog(frame, area, 72, 12, "Launch a job", theme);
+        let inner = dialog(frame, area, 72, 15, "Launch a job", theme);
         if inner.height < 2 || inner.width < 14 {
             return;
         }
@@ -158,38 +158,38 @@ impl LaunchDialog {
                 Field::Command,
                 "Command",
                 &self.command,
+                field_w,
                 "e.g. python worker.py --id 3",
             ),
-            (Field::Count, "Count", &self.count, "1"),
-            (Field::Env, "Env", &self.env, "KEY=VALUE KEY2='with spaces'"),
+            (Field::Count, "Count", &self.count, 8.min(field_w), "1"),
+            (
+                Field::Env,
+                "Env",
+                &self.env,
+                field_w,
+                "KEY=VALUE KEY2='with spaces'",
+            ),
         ];
         let mut lines = vec![Line::default()];
         let mut cursor = None;
-        for (i, (field, label, input, placeholder)) in fields.into_iter().enumerate() {
+        for (field, label, input, width, placeholder) in fields {
             let focused = self.field == field;
-            let style = if focused {
-                theme.selected()
-            } else {
-                theme.text()
-            };
-            let (mut text, col) = input.view(field_w, style);
+            let style = theme.input(focused);
+            let (mut text, col) = input.view(width, style);
             if input.is_empty() {
-                text = Line::from(Span::styled(placeholder, theme.dim()));
+                text = Line::from(Span::styled(placeholder, style.patch(theme.dim())));
             }
-            let pad = field_w.saturating_sub(text.width() as u16) as usize;
+            let pad = width.saturating_sub(text.width() as u16) as usize;
             text.spans.push(Span::styled(" ".repeat(pad), style));
-            let mut spans = vec![Span::styled(
-                format!("  {label:<9}"),
-                label_style(focused, theme),
-            )];
+            let label = Span::styled(format!("  {label:<9}"), label_style(focused, theme));
+            let mut spans = vec![label];
             spans.extend(text.spans);
-            lines.push(Line::from(spans));
             if focused {
-                cursor = Some(Position::new(
-                    inner.x + label_w + col,
-                    inner.y + 1 + i as u16,
-                ));
+                let row = inner.y + lines.len() as u16;
+                cursor = Some(Position::new(inner.x + label_w + col, row));
             }
+            lines.push(Line::from(spans));
+            lines.push(Line::default());
         }
         let check = if self.shell { "[x]" } else { "[ ]" };
         let shell_focused = self.field == Field::Shell;

@@ -204,6 +204,21 @@ impl Theme {
         self.fg(c)
     }
 
+    /// The inside of a dialog, a shade off the screen so it stands out.
+    pub fn dialog(&self) -> Style {
+        self.pick(Style::new().bg(Color::Indexed(235)), Style::new())
+    }
+
+    /// A text field in a dialog; the focused one stands out.
+    pub fn input(&self, focused: bool) -> Style {
+        match (self.color, focused) {
+            (true, true) => Style::new().bg(Color::Indexed(238)).fg(Color::White),
+            (true, false) => Style::new().bg(Color::Indexed(236)),
+            (false, true) => Style::new().add_modifier(Modifier::REVERSED),
+            (false, false) => Style::new().add_modifier(Modifier::UNDERLINED),
+        }
+    }
+
     /// The unfilled part of a bar.
     pub fn track(&self) -> Style {
         self.pick(

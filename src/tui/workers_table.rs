@@ -184,7 +184,11 @@ fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a>
         Cell::from(Span::styled(format::state(w, app.now), state_style)),
         right(format::cpu(w)),
         right(format::bytes(w.stats.rss)),
-        right(format::duration(format::runtime(w, app.now))),
+        right(if w.started.is_none() && w.runtime.is_zero() {
+            String::new() // never ran
+        } else {
+            format::duration(format::runtime(w, app.now))
+        }),
         Cell::from(Span::styled(format::exit_code(w), state_style)),
     ];
     if cols.len() > 8 {

@@ -75,16 +75,15 @@ impl OutputStore {
                 }
             }
         }
-        seqs.sort_unstable();
+        // Only the window's edge matters: select it in linear time, no full sort.
         let (low, high) = match from {
-            Some(s) => (s, seqs.get(n - 1).copied().unwrap_or(u64::MAX)),
-            None => (
-                seqs[seqs.len().saturating_sub(n)..]
-                    .first()
-                    .copied()
-                    .unwrap_or(0),
-                u64::MAX,
-            ),
+            Some(s) if seqs.len() > n => (s, *seqs.select_nth_unstable(n - 1).1),
+            Some(s) => (s, u64::MAX),
+            None if seqs.len() > n => {
+                let at = seqs.len() - n;
+                (*seqs.select_nth_unstable(at).1, u64::MAX)
+            }
+            None => (0, u64::MAX),
         };
         let mut out = Vec::new();
         for (id, buffer) in self.all() {
@@ -100,14 +99,6 @@ impl OutputStore {
         out
     }
 
-    /// Total lines kept over all workers (the merged view's length).
-    pub fn merged_len(&self) -> usize {
-        self.all()
-            .iter()
-            .map(|(_, b)| b.lock().map(|b| b.len()).unwrap_or(0))
-            .sum()
-    }
-
     /// The `seq` of the line `back` lines before the line with `seq` `before` in the
     /// merged view (the oldest kept line when there are fewer).
     pub fn merged_back(&self, before: u64, back: usize) -> Option<u64> {
@@ -120,8 +111,11 @@ impl OutputStore {
                 seqs.extend(lines.range(start..end).map(|l| l.seq));
             }
         }
-        seqs.sort_unstable();
-        seqs.get(seqs.len().saturating_sub(back)).copied()
+        if seqs.len() > back {
+            let at = seqs.len() - back;
+            return Some(*seqs.select_nth_unstable(at).1);
+        }
+        seqs.into_iter().min()
     }
 
     /// The `seq` of the nearest matching line at or after `from` (`forward`), or at or
@@ -233,7 +227,6 @@ mod tests {
             |v: Vec<(WorkerId, Line)>| v.into_iter().map(|(_, l)| l.text).collect::<Vec<_>>();
         assert_eq!(names(s.merged(None, 3)), ["b3", "a4", "b4"]);
         assert_eq!(names(s.merged(Some(2), 3)), ["a1", "b1", "a2"]);
-        assert_eq!(s.merged_len(), 10);
         assert_eq!(s.merged_back(7, 3), Some(4));
         assert_eq!(s.merged_back(2, 5), Some(0));
         assert_eq!(s.merged_find(0, true, |t| t.starts_with('b')), Some(1));
