@@ -40,7 +40,7 @@ impl Confirm {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        let width = (self.message.chars().count() as u16 + 6).clamp(36, 64);
+        let width = (self.message.chars().count() as u16 + 6).clamp(36, 76);
         let text_width = width.saturating_sub(4).max(1) as usize;
         let lines = self.message.chars().count().div_ceil(text_width) as u16;
         let inner = dialog(frame, area, width, lines + 4, &self.title, theme);
