@@ -269,7 +269,6 @@ fn confirm_many(
                 message,
                 on_yes: Pending::Send(vec![make(ids)]),
             }));
-            app.workers.marked.clear();
             Vec::new()
         }
     }

@@ -90,7 +90,10 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
             Reply::Stay => app.overlay = Some(Overlay::Confirm(confirm)),
             Reply::Close => {}
             Reply::Submit(()) => match confirm.on_yes {
-                Pending::Send(commands) => return actions::send(app, commands),
+                Pending::Send(commands) => {
+                    app.workers.marked.clear();
+                    return actions::send(app, commands);
+                }
                 Pending::Quit => return actions::confirmed_quit(app),
             },
         },
