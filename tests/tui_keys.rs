@@ -148,6 +148,19 @@ fn destructive_actions_on_marked_workers_ask_first() {
     ui.ch('K');
     assert_eq!(ui.ch('y'), [Command::Kill(vec![WorkerId(0), WorkerId(1)])]);
     assert!(ui.app.workers.marked.is_empty(), "done with the marked set");
+
+    ui.key(KeyCode::Home);
+    ui.ch(' ');
+    ui.ch(' ');
+    ui.ch('k');
+    ui.ch('9');
+    assert!(ui.key(KeyCode::Enter).is_empty(), "a signal to many asks too");
+    let signal = Command::Signal {
+        workers: vec![WorkerId(0), WorkerId(1)],
+        signal: libc::SIGKILL,
+        group: false,
+    };
+    assert_eq!(ui.key(KeyCode::Enter), [signal]);
 }
 
 #[test]

@@ -53,16 +53,16 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
                 |s| s.is_active() || s == WorkerState::Queued,
                 "terminate",
             );
-            return confirm_many(app, "Terminate", ids, Command::Terminate);
+            return confirm_many(app, "Terminate", ids, snap, Command::Terminate);
         }
         A::Kill => {
             let ids = active(app, snap, "kill");
-            return confirm_many(app, "Kill", ids, Command::Kill);
+            return confirm_many(app, "Kill", ids, snap, Command::Kill);
         }
         A::PauseResume => return pause_resume(app, snap),
         A::Restart => {
             let ids = targets(app, snap, |s| s != WorkerState::Queued, "restart");
-            return confirm_many(app, "Restart", ids, Command::Restart);
+            return confirm_many(app, "Restart", ids, snap, Command::Restart);
         }
         A::Cancel => {
             let ids = targets(
@@ -71,7 +71,7 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
                 |s| s == WorkerState::Queued,
                 "cancel (not queued)",
             );
-            return confirm_many(app, "Cancel", ids, Command::Cancel);
+            return confirm_many(app, "Cancel", ids, snap, Command::Cancel);
         }
         A::Join => {
             if let Some(w) = app.workers.selected_view(snap) {
@@ -257,13 +257,25 @@ fn confirm_many(
     app: &mut App,
     verb: &str,
     ids: Vec<WorkerId>,
+    snap: &Snapshot,
     make: fn(Vec<WorkerId>) -> Command,
 ) -> Vec<Request> {
     match ids.len() {
         0 => Vec::new(),
         1 => send(app, vec![make(ids)]),
         n => {
-            let message = format!("{verb} {n} workers? ({})", make(Vec::new()).desc());
+            let names: Vec<String> = ids
+                .iter()
+                .take(3)
+                .filter_map(|id| snap.workers.get(id.0 as usize))
+                .map(|w| neutralise(&w.name))
+                .collect();
+            let more = if n > 3 { ", …" } else { "" };
+            let what = make(Vec::new()).desc();
+            let message = format!(
+                "{verb} {n} workers ({}{more})? That is: {what}.",
+                names.join(", ")
+            );
             app.overlay = Some(Overlay::Confirm(Confirm {
                 title: format!("{verb} {n} workers"),
                 message,

@@ -9,10 +9,11 @@ use ratatui::layout::{Position, Rect};
 
 use super::actions::{self, Request};
 use super::app::{App, Focus, Overlay, Reply};
-use super::confirm::Pending;
+use super::confirm::{Confirm, Pending};
 use super::draw;
 use super::keymap;
 use crate::engine::{Command, OutputStore, Snapshot};
+use crate::signals::signal_name;
 
 /// Lines one wheel notch scrolls.
 const WHEEL: i64 = 3;
@@ -69,16 +70,23 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
             Reply::Stay => app.overlay = Some(Overlay::Signal(menu)),
             Reply::Close => {}
             Reply::Submit((signal, group)) => {
-                app.workers.marked.clear();
-                let workers = menu.targets;
-                return actions::send(
-                    app,
-                    vec![Command::Signal {
-                        workers,
-                        signal,
-                        group,
-                    }],
-                );
+                let n = menu.targets.len();
+                let command = Command::Signal {
+                    workers: menu.targets,
+                    signal,
+                    group,
+                };
+                if n > 1 {
+                    let name = signal_name(signal);
+                    let to = if group { "the groups of " } else { "" };
+                    app.overlay = Some(Overlay::Confirm(Confirm {
+                        title: format!("Send {name}"),
+                        message: format!("Send {name} to {to}{n} marked workers?"),
+                        on_yes: Pending::Send(vec![command]),
+                    }));
+                    return Vec::new();
+                }
+                return actions::send(app, vec![command]);
             }
         },
         Overlay::Launch(mut dialog) => match dialog.handle(key) {

@@ -90,15 +90,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
     let window = fetch(app, store, height);
     let position = match (view.top, window.extent) {
         (None, _) => Span::styled(" ● follow ", t.good()),
-        (Some(top), Some((first, end))) => Span::styled(
-            format!(
-                " {}–{} of {} · End follows ",
-                top - first.min(top) + 1,
-                (top + height as u64).min(end) - first,
-                end - first
-            ),
-            t.warn(),
-        ),
+        (Some(top), Some((first, end))) => {
+            // 1-based numbers of the first and last visible line among those kept.
+            let from = top.saturating_sub(first) + 1;
+            let to = (top + height as u64).min(end).saturating_sub(first);
+            let total = end - first;
+            Span::styled(format!(" {from}–{to} of {total} · End follows "), t.warn())
+        }
         (Some(_), None) => Span::styled(" scrolled · End follows ", t.warn()),
     };
     block = block.title(Line::from(position).alignment(Alignment::Right));
