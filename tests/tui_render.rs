@@ -335,3 +335,31 @@ fn stderr_is_marked_and_the_selection_highlighted() {
         "the first worker is selected"
     );
 }
+
+#[test]
+fn ten_thousand_workers_draw_only_what_shows() {
+    let mut snapshot = fake::snapshot();
+    let template = snapshot.workers[0].clone();
+    for i in snapshot.workers.len()..10_000 {
+        let mut w = template.clone();
+        w.id = WorkerId(i as u32);
+        w.name = format!("bulk#{i}");
+        w.stats.cpu = (i % 97) as f32;
+        snapshot.workers.push(w);
+    }
+    let store = fake::store(&snapshot);
+    let scene = Scene { snapshot, store };
+    let mut app = app_for(&scene, 160, 48);
+    app.workers.sort = proctor::tui::worker_list::SortKey::Cpu;
+    let start = std::time::Instant::now();
+    for i in 0..20 {
+        app.workers.move_by(if i % 2 == 0 { 500 } else { -250 }, &scene.snapshot);
+        app.sync(&scene.snapshot, Rect::new(0, 0, 160, 48));
+        draw(160, 48, |f| render(f, &app, &scene.snapshot, &scene.store));
+    }
+    let per_frame = start.elapsed() / 20;
+    // Generous for an unoptimised build on a busy machine; a frame that walked
+    // every row would take far longer.
+    assert!(per_frame.as_millis() < 250, "{per_frame:?} per frame");
+    println!("{per_frame:?} per frame with 10k workers");
+}
