@@ -35,7 +35,7 @@ fn main() -> std::io::Result<()> {
     let snapshot = fake::snapshot();
     let store = fake::store(&snapshot);
     type Setup = fn(&mut App, &Snapshot, &OutputStore);
-    let scenes: [(&str, u16, u16, Setup); 6] = [
+    let scenes: [(&str, u16, u16, Setup); 7] = [
         ("main", 160, 48, main_screen),
         ("main-80x24", 80, 24, main_screen),
         ("signal-menu", 160, 48, signal_menu),
@@ -44,6 +44,10 @@ fn main() -> std::io::Result<()> {
             app.overlay = Some(Overlay::Help { scroll: 0 })
         }),
         ("logs-merged-search", 160, 48, merged_search),
+        ("main-no-color", 160, 48, |app, snapshot, store| {
+            app.theme = Theme { color: false };
+            main_screen(app, snapshot, store);
+        }),
     ];
     for (name, w, h, setup) in scenes {
         let screen = Rect::new(0, 0, w, h);

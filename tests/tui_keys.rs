@@ -154,7 +154,10 @@ fn destructive_actions_on_marked_workers_ask_first() {
     ui.ch(' ');
     ui.ch('k');
     ui.ch('9');
-    assert!(ui.key(KeyCode::Enter).is_empty(), "a signal to many asks too");
+    assert!(
+        ui.key(KeyCode::Enter).is_empty(),
+        "a signal to many asks too"
+    );
     let signal = Command::Signal {
         workers: vec![WorkerId(0), WorkerId(1)],
         signal: libc::SIGKILL,

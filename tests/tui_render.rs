@@ -353,7 +353,8 @@ fn ten_thousand_workers_draw_only_what_shows() {
     app.workers.sort = proctor::tui::worker_list::SortKey::Cpu;
     let start = std::time::Instant::now();
     for i in 0..20 {
-        app.workers.move_by(if i % 2 == 0 { 500 } else { -250 }, &scene.snapshot);
+        app.workers
+            .move_by(if i % 2 == 0 { 500 } else { -250 }, &scene.snapshot);
         app.sync(&scene.snapshot, Rect::new(0, 0, 160, 48));
         draw(160, 48, |f| render(f, &app, &scene.snapshot, &scene.store));
     }

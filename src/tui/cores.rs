@@ -162,7 +162,16 @@ pub fn bar(pct: f32, width: usize, t: &Theme) -> Vec<Span<'static>> {
     let used = full + usize::from(full < width && !eighths.is_multiple_of(8));
     let empty = if t.color { " " } else { "·" };
     vec![
-        Span::styled(filled, t.load(pct).patch(t.track())),
+        // The track's background sits under the filled part too (colour only:
+        // without colour the track is dimmed, and a dim bar would read as empty).
+        Span::styled(
+            filled,
+            if t.color {
+                t.load(pct).patch(t.track())
+            } else {
+                t.text()
+            },
+        ),
         Span::styled(empty.repeat(width.saturating_sub(used)), t.track()),
     ]
 }

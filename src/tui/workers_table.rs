@@ -178,7 +178,11 @@ fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a>
     let state_style = t.state(w);
     let name_style = if marked { t.marked() } else { t.text() };
     let mut cells = vec![
-        Cell::from(Span::styled(if marked { "●" } else { " " }, t.marked())),
+        Cell::from(if marked {
+            Span::styled("●", t.marked())
+        } else {
+            Span::raw(" ")
+        }),
         Cell::from(Span::styled(format::safe(&w.name), name_style)),
         right(w.pid.map(|p| p.to_string()).unwrap_or_default()),
         Cell::from(Span::styled(format::state(w, app.now), state_style)),
