@@ -73,43 +73,11 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
             );
             return confirm_many(app, "Cancel", ids, snap, Command::Cancel);
         }
-        A::Join => {
-            if let Some(w) = app.workers.selected_view(snap) {
-                let name = w.name.clone();
-                app.notify(Level::Info, format!("joining {name}…"));
-                return send(
-                    app,
-                    vec![Command::Join {
-                        target: JoinTarget::Worker(w.id),
-                        timeout: None,
-                    }],
-                );
-            }
-        }
-        A::JoinAll => {
-            let left = snap.queue.running + snap.queue.depth;
-            app.notify(
-                Level::Info,
-                format!("join all: queue closed, waiting for {left} workers…"),
-            );
-            return send(
-                app,
-                vec![Command::Join {
-                    target: JoinTarget::All,
-                    timeout: None,
-                }],
-            );
-        }
+        A::Join => return join(app, snap),
+        A::JoinAll => return join_all(app, snap),
         A::Launch => app.overlay = Some(Overlay::Launch(Box::default())),
-        A::MoreParallel => return send(app, vec![Command::SetMaxParallel(snap.max_parallel + 1)]),
-        A::FewerParallel => {
-            return send(
-                app,
-                vec![Command::SetMaxParallel(
-                    snap.max_parallel.saturating_sub(1).max(1),
-                )],
-            );
-        }
+        A::MoreParallel => return set_parallel(app, snap.max_parallel.saturating_add(1)),
+        A::FewerParallel => return set_parallel(app, snap.max_parallel.saturating_sub(1)),
         A::PauseQueue => {
             let cmd = if snap.queue_paused {
                 Command::ResumeQueue
@@ -136,13 +104,7 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::Follow => app.logs.follow(),
         A::Search => {
             app.focus = Focus::Logs;
-            app.logs.search = Some(Search {
-                input: Default::default(),
-                editing: true,
-                regex: None,
-                error: None,
-                current: None,
-            });
+            app.logs.search = Some(Search::default());
         }
         A::NextMatch | A::PrevMatch => {
             if !app.logs.find(store, action == A::NextMatch) {
@@ -159,6 +121,39 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::Quit => return quit(app, snap),
     }
     Vec::new()
+}
+
+fn join(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let Some(w) = app.workers.selected_view(snap) else {
+        return Vec::new();
+    };
+    let target = JoinTarget::Worker(w.id);
+    app.notify(Level::Info, format!("joining {}…", w.name));
+    send(
+        app,
+        vec![Command::Join {
+            target,
+            timeout: None,
+        }],
+    )
+}
+
+fn join_all(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let left = snap.queue.running + snap.queue.depth;
+    let text = format!("join all: queue closed, waiting for {left} workers…");
+    app.notify(Level::Info, text);
+    let target = JoinTarget::All;
+    send(
+        app,
+        vec![Command::Join {
+            target,
+            timeout: None,
+        }],
+    )
+}
+
+fn set_parallel(app: &mut App, n: usize) -> Vec<Request> {
+    send(app, vec![Command::SetMaxParallel(n.max(1))])
 }
 
 fn navigate(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) {

@@ -19,6 +19,19 @@ pub struct Search {
     pub current: Option<u64>,
 }
 
+impl Default for Search {
+    /// An empty pattern being typed.
+    fn default() -> Self {
+        Search {
+            input: TextInput::default(),
+            editing: true,
+            regex: None,
+            error: None,
+            current: None,
+        }
+    }
+}
+
 impl Search {
     /// Compiles the typed pattern; lowercase-only patterns ignore case (smart case).
     pub fn compile(&mut self) {
