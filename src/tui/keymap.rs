@@ -318,9 +318,11 @@ pub fn keys_label(keys: &[Key]) -> String {
     keys.iter().map(Key::label).collect::<Vec<_>>().join(", ")
 }
 
-/// Footer entries for these contexts: (key, label), in table order.
+/// Footer entries for these contexts: (key, label), in table order, except that
+/// help and quit come last: the footer keeps them in view on narrow screens.
 pub fn footer(contexts: &[Context]) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
+    let mut last = Vec::new();
     for &context in contexts {
         for b in BINDINGS.iter().filter(|b| b.context == context) {
             let Some(label) = b.footer else { continue };
@@ -328,11 +330,19 @@ pub fn footer(contexts: &[Context]) -> Vec<(String, &'static str)> {
                 A::Up => "↑↓".to_string(),
                 _ => b.keys.first().map(Key::label).unwrap_or_default(),
             };
-            out.push((key, label));
+            if matches!(b.action, A::Help | A::Quit) {
+                last.push((key, label));
+            } else {
+                out.push((key, label));
+            }
         }
     }
+    out.extend(last);
     out
 }
+
+/// How many trailing footer entries must always show (help and quit).
+pub const FOOTER_PINNED: usize = 2;
 
 #[cfg(test)]
 mod tests {
