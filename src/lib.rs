@@ -11,3 +11,4 @@ pub mod sample;
 pub mod setup;
 pub mod signals;
 pub mod spec;
+pub mod tui;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use proctor::cli::{Cli, Sub};
 use proctor::engine::{self, Outcome};
-use proctor::{headless, setup};
+use proctor::{headless, setup, tui};
 
 /// Exit status for usage and workload errors (as clap uses for bad flags).
 const EXIT_USAGE: u8 = 2;
@@ -48,14 +48,25 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let engine = match engine::start(plan.config, plan.jobs) {
+    let mut config = plan.config;
+    if !headless {
+        // The UI keeps the queue open for launches and reads output from the store.
+        config.close_queue = false;
+        config.output_events = false;
+    }
+    let engine = match engine::start(config, plan.jobs) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("proctor: cannot start the engine: {e}");
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
-    match headless::run(engine, control) {
+    let result = if headless {
+        headless::run(engine, control)
+    } else {
+        tui::run(engine)
+    };
+    match result {
         Ok(outcome) => exit_status(outcome),
         Err(e) => {
             eprintln!("proctor: {e}");

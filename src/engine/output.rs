@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::command::WorkerId;
 use super::event::Stream;
 
+mod read;
+
 /// Lines longer than this are cut and marked.
 pub const MAX_LINE: usize = 64 * 1024;
 

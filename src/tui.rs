@@ -1,0 +1,62 @@
+//! The terminal UI: a front end over the engine that sends `Command`s and renders
+//! `Event`s, `Snapshot`s and the output store (ratatui + crossterm).
+//!
+//! State lives in `app` (no drawing), keys in `keymap`, each panel and dialog in a
+//! file of its own, and `draw::render` draws one frame from plain inputs, so tests
+//! and the screenshot tool render fabricated snapshots without an engine.
+
+pub mod actions;
+pub mod app;
+pub mod confirm;
+pub mod cores;
+pub mod draw;
+mod event_loop;
+pub mod events;
+pub mod fake;
+pub mod footer;
+pub mod format;
+pub mod header;
+pub mod help;
+pub mod history;
+pub mod input;
+pub mod keymap;
+pub mod launch_dialog;
+pub mod log_view;
+pub mod logs;
+pub mod queue_panel;
+pub mod signal_menu;
+pub mod summary;
+pub mod terminal;
+pub mod text_input;
+pub mod theme;
+pub mod worker_list;
+pub mod workers_table;
+
+use std::io;
+use std::time::SystemTime;
+
+pub use app::App;
+pub use draw::render;
+pub use theme::Theme;
+
+use crate::engine::{Command, EngineHandle, Outcome};
+
+/// Runs the full-screen UI until the user quits (or proctor is interrupted) and
+/// the engine has stopped every worker. The terminal is restored on every path.
+pub fn run(mut engine: EngineHandle) -> io::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let mut app = App::new(Theme::from_env(), SystemTime::now());
+    let result = terminal::Session::start(app.mouse).and_then(|mut session| {
+        runtime.block_on(event_loop::run(&mut session, &mut engine, &mut app))
+    });
+    // The session is dropped here: the terminal is back to normal.
+    if result.is_err() {
+        eprintln!("proctor: the terminal UI failed; stopping every worker");
+        let _ = engine.commands.send(Command::StopAll);
+    }
+    while engine.events.blocking_recv().is_some() {}
+    let outcome = engine.wait();
+    result.map(|()| outcome)
+}

@@ -1,0 +1,351 @@
+//! What each action does: changes to the UI state, and the engine `Command`s or
+//! terminal requests it produces. Pure: the event loop carries out the requests.
+
+use super::app::{App, Focus, Level, Overlay};
+use super::confirm::{Confirm, Pending};
+use super::keymap::Action;
+use super::log_view::Search;
+use super::signal_menu::SignalMenu;
+use crate::engine::output::neutralise;
+use crate::engine::{Command, JoinTarget, OutputStore, Snapshot, WorkerId, WorkerState};
+
+/// Something only the event loop can do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Send(Command),
+    /// Restore the terminal, stop proctor (SIGTSTP), take the terminal back on resume.
+    Suspend,
+    /// Mouse capture on or off.
+    Mouse(bool),
+}
+
+/// Applies one action.
+pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) -> Vec<Request> {
+    use Action as A;
+    match action {
+        A::Up | A::Down | A::PageUp | A::PageDown | A::Home | A::End => {
+            navigate(app, action, snap, store)
+        }
+        A::Mark => {
+            app.workers.toggle_mark();
+            app.workers.move_by(1, snap);
+        }
+        A::ClearMarks => {
+            app.workers.marked.clear();
+            app.workers.filter.clear();
+            app.workers.sync(snap);
+        }
+        A::Filter => {
+            app.focus = Focus::Workers;
+            app.workers.filtering = true;
+        }
+        A::SignalMenu => {
+            let targets = active(app, snap, "signal");
+            if !targets.is_empty() {
+                let label = describe(&targets, snap);
+                app.overlay = Some(Overlay::Signal(SignalMenu::new(targets, label)));
+            }
+        }
+        A::Terminate => {
+            let ids = targets(
+                app,
+                snap,
+                |s| s.is_active() || s == WorkerState::Queued,
+                "terminate",
+            );
+            return confirm_many(app, "Terminate", ids, snap, Command::Terminate);
+        }
+        A::Kill => {
+            let ids = active(app, snap, "kill");
+            return confirm_many(app, "Kill", ids, snap, Command::Kill);
+        }
+        A::PauseResume => return pause_resume(app, snap),
+        A::Restart => {
+            let ids = targets(app, snap, |s| s != WorkerState::Queued, "restart");
+            return confirm_many(app, "Restart", ids, snap, Command::Restart);
+        }
+        A::Cancel => {
+            let ids = targets(
+                app,
+                snap,
+                |s| s == WorkerState::Queued,
+                "cancel (not queued)",
+            );
+            return confirm_many(app, "Cancel", ids, snap, Command::Cancel);
+        }
+        A::Join => return join(app, snap),
+        A::JoinAll => return join_all(app, snap),
+        A::Launch => app.overlay = Some(Overlay::Launch(Box::default())),
+        A::MoreParallel => return set_parallel(app, snap.max_parallel.saturating_add(1)),
+        A::FewerParallel => return set_parallel(app, snap.max_parallel.saturating_sub(1)),
+        A::PauseQueue => {
+            let cmd = if snap.queue_paused {
+                Command::ResumeQueue
+            } else {
+                Command::PauseQueue
+            };
+            return send(app, vec![cmd]);
+        }
+        A::CycleSort => {
+            app.workers.sort = app.workers.sort.next();
+            app.workers.sync(snap);
+        }
+        A::ReverseSort => {
+            app.workers.reverse = !app.workers.reverse;
+            app.workers.sync(snap);
+        }
+        A::SwitchFocus => {
+            app.focus = match app.focus {
+                Focus::Workers => Focus::Logs,
+                Focus::Logs => Focus::Workers,
+            }
+        }
+        A::MergedLogs => app.logs.toggle_merged(),
+        A::Follow => app.logs.follow(),
+        A::Search => {
+            app.focus = Focus::Logs;
+            app.logs.search = Some(Search::default());
+        }
+        A::NextMatch | A::PrevMatch => {
+            if !app.logs.find(store, action == A::NextMatch) {
+                app.notify(Level::Info, "no match");
+            }
+        }
+        A::ClearSearch => app.logs.search = None,
+        A::Mouse => {
+            app.mouse = !app.mouse;
+            return vec![Request::Mouse(app.mouse)];
+        }
+        A::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
+        A::Suspend => return vec![Request::Suspend],
+        A::Quit => return quit(app, snap),
+    }
+    Vec::new()
+}
+
+fn join(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let Some(w) = app.workers.selected_view(snap) else {
+        return Vec::new();
+    };
+    let target = JoinTarget::Worker(w.id);
+    app.notify(Level::Info, format!("joining {}…", w.name));
+    send(
+        app,
+        vec![Command::Join {
+            target,
+            timeout: None,
+        }],
+    )
+}
+
+fn join_all(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let left = snap.queue.running + snap.queue.depth;
+    let text = format!("join all: queue closed, waiting for {left} workers…");
+    app.notify(Level::Info, text);
+    let target = JoinTarget::All;
+    send(
+        app,
+        vec![Command::Join {
+            target,
+            timeout: None,
+        }],
+    )
+}
+
+fn set_parallel(app: &mut App, n: usize) -> Vec<Request> {
+    send(app, vec![Command::SetMaxParallel(n.max(1))])
+}
+
+fn navigate(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) {
+    use Action as A;
+    if app.focus == Focus::Logs {
+        let page = app.logs.viewport.max(1) as i64;
+        match action {
+            A::Up => app.logs.scroll(store, -1),
+            A::Down => app.logs.scroll(store, 1),
+            A::PageUp => app.logs.scroll(store, -page),
+            A::PageDown => app.logs.scroll(store, page),
+            A::Home => app.logs.home(store),
+            _ => app.logs.follow(),
+        }
+        return;
+    }
+    let list = &mut app.workers;
+    match action {
+        A::Up => list.move_by(-1, snap),
+        A::Down => list.move_by(1, snap),
+        A::PageUp => list.move_by(-list.page(), snap),
+        A::PageDown => list.move_by(list.page(), snap),
+        A::Home => list.select_row(0, snap),
+        _ => list.select_row(usize::MAX, snap),
+    }
+}
+
+/// Commands for the engine; refused with a notice once the engine has ended.
+pub fn send(app: &mut App, commands: Vec<Command>) -> Vec<Request> {
+    if app.lifecycle.engine_ended {
+        app.notify(
+            Level::Error,
+            "the engine has ended: nothing more can run (q quits)",
+        );
+        return Vec::new();
+    }
+    commands.into_iter().map(Request::Send).collect()
+}
+
+/// The action's targets whose state passes `keep`; a notice when none does.
+fn targets(
+    app: &mut App,
+    snap: &Snapshot,
+    keep: impl Fn(WorkerState) -> bool,
+    what: &str,
+) -> Vec<WorkerId> {
+    let all = app.workers.targets();
+    let ids: Vec<WorkerId> = all
+        .iter()
+        .copied()
+        .filter(|id| {
+            snap.workers
+                .get(id.0 as usize)
+                .is_some_and(|w| keep(w.state))
+        })
+        .collect();
+    if ids.is_empty() {
+        let msg = match all.as_slice() {
+            [] => "no worker selected".to_string(),
+            [one] => {
+                let w = snap.workers.get(one.0 as usize);
+                let (name, state) =
+                    w.map_or(("?", "gone"), |w| (w.name.as_str(), w.state.as_str()));
+                format!("cannot {what} {name}: it is {state}")
+            }
+            many => format!(
+                "cannot {what}: none of the {} marked workers qualifies",
+                many.len()
+            ),
+        };
+        app.notify(Level::Error, msg);
+    }
+    ids
+}
+
+fn active(app: &mut App, snap: &Snapshot, what: &str) -> Vec<WorkerId> {
+    targets(app, snap, WorkerState::is_active, what)
+}
+
+/// `web#1 (pid 4242)` for one worker, `3 workers` for several.
+fn describe(ids: &[WorkerId], snap: &Snapshot) -> String {
+    match ids {
+        [one] => match snap.workers.get(one.0 as usize) {
+            Some(w) => match w.pid {
+                Some(pid) => format!("{} (pid {pid})", neutralise(&w.name)),
+                None => neutralise(&w.name),
+            },
+            None => "1 worker".into(),
+        },
+        many => format!("{} marked workers", many.len()),
+    }
+}
+
+/// Sends at once for one worker; asks first for several.
+fn confirm_many(
+    app: &mut App,
+    verb: &str,
+    ids: Vec<WorkerId>,
+    snap: &Snapshot,
+    make: fn(Vec<WorkerId>) -> Command,
+) -> Vec<Request> {
+    match ids.len() {
+        0 => Vec::new(),
+        1 => send(app, vec![make(ids)]),
+        n => {
+            let names: Vec<String> = ids
+                .iter()
+                .take(3)
+                .filter_map(|id| snap.workers.get(id.0 as usize))
+                .map(|w| neutralise(&w.name))
+                .collect();
+            let more = if n > 3 { ", …" } else { "" };
+            let what = make(Vec::new()).desc();
+            let message = format!(
+                "{verb} {n} workers ({}{more})? That is: {what}.",
+                names.join(", ")
+            );
+            app.overlay = Some(Overlay::Confirm(Confirm {
+                title: format!("{verb} {n} workers"),
+                message,
+                on_yes: Pending::Send(vec![make(ids)]),
+            }));
+            Vec::new()
+        }
+    }
+}
+
+fn pause_resume(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let ids = targets(
+        app,
+        snap,
+        |s| matches!(s, WorkerState::Running | WorkerState::Paused),
+        "pause",
+    );
+    let state = |id: &WorkerId| snap.workers.get(id.0 as usize).map(|w| w.state);
+    let (paused, running): (Vec<WorkerId>, Vec<WorkerId>) = ids
+        .into_iter()
+        .partition(|id| state(id) == Some(WorkerState::Paused));
+    let mut commands = Vec::new();
+    if !running.is_empty() {
+        commands.push(Command::Pause(running));
+    }
+    if !paused.is_empty() {
+        commands.push(Command::Resume(paused));
+    }
+    send(app, commands)
+}
+
+/// Quit: leave at once when the engine is gone; ask when workers run or wait; a
+/// second quit while stopping kills what is left.
+pub fn quit(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    if app.lifecycle.engine_ended {
+        app.lifecycle.leave = true;
+        return Vec::new();
+    }
+    if app.lifecycle.stopping.is_some() {
+        let alive: Vec<WorkerId> = snap
+            .workers
+            .iter()
+            .filter(|w| w.state.is_active())
+            .map(|w| w.id)
+            .collect();
+        app.notify(Level::Error, "killing every worker now");
+        return send(app, vec![Command::Kill(alive)]);
+    }
+    let (running, queued) = (snap.queue.running, snap.queue.depth);
+    if running + queued == 0 {
+        return confirmed_quit(app);
+    }
+    app.overlay = Some(Overlay::Confirm(Confirm {
+        title: "Quit".into(),
+        message: format!(
+            "{running} running and {queued} queued workers. Terminate them all and quit?"
+        ),
+        on_yes: Pending::Quit,
+    }));
+    Vec::new()
+}
+
+/// Stops everything and leaves once the engine has ended.
+pub fn confirmed_quit(app: &mut App) -> Vec<Request> {
+    app.lifecycle.stopping = Some("quitting".into());
+    app.lifecycle.leave = true;
+    send(app, vec![Command::StopAll])
+}
+
+/// A launched job: its workers join the queue.
+pub fn launch(app: &mut App, job: crate::spec::JobSpec) -> Vec<Request> {
+    let what = match job.count {
+        1 => format!("launched {}", job.name),
+        n => format!("launched {n} × {}", job.name),
+    };
+    app.notify(Level::Good, what);
+    send(app, vec![Command::Launch(Box::new(job))])
+}

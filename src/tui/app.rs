@@ -1,0 +1,154 @@
+//! The terminal UI's state (nothing here draws): focus, the workers table and logs
+//! panel states, chart histories, the open dialog, notices and the quit lifecycle.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::layout::Rect;
+
+use super::confirm::Confirm;
+use super::draw;
+use super::history::History;
+use super::keymap::Context;
+use super::launch_dialog::LaunchDialog;
+use super::log_view::LogView;
+use super::signal_menu::SignalMenu;
+use super::theme::Theme;
+use super::worker_list::WorkerList;
+use crate::engine::Snapshot;
+use crate::engine::output::neutralise;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Workers,
+    Logs,
+}
+
+/// A dialog or overlay drawn over the panels; it gets every key while open.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    Signal(SignalMenu),
+    Launch(Box<LaunchDialog>),
+    Confirm(Confirm),
+    /// The result of `join all`.
+    Summary,
+}
+
+/// What a dialog says after a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply<T> {
+    Stay,
+    Close,
+    Submit(T),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Good,
+    Error,
+}
+
+/// A one-line message in the header (join results, errors from the engine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub level: Level,
+    pub at: SystemTime,
+}
+
+/// How long a notice stays in the header.
+const NOTICE_FOR: Duration = Duration::from_secs(8);
+
+/// Where proctor is on its way out.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// Everything is being stopped (quit or a signal); the reason, for the banner.
+    pub stopping: Option<String>,
+    /// Leave the UI once the engine has ended.
+    pub leave: bool,
+    /// The engine thread is gone (its event stream closed).
+    pub engine_ended: bool,
+    /// `join all` answered: true when every worker exited 0.
+    pub joined_all: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub theme: Theme,
+    /// The clock used for runtimes, countdowns and notices (an input, for tests).
+    pub now: SystemTime,
+    pub focus: Focus,
+    pub workers: WorkerList,
+    pub logs: LogView,
+    pub history: History,
+    pub overlay: Option<Overlay>,
+    pub notice: Option<Notice>,
+    pub mouse: bool,
+    pub lifecycle: Lifecycle,
+    /// The terminal's size at the last draw (for mouse hit tests and page sizes).
+    pub screen: Rect,
+}
+
+impl App {
+    pub fn new(theme: Theme, now: SystemTime) -> Self {
+        App {
+            theme,
+            now,
+            focus: Focus::Workers,
+            workers: WorkerList::default(),
+            logs: LogView::default(),
+            history: History::default(),
+            overlay: None,
+            notice: None,
+            mouse: true,
+            lifecycle: Lifecycle::default(),
+            screen: Rect::default(),
+        }
+    }
+
+    /// Brings derived state (row order, selection, log position) up to date with a
+    /// snapshot and a screen size. Call before drawing.
+    pub fn sync(&mut self, snapshot: &Snapshot, screen: Rect) {
+        self.screen = screen;
+        let areas = draw::areas(screen);
+        self.workers.viewport = areas.table.height.saturating_sub(3) as usize;
+        self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
+        self.workers.sync(snapshot);
+        self.logs.show(self.workers.selected);
+    }
+
+    /// Shows a message in the header; worker-derived text is neutralised.
+    pub fn notify(&mut self, level: Level, text: impl AsRef<str>) {
+        self.notice = Some(Notice {
+            text: neutralise(text.as_ref()),
+            level,
+            at: self.now,
+        });
+    }
+
+    /// The notice to show now, if it is recent enough.
+    pub fn current_notice(&self) -> Option<&Notice> {
+        self.notice
+            .as_ref()
+            .filter(|n| self.now.duration_since(n.at).unwrap_or_default() < NOTICE_FOR)
+    }
+
+    /// Keymap contexts in lookup order for the current focus.
+    pub fn contexts(&self) -> Vec<Context> {
+        match self.focus {
+            Focus::Workers => vec![Context::Workers, Context::Global],
+            Focus::Logs if self.logs.search.is_some() => {
+                vec![Context::Search, Context::Logs, Context::Global]
+            }
+            Focus::Logs => vec![Context::Logs, Context::Global],
+        }
+    }
+
+    /// A line of text is being typed (filter or search): keys go to the editor.
+    pub fn editing(&self) -> bool {
+        self.workers.filtering || self.logs.search.as_ref().is_some_and(|s| s.editing)
+    }
+}

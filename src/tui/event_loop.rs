@@ -1,0 +1,132 @@
+//! The UI loop: waits for terminal input, engine events, new snapshots or the clock,
+//! and draws only when something changed, at most ~30 frames a second. Terminal
+//! input is read on its own thread (crossterm's blocking `read`).
+
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc;
+
+use super::actions::{self, Request};
+use super::app::App;
+use super::terminal::Session;
+use super::{draw, events, input};
+use crate::engine::{EngineHandle, Snapshot};
+
+/// The shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(33);
+
+/// Runs until the user has quit (or proctor was interrupted) and the engine ended.
+pub async fn run(
+    session: &mut Session,
+    engine: &mut EngineHandle,
+    app: &mut App,
+) -> io::Result<()> {
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel();
+    spawn_reader(input_tx)?;
+    let mut snapshot = engine.snapshot.borrow_and_update().clone();
+    let (mut input_open, mut events_open, mut snapshot_open) = (true, true, true);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut next_tick = Instant::now();
+    loop {
+        if app.lifecycle.leave && !events_open {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            app.now = SystemTime::now();
+            app.history.record(&snapshot, app.now);
+            next_tick = now + tick_every(&snapshot);
+            dirty = true;
+        }
+        if dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
+            app.now = SystemTime::now();
+            app.sync(&snapshot, session.size()?);
+            session.draw(|frame| draw::render(frame, app, &snapshot, &engine.store))?;
+            last_draw = Some(now);
+            dirty = false;
+        }
+        let wake = match (dirty, last_draw) {
+            (true, Some(t)) => (t + FRAME).min(next_tick),
+            _ => next_tick,
+        };
+        tokio::select! {
+            event = input_rx.recv(), if input_open => {
+                app.now = SystemTime::now();
+                app.sync(&snapshot, app.screen);
+                let requests = match event {
+                    Some(event) => input::handle(app, event, &snapshot, &engine.store),
+                    // The terminal is gone: stop everything and leave.
+                    None => {
+                        input_open = false;
+                        actions::confirmed_quit(app)
+                    }
+                };
+                carry_out(requests, session, engine)?;
+                dirty = true;
+            }
+            event = engine.events.recv(), if events_open => {
+                app.now = SystemTime::now();
+                match event {
+                    Some(event) => events::apply(app, event),
+                    None => {
+                        events_open = false;
+                        app.lifecycle.engine_ended = true;
+                    }
+                }
+                dirty = true;
+            }
+            changed = engine.snapshot.changed(), if snapshot_open => match changed {
+                Ok(()) => {
+                    snapshot = engine.snapshot.borrow_and_update().clone();
+                    dirty = true;
+                }
+                Err(_) => snapshot_open = false,
+            },
+            _ = tokio::time::sleep_until(wake.into()) => {}
+        }
+    }
+}
+
+/// Once a second for runtimes and charts; four times a second while a stop
+/// countdown is on screen.
+fn tick_every(snapshot: &Snapshot) -> Duration {
+    if snapshot.workers.iter().any(|w| w.kill_at.is_some()) {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(1)
+    }
+}
+
+fn carry_out(
+    requests: Vec<Request>,
+    session: &mut Session,
+    engine: &EngineHandle,
+) -> io::Result<()> {
+    for request in requests {
+        match request {
+            // A send fails only once the engine has ended, which the event stream reports.
+            Request::Send(command) => {
+                let _ = engine.commands.send(command);
+            }
+            Request::Suspend => session.suspend()?,
+            Request::Mouse(on) => session.set_mouse(on)?,
+        }
+    }
+    Ok(())
+}
+
+/// Reads terminal events on a thread of its own; it ends when the UI is gone.
+fn spawn_reader(events: mpsc::UnboundedSender<crossterm::event::Event>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("proctor-input".into())
+        .spawn(move || {
+            while let Ok(event) = crossterm::event::read() {
+                if events.send(event).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}

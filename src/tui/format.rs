@@ -1,0 +1,136 @@
+//! Numbers and states as table text: durations, byte sizes, exit codes.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use crate::engine::output::neutralise;
+use crate::engine::{WorkerState, WorkerView};
+use crate::signals::signal_name;
+
+/// Worker-derived text made safe to draw (control characters in caret notation,
+/// bidi overrides spelled out); borrowed when it already is. The engine neutralises
+/// output lines too: this is the second fence.
+pub fn safe(text: &str) -> Cow<'_, str> {
+    let risky = |c: char| {
+        c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if text.chars().any(risky) {
+        Cow::Owned(neutralise(text))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// `0:05`, `12:34`, `1:02:03`, `3d04h`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+    if h >= 100 {
+        format!("{}d{:02}h", h / 24, h % 24)
+    } else if h > 0 {
+        format!("{h}:{m:02}:{sec:02}")
+    } else {
+        format!("{m}:{sec:02}")
+    }
+}
+
+/// Binary units with one decimal: `512K`, `12.3M`, `1.5G`; `-` for zero.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if n == 0 {
+        return "-".into();
+    }
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 100.0 {
+        format!("{value:.0}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// `0`, `1`, `-9 SIGKILL`; empty while the worker has not ended.
+pub fn exit_code(w: &WorkerView) -> String {
+    match (w.state, w.code) {
+        (_, Some(c)) if c < 0 => format!("{c} {}", signal_name(-c)),
+        (_, Some(c)) => c.to_string(),
+        (WorkerState::Failed, None) => "spawn error".into(),
+        _ => String::new(),
+    }
+}
+
+/// The state word plus what else a person should notice: a stop countdown, stuck,
+/// zombie children, a process SIGKILL could not end. Flags on a running worker
+/// replace the word `running`, which they imply.
+pub fn state(w: &WorkerView, now: SystemTime) -> String {
+    let mut flags = Vec::new();
+    if w.unkillable {
+        flags.push("unkillable".to_string());
+    }
+    if w.stuck {
+        flags.push("stuck".into());
+    }
+    if w.stats.zombies > 0 {
+        flags.push(format!("Z{}", w.stats.zombies));
+    }
+    if w.timed_out {
+        flags.push("timeout".into());
+    }
+    let word = match w.kill_at {
+        Some(at) if w.state.is_active() => {
+            let left = at.duration_since(now).unwrap_or_default();
+            Some(format!("stopping {}s", left.as_secs_f64().ceil() as u64))
+        }
+        _ if w.state == WorkerState::Running && !flags.is_empty() => None,
+        _ => Some(w.state.as_str().to_string()),
+    };
+    word.into_iter().chain(flags).collect::<Vec<_>>().join(" ")
+}
+
+/// How long a worker has run: live for an active one, frozen once it ended.
+pub fn runtime(w: &WorkerView, now: SystemTime) -> Duration {
+    match w.started {
+        Some(started) if w.state.is_active() => now.duration_since(started).unwrap_or(w.runtime),
+        _ => w.runtime,
+    }
+}
+
+/// CPU % with one decimal, `-` when there is no live process.
+pub fn cpu(w: &WorkerView) -> String {
+    if w.state.is_active() && w.pid.is_some() {
+        format!("{:.1}", w.stats.cpu)
+    } else {
+        "-".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_clocks() {
+        assert_eq!(duration(Duration::from_secs(5)), "0:05");
+        assert_eq!(duration(Duration::from_secs(754)), "12:34");
+        assert_eq!(duration(Duration::from_secs(3723)), "1:02:03");
+        assert_eq!(duration(Duration::from_secs(100 * 3600)), "4d04h");
+    }
+
+    #[test]
+    fn bytes_use_binary_units() {
+        assert_eq!(bytes(0), "-");
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(1536), "1.5K");
+        assert_eq!(bytes(300 * 1024 * 1024), "300M");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024 / 2), "1.5G");
+    }
+}

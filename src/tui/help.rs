@@ -1,0 +1,118 @@
+//! The help overlay, generated from the keymap table and the dialogs' key lists, so
+//! it always says what the keys do.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::draw::dialog;
+use super::keymap::{self, BINDINGS, Context};
+use super::theme::Theme;
+use super::{confirm, launch_dialog, signal_menu};
+
+/// Width of the key column.
+const KEY_W: usize = 16;
+
+/// The help text in two parts: panel keys and dialogs, then keys that work anywhere.
+pub fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let mut left = Vec::new();
+    for context in [Context::Workers, Context::Logs, Context::Search] {
+        left.extend(context_lines(context, theme));
+    }
+    for (name, keys) in [
+        ("Signal menu", signal_menu::KEYS),
+        ("Launch dialog", launch_dialog::KEYS),
+        ("Confirmation", confirm::KEYS),
+    ] {
+        left.push(section(name, theme));
+        left.extend(
+            keys.iter()
+                .map(|(k, h)| entry(k.to_string(), h.to_string(), theme)),
+        );
+        left.push(Line::default());
+    }
+    let mut right = context_lines(Context::Global, theme);
+    for note in [
+        "Typing a filter or search: Enter keeps it, Esc clears it.",
+        "Mouse: click selects, wheel scrolls; m frees the mouse.",
+    ] {
+        right.push(Line::from(Span::styled(format!(" {note}"), theme.dim())));
+    }
+    (left, right)
+}
+
+/// A context's bindings; pairs such as ↑/↓ that share a description share a line.
+fn context_lines(context: Context, theme: &Theme) -> Vec<Line<'static>> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for b in BINDINGS.iter().filter(|b| b.context == context) {
+        let help = b.action.help();
+        if let Some(i) = seen.iter().position(|(_, h)| *h == help) {
+            seen[i].0.push(' ');
+            seen[i].0.push_str(&keymap::keys_label(b.keys));
+            continue;
+        }
+        seen.push((keymap::keys_label(b.keys), help.into_owned()));
+    }
+    let mut out = vec![section(context.title(), theme)];
+    out.extend(seen.into_iter().map(|(k, h)| entry(k, h, theme)));
+    out.push(Line::default());
+    out
+}
+
+fn section(name: &str, theme: &Theme) -> Line<'static> {
+    Line::from(Span::styled(
+        format!(" {name}"),
+        theme.accent().patch(theme.bold()),
+    ))
+}
+
+fn entry(keys: String, help: String, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("   {keys:<KEY_W$}"), theme.bold()),
+        Span::raw(help),
+    ])
+}
+
+pub fn render(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
+    let (left, right) = columns(theme);
+    let two = area.width >= 150;
+    let rows = if two {
+        left.len().max(right.len())
+    } else {
+        left.len() + right.len()
+    };
+    let width = if two { 150 } else { 80 };
+    let height = (rows as u16 + 2).min(area.height);
+    let inner = dialog(frame, area, width, height, "Help · proctor keys", theme);
+    if inner.is_empty() {
+        return;
+    }
+    let max_scroll = (rows as u16).saturating_sub(inner.height);
+    if max_scroll > 0 && inner.height >= 3 {
+        let more = Line::from(Span::styled(
+            " ↑↓ PgUp PgDn scroll · Esc closes ",
+            theme.dim(),
+        ));
+        let bottom = Rect {
+            y: inner.bottom(),
+            height: 1,
+            ..inner
+        };
+        frame.render_widget(
+            Paragraph::new(more).alignment(ratatui::layout::Alignment::Right),
+            bottom,
+        );
+    }
+    let scroll = (scroll.min(max_scroll), 0);
+    if two {
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(inner);
+        frame.render_widget(Paragraph::new(left).scroll(scroll), l);
+        frame.render_widget(Paragraph::new(right).scroll(scroll), r);
+    } else {
+        let mut all = left;
+        all.extend(right);
+        frame.render_widget(Paragraph::new(all).scroll(scroll), inner);
+    }
+}

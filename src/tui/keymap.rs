@@ -1,0 +1,391 @@
+//! Keys → actions. One table drives the dispatcher, the footer and the help overlay,
+//! so what the help says is what the keys do. Actions that send an engine `Command`
+//! take their description from `Command::desc`.
+
+use std::borrow::Cow;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::engine::{Command, JoinTarget, WorkerId};
+use crate::spec::{JobSpec, Program};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Mark,
+    ClearMarks,
+    Filter,
+    SignalMenu,
+    Terminate,
+    Kill,
+    PauseResume,
+    Restart,
+    Cancel,
+    Join,
+    JoinAll,
+    Launch,
+    MoreParallel,
+    FewerParallel,
+    PauseQueue,
+    CycleSort,
+    ReverseSort,
+    SwitchFocus,
+    MergedLogs,
+    Follow,
+    Search,
+    NextMatch,
+    PrevMatch,
+    ClearSearch,
+    Mouse,
+    Help,
+    Suspend,
+    Quit,
+}
+
+/// Where a binding applies; the dispatcher tries the narrowest context first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Workers,
+    Logs,
+    /// Logs focused with a search active.
+    Search,
+    Global,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Workers => "Workers table",
+            Context::Logs => "Logs",
+            Context::Search => "Log search",
+            Context::Global => "Anywhere",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+const fn ch(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
+}
+
+const fn code(code: KeyCode) -> Key {
+    Key { code, ctrl: false }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
+}
+
+pub struct Binding {
+    pub context: Context,
+    pub keys: &'static [Key],
+    pub action: Action,
+    /// A short label for the footer; `None` keeps the binding out of the footer.
+    pub footer: Option<&'static str>,
+}
+
+const fn bind(
+    context: Context,
+    keys: &'static [Key],
+    action: Action,
+    footer: Option<&'static str>,
+) -> Binding {
+    Binding {
+        context,
+        keys,
+        action,
+        footer,
+    }
+}
+
+use Action as A;
+use Context as C;
+
+const NAV_UP: &[Key] = &[code(KeyCode::Up)];
+const NAV_DOWN: &[Key] = &[code(KeyCode::Down)];
+const PAGE_UP: &[Key] = &[code(KeyCode::PageUp)];
+const PAGE_DOWN: &[Key] = &[code(KeyCode::PageDown)];
+const HOME: &[Key] = &[code(KeyCode::Home)];
+const END: &[Key] = &[code(KeyCode::End)];
+
+/// Every key binding, in help order.
+pub const BINDINGS: &[Binding] = &[
+    bind(C::Workers, NAV_UP, A::Up, Some("select")),
+    bind(C::Workers, NAV_DOWN, A::Down, None),
+    bind(C::Workers, PAGE_UP, A::PageUp, None),
+    bind(C::Workers, PAGE_DOWN, A::PageDown, None),
+    bind(C::Workers, HOME, A::Home, None),
+    bind(C::Workers, END, A::End, None),
+    bind(C::Workers, &[ch('/')], A::Filter, Some("filter")),
+    bind(C::Logs, NAV_UP, A::Up, Some("scroll")),
+    bind(C::Logs, NAV_DOWN, A::Down, None),
+    bind(C::Logs, PAGE_UP, A::PageUp, None),
+    bind(C::Logs, PAGE_DOWN, A::PageDown, None),
+    bind(C::Logs, HOME, A::Home, None),
+    bind(C::Logs, END, A::End, None),
+    bind(C::Logs, &[ch('/')], A::Search, Some("search")),
+    bind(C::Search, &[ch('n')], A::NextMatch, Some("next")),
+    bind(C::Search, &[ch('N')], A::PrevMatch, Some("prev")),
+    bind(
+        C::Search,
+        &[code(KeyCode::Esc)],
+        A::ClearSearch,
+        Some("end search"),
+    ),
+    bind(C::Global, &[ch(' ')], A::Mark, Some("mark")),
+    bind(
+        C::Global,
+        &[ch('k'), code(KeyCode::F(9))],
+        A::SignalMenu,
+        Some("signal"),
+    ),
+    bind(C::Global, &[ch('t')], A::Terminate, Some("term")),
+    bind(C::Global, &[ch('K')], A::Kill, Some("kill")),
+    bind(C::Global, &[ch('p')], A::PauseResume, Some("pause")),
+    bind(C::Global, &[ch('r')], A::Restart, Some("restart")),
+    bind(C::Global, &[ch('x')], A::Cancel, None),
+    bind(C::Global, &[ch('j')], A::Join, Some("join")),
+    bind(C::Global, &[ch('J')], A::JoinAll, Some("join all")),
+    bind(C::Global, &[ch('n')], A::Launch, Some("launch")),
+    bind(C::Global, &[ch('+'), ch('=')], A::MoreParallel, None),
+    bind(C::Global, &[ch('-')], A::FewerParallel, None),
+    bind(C::Global, &[ch('P')], A::PauseQueue, None),
+    bind(C::Global, &[ch('s')], A::CycleSort, Some("sort")),
+    bind(C::Global, &[ch('S')], A::ReverseSort, None),
+    bind(
+        C::Global,
+        &[code(KeyCode::Tab), code(KeyCode::BackTab)],
+        A::SwitchFocus,
+        Some("focus"),
+    ),
+    bind(C::Global, &[ch('a')], A::MergedLogs, None),
+    bind(C::Global, &[ch('f')], A::Follow, None),
+    bind(C::Global, &[code(KeyCode::Esc)], A::ClearMarks, None),
+    bind(C::Global, &[ch('m')], A::Mouse, None),
+    bind(
+        C::Global,
+        &[ch('?'), code(KeyCode::F(1))],
+        A::Help,
+        Some("help"),
+    ),
+    bind(C::Global, &[ctrl('z')], A::Suspend, None),
+    bind(
+        C::Global,
+        &[ch('q'), code(KeyCode::F(10)), ctrl('c')],
+        A::Quit,
+        Some("quit"),
+    ),
+];
+
+impl Action {
+    /// What the action does, for the help overlay.
+    pub fn help(self) -> Cow<'static, str> {
+        let none = Vec::new;
+        let text = match self {
+            A::Up | A::Down => "move up / down",
+            A::PageUp | A::PageDown => "one page up / down",
+            A::Home | A::End => "first / last (End in the logs: follow)",
+            A::Mark => "mark / unmark; actions apply to marked workers",
+            A::ClearMarks => "clear marks and the filter",
+            A::Filter => "filter by name or command (substring)",
+            A::SignalMenu => {
+                let desc = Command::Signal {
+                    workers: none(),
+                    signal: 0,
+                    group: false,
+                }
+                .desc();
+                return format!("{desc}: every signal, to process or group").into();
+            }
+            A::Terminate => return Command::Terminate(none()).desc().into(),
+            A::Kill => return Command::Kill(none()).desc().into(),
+            A::PauseResume => {
+                let (p, r) = (
+                    Command::Pause(none()).desc(),
+                    Command::Resume(none()).desc(),
+                );
+                return format!("{p} / {r}").into();
+            }
+            A::Restart => return Command::Restart(none()).desc().into(),
+            A::Cancel => return Command::Cancel(none()).desc().into(),
+            A::Join => {
+                let desc = join_desc(JoinTarget::Worker(WorkerId(0)));
+                return format!("{desc}, show its exit code").into();
+            }
+            A::JoinAll => {
+                let desc = join_desc(JoinTarget::All);
+                return format!("{desc} for every worker; closes the queue").into();
+            }
+            A::Launch => {
+                let job = JobSpec::new("", Program::Argv(Vec::new()));
+                let desc = Command::Launch(Box::new(job)).desc();
+                return format!("{desc}: command line, count, env, shell").into();
+            }
+            A::MoreParallel => return format!("{} +1", Command::SetMaxParallel(0).desc()).into(),
+            A::FewerParallel => return format!("{} -1", Command::SetMaxParallel(0).desc()).into(),
+            A::PauseQueue => {
+                let (p, r) = (Command::PauseQueue.desc(), Command::ResumeQueue.desc());
+                return format!("{p} / {r}").into();
+            }
+            A::CycleSort => "sort: launch, name, CPU, memory, runtime, state",
+            A::ReverseSort => "reverse the sort order",
+            A::SwitchFocus => "focus: workers table / logs",
+            A::MergedLogs => "logs: selected worker / all workers merged",
+            A::Follow => "logs: follow new output",
+            A::Search => "search the log (regex; lowercase ignores case)",
+            A::NextMatch => "next match (newer)",
+            A::PrevMatch => "previous match (older)",
+            A::ClearSearch => "end the search",
+            A::Mouse => "mouse capture on / off (off: terminal selects text)",
+            A::Help => "this help",
+            A::Suspend => "suspend proctor (resume with fg)",
+            A::Quit => "quit (asks first, then stops every worker)",
+        };
+        text.into()
+    }
+}
+
+fn join_desc(target: JoinTarget) -> &'static str {
+    Command::Join {
+        target,
+        timeout: None,
+    }
+    .desc()
+}
+
+impl Key {
+    fn matches(&self, key: &KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        self.code == key.code && self.ctrl == ctrl
+    }
+
+    /// How the key is written in the footer and the help: `q`, `F10`, `Ctrl-C`, `↑`.
+    pub fn label(&self) -> String {
+        let base = match self.code {
+            KeyCode::Char(' ') => "Space".to_string(),
+            KeyCode::Char(c) if self.ctrl => c.to_ascii_uppercase().to_string(),
+            KeyCode::Char(c) => c.to_string(),
+            KeyCode::F(n) => format!("F{n}"),
+            KeyCode::Up => "↑".into(),
+            KeyCode::Down => "↓".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::Tab => "Tab".into(),
+            KeyCode::BackTab => "S-Tab".into(),
+            KeyCode::Esc => "Esc".into(),
+            KeyCode::Enter => "Enter".into(),
+            other => format!("{other:?}"),
+        };
+        if self.ctrl {
+            format!("Ctrl-{base}")
+        } else {
+            base
+        }
+    }
+}
+
+/// The action bound to `key` in the first of `contexts` that binds it.
+pub fn lookup(key: &KeyEvent, contexts: &[Context]) -> Option<Action> {
+    contexts.iter().find_map(|&context| {
+        BINDINGS
+            .iter()
+            .filter(|b| b.context == context)
+            .find(|b| b.keys.iter().any(|k| k.matches(key)))
+            .map(|b| b.action)
+    })
+}
+
+/// Every key of a binding, joined: `k, F9`.
+pub fn keys_label(keys: &[Key]) -> String {
+    keys.iter().map(Key::label).collect::<Vec<_>>().join(", ")
+}
+
+/// Footer entries for these contexts: (key, label), in table order, except that
+/// help and quit come last: the footer keeps them in view on narrow screens.
+pub fn footer(contexts: &[Context]) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    let mut last = Vec::new();
+    for &context in contexts {
+        for b in BINDINGS.iter().filter(|b| b.context == context) {
+            let Some(label) = b.footer else { continue };
+            let key = match b.action {
+                A::Up => "↑↓".to_string(),
+                _ => b.keys.first().map(Key::label).unwrap_or_default(),
+            };
+            if matches!(b.action, A::Help | A::Quit) {
+                last.push((key, label));
+            } else {
+                out.push((key, label));
+            }
+        }
+    }
+    out.extend(last);
+    out
+}
+
+/// How many trailing footer entries must always show (help and quit).
+pub const FOOTER_PINNED: usize = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn narrow_contexts_win() {
+        let n = key(KeyCode::Char('n'), KeyModifiers::NONE);
+        assert_eq!(lookup(&n, &[C::Workers, C::Global]), Some(A::Launch));
+        assert_eq!(
+            lookup(&n, &[C::Search, C::Logs, C::Global]),
+            Some(A::NextMatch)
+        );
+        let slash = key(KeyCode::Char('/'), KeyModifiers::NONE);
+        assert_eq!(lookup(&slash, &[C::Logs, C::Global]), Some(A::Search));
+        assert_eq!(lookup(&slash, &[C::Workers, C::Global]), Some(A::Filter));
+    }
+
+    #[test]
+    fn shifted_letters_and_control_keys() {
+        let big_k = key(KeyCode::Char('K'), KeyModifiers::SHIFT);
+        assert_eq!(lookup(&big_k, &[C::Global]), Some(A::Kill));
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(&ctrl_c, &[C::Global]), Some(A::Quit));
+        let plain_c = key(KeyCode::Char('c'), KeyModifiers::NONE);
+        assert_eq!(lookup(&plain_c, &[C::Global]), None);
+        assert_eq!(ctrl('z').label(), "Ctrl-Z");
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for b in &BINDINGS[i + 1..] {
+                if a.context == b.context {
+                    for k in a.keys {
+                        assert!(!b.keys.contains(k), "{} bound twice", k.label());
+                    }
+                }
+            }
+        }
+    }
+}

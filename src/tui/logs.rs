@@ -1,0 +1,246 @@
+//! The logs panel: the selected worker's output, or every worker's merged by `seq`
+//! with name prefixes. stderr lines carry a red marker; search matches are
+//! highlighted. Only the lines on screen are copied out of the store.
+
+use std::borrow::Cow;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Margin, Position, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
+use regex::Regex;
+
+use super::app::{App, Focus};
+use super::draw::{panel, title};
+use super::format;
+use super::theme::Theme;
+use crate::engine::output::Line as StoredLine;
+use crate::engine::{OutputStore, Snapshot, Stream, WorkerId};
+
+/// Where the visible lines came from, for the title and the scrollbar.
+struct Window {
+    lines: Vec<(Option<WorkerId>, StoredLine, u64)>,
+    /// (first kept, end) for one worker; `None` for the merged view.
+    extent: Option<(u64, u64)>,
+}
+
+fn fetch(app: &App, store: &OutputStore, height: usize) -> Window {
+    let view = &app.logs;
+    if view.merged {
+        let lines = store
+            .merged(view.top, height)
+            .into_iter()
+            .map(|(id, l)| {
+                let seq = l.seq;
+                (Some(id), l, seq)
+            })
+            .collect();
+        return Window {
+            lines,
+            extent: None,
+        };
+    }
+    let Some(id) = view.worker else {
+        return Window {
+            lines: Vec::new(),
+            extent: None,
+        };
+    };
+    let (first, end) = store.extent(id);
+    let bottom = end.saturating_sub(height as u64).max(first);
+    let from = view.top.unwrap_or(bottom).clamp(first, bottom);
+    let lines = store
+        .range(id, from, height)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (None, l, from + i as u64))
+        .collect();
+    Window {
+        lines,
+        extent: Some((first, end)),
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, store: &OutputStore) {
+    if area.is_empty() {
+        return;
+    }
+    let t = &app.theme;
+    let view = &app.logs;
+    let focused = app.focus == Focus::Logs;
+    let subject = if view.merged {
+        "all workers".to_string()
+    } else {
+        app.workers
+            .selected_view(snapshot)
+            .map_or("no worker selected".to_string(), |w| {
+                format::safe(&w.name).into_owned()
+            })
+    };
+    let mut extra = vec![Span::styled(format!("· {subject} "), t.bold())];
+    if let Some(w) = app.workers.selected_view(snapshot).filter(|_| !view.merged) {
+        extra.push(Span::styled(
+            format!("{} ", format::safe(&w.command)),
+            t.dim(),
+        ));
+    }
+    let mut block = panel(title("Logs", focused, t, extra), focused, t);
+    let height = area.height.saturating_sub(2) as usize;
+    let window = fetch(app, store, height);
+    let position = match (view.top, window.extent) {
+        (None, _) => Span::styled(" ● follow ", t.good()),
+        (Some(top), Some((first, end))) => {
+            // 1-based numbers of the first and last visible line among those kept.
+            let from = top.saturating_sub(first) + 1;
+            let to = (top + height as u64).min(end).saturating_sub(first);
+            let total = end - first;
+            Span::styled(format!(" {from}–{to} of {total} · End follows "), t.warn())
+        }
+        (Some(_), None) => Span::styled(" scrolled · End follows ", t.warn()),
+    };
+    block = block.title(Line::from(position).alignment(Alignment::Right));
+    if let Some(search) = &view.search {
+        let (text, cursor) = search
+            .input
+            .view(area.width.saturating_sub(30).max(1), t.accent());
+        let mut spans = vec![Span::styled(" /", t.bold())];
+        spans.extend(text.spans);
+        match &search.error {
+            Some(e) => spans.push(Span::styled(format!("  ✗ {e} "), t.error())),
+            None if !search.editing => spans.push(Span::styled("  n next · N prev ", t.dim())),
+            None => spans.push(Span::raw(" ")),
+        }
+        block = block.title_bottom(Line::from(spans));
+        if search.editing {
+            let at = Position::new(area.x + 3 + cursor, area.bottom().saturating_sub(1));
+            if area.contains(at) {
+                frame.set_cursor_position(at);
+            }
+        }
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
+    if window.lines.is_empty() {
+        let text = if view.merged || view.worker.is_some() {
+            "no output yet"
+        } else {
+            ""
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, t.dim())), inner);
+        return;
+    }
+    let regex = view.search.as_ref().and_then(|s| s.regex.as_ref());
+    let current = view.search.as_ref().and_then(|s| s.current);
+    let prefix_width = if view.merged {
+        window
+            .lines
+            .iter()
+            .filter_map(|(id, _, _)| name_of(snapshot, *id))
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(16)
+    } else {
+        0
+    };
+    let width = inner.width as usize;
+    let lines: Vec<Line> = window
+        .lines
+        .iter()
+        .map(|(id, line, number)| {
+            let mut spans = gutter(line.stream, t);
+            if view.merged {
+                let name = format::safe(name_of(snapshot, *id).unwrap_or("?"));
+                let name: String = name.chars().take(prefix_width).collect();
+                let style = t.worker(id.map_or(0, |i| i.0));
+                spans.push(Span::styled(format!("{name:<prefix_width$}"), style));
+                spans.push(Span::styled(" │ ", t.dim()));
+            }
+            let base = if line.stream == Stream::Stderr {
+                t.stderr()
+            } else {
+                t.text()
+            };
+            spans.extend(highlight(
+                format::safe(&line.text),
+                width,
+                regex,
+                base,
+                t.search_match(),
+            ));
+            let shown = Line::from(spans);
+            if current == Some(*number) {
+                shown.style(t.current_line())
+            } else {
+                shown
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    if let Some((first, end)) = window.extent {
+        let total = (end - first) as usize;
+        if total > height {
+            let top = view
+                .top
+                .map_or(total - height, |t| (t.saturating_sub(first)) as usize);
+            let mut bar = ScrollbarState::new(total - height).position(top.min(total - height));
+            frame.render_stateful_widget(
+                Scrollbar::new(ScrollbarOrientation::VerticalRight).style(t.dim()),
+                area.inner(Margin {
+                    horizontal: 0,
+                    vertical: 1,
+                }),
+                &mut bar,
+            );
+        }
+    }
+}
+
+fn name_of(snapshot: &Snapshot, id: Option<WorkerId>) -> Option<&str> {
+    let id = id?;
+    snapshot.workers.get(id.0 as usize).map(|w| w.name.as_str())
+}
+
+/// A one-cell marker: a red bar for stderr (`!` without colour), blank for stdout.
+fn gutter(stream: Stream, t: &Theme) -> Vec<Span<'static>> {
+    match stream {
+        Stream::Stderr if t.color => vec![Span::styled("▌", t.stderr())],
+        Stream::Stderr => vec![Span::styled("!", t.bold())],
+        Stream::Stdout => vec![Span::raw(" ")],
+    }
+}
+
+/// The line's text (cut to what can show) split into plain and matching spans.
+fn highlight(
+    text: Cow<'_, str>,
+    width: usize,
+    regex: Option<&Regex>,
+    base: Style,
+    hit: Style,
+) -> Vec<Span<'static>> {
+    let end = text
+        .char_indices()
+        .nth(width)
+        .map_or(text.len(), |(i, _)| i);
+    let text = &text[..end];
+    let Some(regex) = regex else {
+        return vec![Span::styled(text.to_string(), base)];
+    };
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for m in regex.find_iter(text).filter(|m| !m.is_empty()) {
+        if m.start() > at {
+            spans.push(Span::styled(text[at..m.start()].to_string(), base));
+        }
+        spans.push(Span::styled(m.as_str().to_string(), base.patch(hit)));
+        at = m.end();
+    }
+    if at < text.len() {
+        spans.push(Span::styled(text[at..].to_string(), base));
+    }
+    spans
+}

@@ -1,0 +1,142 @@
+//! The queue panel: depth, running, done and failed, a progress gauge, the depth
+//! history, throughput and an ETA while the queue drains.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Sparkline};
+
+use super::app::App;
+use super::draw::{panel, title};
+use super::format;
+use crate::engine::Snapshot;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
+    if area.is_empty() {
+        return;
+    }
+    let t = &app.theme;
+    let q = &snapshot.queue;
+    let (word, style) = if snapshot.queue_paused {
+        ("paused", t.warn())
+    } else if snapshot.queue_closed {
+        ("closed", t.dim())
+    } else {
+        ("open", t.good())
+    };
+    let state =
+        Line::from(vec![Span::styled(format!(" {word} "), style)]).alignment(Alignment::Right);
+    let block = panel(title("Queue", false, t, Vec::new()), false, t).title(state);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.is_empty() {
+        return;
+    }
+    let mut y = inner.y;
+    let (run, fail) = if inner.width >= 40 {
+        ("running", "failed")
+    } else {
+        ("run", "fail")
+    };
+    let counts = Line::from(vec![
+        Span::styled("depth ", t.dim()),
+        Span::styled(q.depth.to_string(), t.bold()),
+        Span::styled(format!("  {run} "), t.dim()),
+        Span::styled(format!("{}/{}", q.running, snapshot.max_parallel), t.good()),
+        Span::styled("  done ", t.dim()),
+        Span::raw(q.done.to_string()),
+        Span::styled(format!("  {fail} "), t.dim()),
+        Span::styled(
+            q.failed.to_string(),
+            if q.failed > 0 { t.error() } else { t.text() },
+        ),
+    ]);
+    put(frame, inner, &mut y, counts);
+    let finished = q.done + q.failed;
+    let total = finished + q.running + q.depth;
+    let ratio = if total > 0 {
+        finished as f64 / total as f64
+    } else {
+        0.0
+    };
+    if y < inner.bottom() {
+        let label = format!("{finished}/{total} · {:.0}%", ratio * 100.0);
+        let gauge = Gauge::default()
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label)
+            .gauge_style(t.gauge())
+            .use_unicode(true);
+        frame.render_widget(
+            gauge,
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+        );
+        y += 1;
+    }
+    let rate = app.history.throughput();
+    let rate_text = rate.map_or("–".to_string(), |r| format!("{r:.2}/s"));
+    let eta = app
+        .history
+        .eta(snapshot)
+        .map_or("–".to_string(), format::duration);
+    let mut rate_line = Line::from(vec![
+        Span::styled("throughput ", t.dim()),
+        Span::raw(rate_text),
+        Span::styled("  ETA ", t.dim()),
+        Span::styled(eta, t.bold()),
+    ]);
+    if inner.width >= 56 {
+        rate_line
+            .spans
+            .push(Span::styled("  max parallel ", t.dim()));
+        rate_line
+            .spans
+            .push(Span::raw(snapshot.max_parallel.to_string()));
+    }
+    put(frame, inner, &mut y, rate_line);
+    if y < inner.bottom() {
+        let chart = Rect {
+            y,
+            height: inner.bottom() - y,
+            ..inner
+        };
+        let label_w = 6u16.min(chart.width);
+        frame.render_widget(
+            Paragraph::new(Span::styled("depth", t.dim())),
+            Rect {
+                width: label_w,
+                height: 1,
+                ..chart
+            },
+        );
+        let n = chart.width.saturating_sub(label_w) as usize;
+        let depth = &app.history.depth;
+        let data: Vec<u64> = depth
+            .iter()
+            .skip(depth.len().saturating_sub(n))
+            .copied()
+            .collect();
+        let spark = Rect {
+            x: chart.right() - data.len() as u16,
+            width: data.len() as u16,
+            ..chart
+        };
+        frame.render_widget(Sparkline::default().data(data).style(t.sparkline()), spark);
+    }
+}
+
+/// Draws one line at `*y` inside `inner` and moves down, while there is room.
+fn put(frame: &mut Frame, inner: Rect, y: &mut u16, content: Line) {
+    if *y < inner.bottom() {
+        let area = Rect {
+            y: *y,
+            height: 1,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(content), area);
+        *y += 1;
+    }
+}

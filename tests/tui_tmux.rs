@@ -1,0 +1,352 @@
+//! End to end: the real binary in a real terminal (tmux). Launch `sleep 300` from
+//! the launch dialog, kill it with the signal menu, join all, quit; then nothing
+//! proctor started may be left and the terminal must be back to normal.
+//!
+//! Needs tmux (CI installs it). Every step waits for text on screen with a
+//! generous timeout; there are no fixed sleeps.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A private tmux server (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(shell_command: &str) -> Tmux {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "this test needs tmux: install it (e.g. `apt-get install -y tmux`)"
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmux = Tmux {
+            socket: format!("proctor-e2e-{}-{nanos}", std::process::id()),
+        };
+        let out = tmux.run(&["new-session", "-d", "-x", "120", "-y", "40", shell_command]);
+        assert!(out.status.success(), "tmux new-session failed: {out:?}");
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend(keys);
+        assert!(self.run(&args).status.success());
+    }
+
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.run(&["send-keys", "-t", "0", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self.run(&["display-message", "-p", "-t", "0", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `check` accepts it.
+    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!("timed out waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("'{text}'"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Pids of processes whose environment holds `marker`.
+fn pids_with_env(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// (pid, ppid) of every process.
+fn process_parents() -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+    {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces and parentheses: fields follow the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            out.push((pid, ppid));
+        }
+    }
+    out
+}
+
+fn proctor_pid(shell_pid: u32, bin: &str) -> Option<u32> {
+    process_parents()
+        .into_iter()
+        .filter(|&(_, ppid)| ppid == shell_pid)
+        .map(|(pid, _)| pid)
+        .find(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == Path::new(bin))
+        })
+}
+
+/// Starts a shell in tmux and runs proctor in it with `env` (NAME=VALUE words) and
+/// `args`, then prints its exit status; returns the session and proctor's pid once
+/// the UI shows `ready`.
+fn start_proctor(env: &str, args: &str, ready: &str) -> (Tmux, u32) {
+    let bin = env!("CARGO_BIN_EXE_proctor");
+    let tmux = Tmux::start("env PS1='e2e$ ' TERM=xterm-256color sh");
+    tmux.wait_for("e2e$");
+    let shell_pid: u32 = tmux.display("#{pane_pid}").parse().expect("pane pid");
+    tmux.type_text(&format!("env {env} {bin} {args}; echo proctor-exit=$?"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(ready);
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the UI uses the alternate screen"
+    );
+    let pid = proctor_pid(shell_pid, bin).expect("proctor runs in the pane");
+    (tmux, pid)
+}
+
+/// Waits for proctor's exit status line and returns the status.
+fn exit_status(tmux: &Tmux) -> String {
+    let screen = tmux.wait_until("proctor's exit status", |s| {
+        s.lines().any(|l| l.starts_with("proctor-exit="))
+    });
+    let line = screen.lines().find(|l| l.starts_with("proctor-exit="));
+    line.map(|l| l.trim_start_matches("proctor-exit=").to_string())
+        .unwrap_or_default()
+}
+
+/// Waits until no process holds `marker` in its environment and none is a child
+/// of `pid`: nothing proctor started outlives it.
+fn assert_all_gone(marker: &str, pid: u32) {
+    let start = Instant::now();
+    while !pids_with_env(marker).is_empty() || process_parents().iter().any(|&(_, p)| p == pid) {
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "processes proctor started are still alive"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// CPU time (user + system, all threads) of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proctor is alive");
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // After the command name: utime and stime are the 12th and 13th fields, in
+    // clock ticks (USER_HZ, 100 on Linux).
+    (fields[11] + fields[12]) as f64 / 100.0
+}
+
+fn marker(test: &str) -> String {
+    format!("PROCTOR_E2E={test}-{}", std::process::id())
+}
+
+#[test]
+fn launch_kill_join_and_quit_in_a_real_terminal() {
+    let (tmux, pid) = start_proctor("", "-j 4", "No workers yet");
+
+    // Launch `sleep 300` from the dialog, marked through its environment.
+    let marker = marker("launch");
+    tmux.keys(&["n"]);
+    tmux.wait_for("Launch a job");
+    tmux.type_text("sleep 300");
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.type_text(&marker);
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("sleep running", |s| {
+        s.lines()
+            .any(|l| l.contains("sleep") && l.contains("running"))
+    });
+    let workers = pids_with_env(&marker);
+    assert_eq!(workers.len(), 1, "one worker process: {workers:?}");
+    assert!(
+        process_parents().contains(&(workers[0], pid)),
+        "the worker is proctor's child"
+    );
+
+    // The signal menu: pick KILL by number.
+    tmux.keys(&["k"]);
+    tmux.wait_for("Send signal");
+    tmux.keys(&["9"]);
+    tmux.wait_until("SIGKILL selected", |s| s.contains("SIGKILL"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("-9 SIGKILL in the row", |s| {
+        s.lines()
+            .any(|l| l.contains("sleep") && l.contains("-9 SIGKILL"))
+    });
+
+    // Join all: the queue closes and a summary shows; then quit.
+    tmux.keys(&["J"]);
+    tmux.wait_for("Join all · done");
+    tmux.keys(&["q"]);
+    assert_eq!(
+        exit_status(&tmux),
+        "1",
+        "a killed worker makes exit status 1"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "the terminal left the alternate screen"
+    );
+    assert_all_gone(&marker, pid);
+    // The shell is usable again: a typed command runs and prints.
+    tmux.type_text("echo back-to-normal");
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("the shell echoes", |s| {
+        s.lines().any(|l| l.trim() == "back-to-normal")
+    });
+}
+
+#[test]
+fn sigterm_stops_every_worker_and_restores_the_terminal_after_resizes() {
+    let marker = marker("sigterm");
+    let (tmux, pid) = start_proctor(&marker, "-j 2 'sleep 300' 'sleep 301'", "2/2 running");
+    for (w, h, expect) in [
+        ("50", "12", "proctor"),
+        ("12", "3", "─"),
+        ("1", "1", ""),
+        ("120", "40", "Workers"),
+    ] {
+        assert!(
+            tmux.run(&["resize-window", "-t", "0", "-x", w, "-y", h])
+                .status
+                .success()
+        );
+        tmux.wait_until(&format!("a frame at {w}x{h}"), |s| s.contains(expect));
+    }
+    tmux.wait_for("2/2 running");
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()));
+    assert_eq!(exit_status(&tmux), "143", "128 + SIGTERM");
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_all_gone(&marker, pid);
+}
+
+#[test]
+fn an_idle_ui_with_100_quiet_workers_does_not_spin() {
+    let marker = marker("idle");
+    let commands = vec!["'sleep 300'"; 100].join(" ");
+    let (tmux, pid) = start_proctor(&marker, &format!("-j 100 {commands}"), "100/100 running");
+    let before = cpu_seconds(pid);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let share = (cpu_seconds(pid) - before) / start.elapsed().as_secs_f64();
+    assert!(
+        share < 0.25,
+        "idle proctor used {:.0}% of a core",
+        share * 100.0
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    assert_eq!(
+        exit_status(&tmux),
+        "1",
+        "terminated workers count as failed"
+    );
+    assert_all_gone(&marker, pid);
+}
+
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let marker = marker("suspend");
+    let (tmux, pid) = start_proctor(&marker, "'sleep 300'", "1/");
+    tmux.keys(&["C-z"]);
+    tmux.wait_until("the shell's job report", |s| s.contains("Stopped"));
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "suspended: the terminal is the shell's"
+    );
+    tmux.type_text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("the UI again", |s| {
+        s.contains("Workers") && s.contains("sleep")
+    });
+    assert_eq!(tmux.display("#{alternate_on}"), "1");
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    tmux.wait_until("proctor gone", |_| {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_all_gone(&marker, pid);
+}
