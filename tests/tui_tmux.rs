@@ -273,6 +273,36 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
 }
 
 #[test]
+fn a_panic_restores_the_terminal_and_leaves_nothing_running() {
+    let marker = marker("panic");
+    let tmux = Tmux::start("env PS1='e2e$ ' TERM=xterm-256color sh");
+    tmux.wait_for("e2e$");
+    let bin = env!("CARGO_BIN_EXE_proctor");
+    tmux.type_text(&format!(
+        "env {marker}=1 PROCTOR_TEST_PANIC=1 RUST_BACKTRACE=0 {bin} 'sleep 300' 2>/tmp/{marker}.err; echo proctor-exit=$?; head -c 300 /tmp/{marker}.err"
+    ));
+    tmux.keys(&["Enter"]);
+    assert_eq!(exit_status(&tmux), "101", "a panic exits 101");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "left the alternate screen"
+    );
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "the cursor is shown");
+    let screen = tmux.wait_for("induced by PROCTOR_TEST_PANIC");
+    assert!(screen.contains("proctor-exit=101"), "{screen}");
+    let _ = std::fs::remove_file(format!("/tmp/{marker}.err"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pids_with_env(&marker).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        pids_with_env(&marker).is_empty(),
+        "a worker outlived the panic"
+    );
+}
+
+#[test]
 fn sigterm_stops_every_worker_and_restores_the_terminal_after_resizes() {
     let marker = marker("sigterm");
     let (tmux, pid) = start_proctor(&marker, "-j 2 'sleep 300' 'sleep 301'", "2/2 running");

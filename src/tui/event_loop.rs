@@ -29,6 +29,9 @@ pub async fn run(
     let mut dirty = true;
     let mut last_draw: Option<Instant> = None;
     let mut next_tick = Instant::now();
+    // For the reliability suite: a panic in the UI must restore the terminal and
+    // still stop every worker (the engine handle's drop does that while unwinding).
+    let induce_panic = std::env::var_os("PROCTOR_TEST_PANIC").is_some();
     loop {
         if app.lifecycle.leave && !events_open {
             return Ok(());
@@ -69,7 +72,12 @@ pub async fn run(
             event = engine.events.recv(), if events_open => {
                 app.now = SystemTime::now();
                 match event {
-                    Some(event) => events::apply(app, event),
+                    Some(event) => {
+                        if induce_panic && matches!(event.kind, crate::engine::EventKind::Spawned { .. }) {
+                            panic!("induced by PROCTOR_TEST_PANIC");
+                        }
+                        events::apply(app, event)
+                    }
                     None => {
                         events_open = false;
                         app.lifecycle.engine_ended = true;
