@@ -11,6 +11,7 @@ mod idle;
 mod launch;
 mod memory;
 mod reap;
+mod render;
 mod util;
 
 /// One row of the results table.
@@ -47,6 +48,9 @@ fn main() {
     if want("tui-idle") {
         rows.extend(idle::run_tui(&bin, 100));
         rows.extend(idle::run_tui(&bin, 1000));
+    }
+    if want("render") {
+        rows.push(render::run());
     }
     if want("memory") {
         rows.push(memory::run(&bin));
