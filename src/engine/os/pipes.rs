@@ -56,7 +56,7 @@ impl Reader {
                 request = flush.recv(), if flush_open => match request {
                     Some(ack) => {
                         loop {
-                            match rx.try_read(&mut chunk) {
+                            match read_now(&rx, &mut chunk) {
                                 Ok(0) => break,
                                 Ok(n) => self.consume(&chunk[..n], &mut splitter, &buffer).await,
                                 Err(_) => break,
@@ -131,6 +131,19 @@ impl Reader {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// Reads what the pipe holds right now. tokio's `try_read` answers "would block"
+/// until its reactor has seen the pipe become readable, which may not have
+/// happened yet for output written just before the worker exited; read(2) on
+/// the non-blocking descriptor sees it, so `exited` always follows that output.
+fn read_now(rx: &pipe::Receiver, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match nix::unistd::read(rx, buf) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => return other.map_err(std::io::Error::from),
         }
     }
 }
