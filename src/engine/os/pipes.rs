@@ -50,17 +50,24 @@ impl Reader {
         let mut splitter = LineSplitter::default();
         let mut chunk = vec![0u8; CHUNK];
         let mut flush_open = true;
+        // A flush that found the end of the stream is answered only once the last,
+        // unterminated line is stored too, so it also comes before `exited`.
+        let mut eof_ack = None;
         loop {
             tokio::select! {
                 biased;
                 request = flush.recv(), if flush_open => match request {
                     Some(ack) => {
-                        loop {
+                        let eof = loop {
                             match read_now(&rx, &mut chunk) {
-                                Ok(0) => break,
+                                Ok(0) => break true,
                                 Ok(n) => self.consume(&chunk[..n], &mut splitter, &buffer).await,
-                                Err(_) => break,
+                                Err(_) => break false,
                             }
+                        };
+                        if eof {
+                            eof_ack = Some(ack);
+                            break;
                         }
                         let _ = ack.send(());
                     }
@@ -77,6 +84,9 @@ impl Reader {
         self.store_lines(lines, &buffer).await;
         if let Some(f) = &mut self.log_file {
             let _ = f.flush();
+        }
+        if let Some(ack) = eof_ack {
+            let _ = ack.send(());
         }
         // Answer flushes that arrive after EOF at once.
         while let Ok(ack) = flush.try_recv() {
