@@ -31,6 +31,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Sub {
     /// Run one command template over many inputs (like Pool.map, xargs -P, GNU parallel).
+    #[command(
+        after_help = "Tasks: one per line from stdin, from --tasks FILE, or the words \
+after ':::' (`proctor map -- echo {} ::: a b c`). Lines are bytes: any encoding reaches the \
+worker unchanged; a trailing CR is dropped; empty lines are skipped unless --allow-empty. \
+Task N runs as worker `task-N` (its retries as `task-N.retry1`, ...), with stdin from \
+/dev/null. Output is JSON Lines, as with --headless (map mode has no terminal UI yet); a \
+`task` event reports each finished task.
+
+Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 usage error \
+(nothing started); 130/143 interrupted by SIGINT/SIGTERM."
+    )]
     Map(MapArgs),
 }
 
@@ -139,23 +150,28 @@ pub struct MapArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_any_duration)]
     pub timeout: Option<Duration>,
 
-    /// Stop rule: `now,fail=N`, `soon,fail=N` or with a percentage `fail=10%`.
+    /// Stop starting tasks once N tasks failed (`soon,fail=N`; running ones finish)
+    /// or also terminate the running ones (`now,fail=N`). N may be a percentage of
+    /// the finished tasks (`soon,fail=10%`, judged from the 3rd finished task on).
     #[arg(long, value_name = "RULE")]
     pub halt: Option<String>,
 
-    /// Headless: print each task's output in input order.
+    /// Print each task's output in input order: a task's lines are held until
+    /// every earlier task has finished (in memory, so mind very chatty tasks).
     #[arg(long)]
     pub keep_order: bool,
 
-    /// Append one JSON object per finished task to FILE.
+    /// Write one JSON object per finished task to FILE, as it finishes (the file
+    /// is started afresh unless --resume is given).
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,
 
-    /// Skip tasks that already succeeded according to --joblog.
+    /// Skip tasks whose number and input already succeeded according to --joblog,
+    /// and append to it.
     #[arg(long, requires = "joblog")]
     pub resume: bool,
 
-    /// Treat empty input lines as tasks (skipped by default).
+    /// Treat empty input lines (and empty ':::' words) as tasks (skipped by default).
     #[arg(long)]
     pub allow_empty: bool,
 

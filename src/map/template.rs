@@ -151,11 +151,10 @@ fn without_extension(input: &[u8]) -> &[u8] {
 
 /// The part after the last `/` (trailing slashes ignored, as `basename` does).
 fn basename(input: &[u8]) -> &[u8] {
-    let end = input
-        .iter()
-        .rposition(|&b| b != b'/')
-        .map_or(input.len().min(1), |i| i + 1);
-    let trimmed = &input[..end];
+    let Some(last) = input.iter().rposition(|&b| b != b'/') else {
+        return &input[..input.len().min(1)]; // "/" stays "/", "" stays ""
+    };
+    let trimmed = &input[..=last];
     match trimmed.iter().rposition(|&b| b == b'/') {
         Some(i) => &trimmed[i + 1..],
         None => trimmed,
@@ -255,11 +254,11 @@ mod tests {
             t.render(3, b"a'b"),
             Program::Shell("echo 'a'\\''b' | wc -c".into())
         );
+        // `{#}` is a placeholder too, so the task is not appended.
         let t = Template::parse(&words(&["echo {#}:"]), true).unwrap();
-        assert_eq!(
-            t.render(3, b"x y"),
-            Program::Shell("echo '3': 'x y'".into())
-        );
+        assert_eq!(t.render(3, b"x y"), Program::Shell("echo '3':".into()));
+        let t = Template::parse(&words(&["echo"]), true).unwrap();
+        assert_eq!(t.render(3, b"x y"), Program::Shell("echo 'x y'".into()));
     }
 
     #[test]
