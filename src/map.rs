@@ -156,6 +156,9 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     // Output is always counted for the joblog; the driver forwards it only when asked.
     config.output_events = true;
     let max_parallel = config.policy.max_parallel;
+    // A map run may have millions of tasks: the engine keeps only the latest
+    // finished workers (the joblog and `task` events have every result).
+    config.policy.keep_finished = Some(window(max_parallel));
     let settings = Settings {
         template,
         timeout: args.timeout,

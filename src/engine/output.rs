@@ -62,7 +62,8 @@ impl LogBuffer {
 /// Every worker's buffer. Readers of one worker lock only that worker's buffer.
 #[derive(Debug)]
 pub struct OutputStore {
-    buffers: RwLock<Vec<Arc<Mutex<LogBuffer>>>>,
+    /// By worker id; `None` until first used, and again once the worker is retired.
+    buffers: RwLock<Vec<Option<Arc<Mutex<LogBuffer>>>>>,
     capacity: usize,
     seq: AtomicU64,
 }
@@ -80,7 +81,7 @@ impl OutputStore {
     pub fn buffer(&self, id: WorkerId) -> Arc<Mutex<LogBuffer>> {
         let index = id.0 as usize;
         if let Ok(buffers) = self.buffers.read()
-            && let Some(b) = buffers.get(index)
+            && let Some(Some(b)) = buffers.get(index)
         {
             return b.clone();
         }
@@ -88,10 +89,24 @@ impl OutputStore {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
-        while buffers.len() <= index {
-            buffers.push(Arc::new(Mutex::new(LogBuffer::new(self.capacity))));
+        if buffers.len() <= index {
+            buffers.resize(index + 1, None);
         }
-        buffers[index].clone()
+        buffers[index]
+            .get_or_insert_with(|| Arc::new(Mutex::new(LogBuffer::new(self.capacity))))
+            .clone()
+    }
+
+    /// Drops a retired worker's lines (readers holding the buffer keep it alive
+    /// until they are done).
+    pub fn forget(&self, id: WorkerId) {
+        let mut buffers = match self.buffers.write() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(slot) = buffers.get_mut(id.0 as usize) {
+            *slot = None;
+        }
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -113,7 +128,10 @@ impl OutputStore {
 
     /// Number of workers with a buffer.
     pub fn workers(&self) -> usize {
-        self.buffers.read().map(|b| b.len()).unwrap_or(0)
+        self.buffers
+            .read()
+            .map(|b| b.iter().filter(|slot| slot.is_some()).count())
+            .unwrap_or(0)
     }
 }
 
@@ -277,5 +295,23 @@ mod tests {
         let texts: Vec<_> = b.lines().iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["3", "4"]);
         assert_eq!(b.dropped, 3);
+    }
+
+    #[test]
+    fn a_retired_worker_s_lines_are_dropped() {
+        let store = OutputStore::new(10);
+        for id in [WorkerId(0), WorkerId(3)] {
+            let line = Line {
+                seq: store.next_seq(),
+                stream: Stream::Stdout,
+                text: "x".into(),
+            };
+            store.buffer(id).lock().unwrap().push(line);
+        }
+        assert_eq!(store.workers(), 2, "only used ids get a buffer");
+        store.forget(WorkerId(3));
+        assert_eq!(store.workers(), 1);
+        assert!(store.tail(WorkerId(3), 5).is_empty());
+        assert_eq!(store.tail(WorkerId(0), 5).len(), 1);
     }
 }
