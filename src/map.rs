@@ -4,10 +4,12 @@
 //!
 //! Map mode is headless for now: JSON Lines on stdout, even on a terminal.
 
+mod attempt;
 mod driver;
 mod halt;
 mod joblog;
 mod order;
+mod outbox;
 mod source;
 mod template;
 
@@ -19,13 +21,13 @@ use tokio::sync::mpsc;
 use crate::cli::{MapArgs, OutputMode};
 use crate::engine::{self, EngineConfig, Outcome};
 use crate::{headless, setup};
-use driver::{Driver, Settings};
+use driver::{Driver, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use source::{Origin, Source, Total};
 use template::Template;
 
-pub use driver::worker_name;
+pub use attempt::worker_name;
 
 /// The word that separates the template from tasks given as arguments.
 pub const TASKS_FOLLOW: &str = ":::";
@@ -92,12 +94,11 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
         .map_err(|e| internal("cannot start the task reader", e))?;
     let mut engine = engine::start(plan.config, Vec::new())
         .map_err(|e| internal("cannot start the engine", e))?;
-    let input = driver::Input {
-        total,
+    let records = Records {
         resume: plan.resume,
         joblog: plan.joblog,
     };
-    let driver = Driver::new(plan.settings, input, engine.commands.clone());
+    let driver = Driver::new(plan.settings, records, total, engine.commands.clone());
     let (printer, mut to_print) = mpsc::channel(4096);
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())

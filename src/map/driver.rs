@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::attempt::{Attempt, Ending};
 use super::halt::{HaltRule, When};
-use super::joblog::{Joblog, Succeeded, input_fields};
-use super::order::Order;
-use super::source::{Item, MAX_TASK_BYTES, Task, Total};
+use super::joblog::{Joblog, Succeeded};
+use super::outbox::Outbox;
+use super::source::{Item, MAX_TASK_BYTES, Total};
 use super::template::Template;
-use crate::engine::event::TaskRecord;
 use crate::engine::{Command, Event, EventKind, QueueStats};
 use crate::spec::JobSpec;
 
@@ -35,55 +35,26 @@ pub struct Settings {
     pub max_parallel: usize,
 }
 
-/// Where the input stands, for the queue depth.
-pub struct Input {
-    pub total: Total,
+/// Task results, earlier (`--resume`) and now (`--joblog`).
+pub struct Records {
     pub resume: Succeeded,
     pub joblog: Option<Joblog>,
 }
 
-/// One task on its way: read, launched, possibly retried.
-#[derive(Debug)]
-struct Attempt {
-    task: Task,
-    /// 0 for the first run, N for the Nth retry.
-    retry: u32,
-    worker: String,
-    pid: Option<u32>,
-    start: Option<f64>,
-    /// Output of every attempt so far.
-    output_bytes: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Open,
+    Done,
+    Failed,
 }
 
-impl Attempt {
-    fn new(task: Task) -> Self {
-        Attempt {
-            worker: worker_name(task.number, 0),
-            task,
-            retry: 0,
-            pid: None,
-            start: None,
-            output_bytes: 0,
-        }
-    }
-}
-
-/// Worker names: `task-7` for task 7, `task-7.retry1` for its first retry.
-pub fn worker_name(number: u64, retry: u32) -> String {
-    if retry == 0 {
-        format!("task-{number}")
-    } else {
-        format!("task-{number}.retry{retry}")
-    }
-}
-
-/// How one attempt ended.
-struct Ending {
-    exit_code: Option<i32>,
-    signal: Option<String>,
-    runtime_s: f64,
-    timed_out: bool,
-    error: Option<String>,
+/// Why no task starts any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Halted,
+    Interrupted,
+    /// Nobody reads our output any more.
+    Unwatched,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -95,44 +66,40 @@ struct Counts {
 
 pub struct Driver {
     settings: Settings,
-    input: Input,
+    records: Records,
+    total: Total,
     commands: mpsc::UnboundedSender<Command>,
-    printer: Option<mpsc::Sender<Event>>,
     /// Read and waiting for a pool slot; retries go to the front.
     pending: VecDeque<Attempt>,
     /// Launched and not yet ended, by worker name.
     running: HashMap<String, Attempt>,
-    order: Order<Event>,
     counts: Counts,
     /// The highest task number read so far.
     last_read: u64,
-    input_open: bool,
-    /// No task starts any more (halted, interrupted, or nobody watching).
-    stopping: bool,
-    halted: bool,
-    input_failed: bool,
+    reading: Reading,
+    stopped: Option<Stop>,
     queue_closed: bool,
-    last_queue: Option<EventKind>,
 }
 
 impl Driver {
-    pub fn new(settings: Settings, input: Input, commands: mpsc::UnboundedSender<Command>) -> Self {
+    pub fn new(
+        settings: Settings,
+        records: Records,
+        total: Total,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Self {
         Driver {
             settings,
-            input,
+            records,
+            total,
             commands,
-            printer: None,
             pending: VecDeque::new(),
             running: HashMap::new(),
-            order: Order::default(),
             counts: Counts::default(),
             last_read: 0,
-            input_open: true,
-            stopping: false,
-            halted: false,
-            input_failed: false,
+            reading: Reading::Open,
+            stopped: None,
             queue_closed: false,
-            last_queue: None,
         }
     }
 
@@ -145,23 +112,28 @@ impl Driver {
         tasks: mpsc::Receiver<Item>,
         printer: mpsc::Sender<Event>,
     ) -> bool {
-        self.printer = Some(printer);
+        let mut out = Outbox::new(printer, self.settings.keep_order);
         let mut tasks = Some(tasks);
         loop {
+            if out.newly_closed() {
+                // Nobody reads our output any more: stop the work rather than
+                // run on unobserved.
+                self.drop_pending(Stop::Unwatched);
+                let _ = self.commands.send(Command::StopAll);
+            }
             self.launch_ready();
-            if !self.input_open {
+            if !self.takes_tasks() {
                 tasks = None; // the reader thread stops at its next send
             }
             self.close_queue_when_drained();
-            let want_task =
-                tasks.is_some() && !self.stopping && self.occupied() < self.settings.window;
+            let want_task = tasks.is_some() && self.occupied(&out) < self.settings.window;
             tokio::select! {
                 biased;
                 event = events.recv() => match event {
-                    Some(event) => self.on_event(event).await,
+                    Some(event) => self.on_event(event, &mut out).await,
                     None => break,
                 },
-                item = recv(&mut tasks), if want_task => self.on_item(item).await,
+                item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
             }
         }
         if self.counts.skipped > 0 {
@@ -174,21 +146,25 @@ impl Driver {
     }
 
     fn ok(&self) -> bool {
-        self.counts.failed == 0 && !self.input_failed && !self.stopping
+        self.counts.failed == 0 && self.reading != Reading::Failed && self.stopped.is_none()
+    }
+
+    /// Still reading input and starting tasks.
+    fn takes_tasks(&self) -> bool {
+        self.reading == Reading::Open && self.stopped.is_none()
     }
 
     /// Tasks read and not yet released: finished, or with `--keep-order` printed.
-    fn occupied(&self) -> usize {
-        if self.settings.keep_order {
-            (self.last_read + 1).saturating_sub(self.order.next()) as usize
-        } else {
-            self.pending.len() + self.running.len()
+    fn occupied(&self, out: &Outbox) -> usize {
+        match out.next_to_print() {
+            Some(next) => (self.last_read + 1).saturating_sub(next) as usize,
+            None => self.pending.len() + self.running.len(),
         }
     }
 
     /// Hands waiting tasks to the engine while the pool has free slots.
     fn launch_ready(&mut self) {
-        while !self.stopping && self.running.len() < self.settings.max_parallel {
+        while self.stopped.is_none() && self.running.len() < self.settings.max_parallel {
             let Some(attempt) = self.pending.pop_front() else {
                 break;
             };
@@ -208,52 +184,44 @@ impl Driver {
     /// Closes the engine's queue once no task will be launched again, so the
     /// engine ends when the pool drains.
     fn close_queue_when_drained(&mut self) {
-        let no_more = !self.input_open || self.stopping;
-        if no_more && !self.queue_closed && self.pending.is_empty() && self.running.is_empty() {
+        let drained = self.pending.is_empty() && self.running.is_empty();
+        if !self.takes_tasks() && drained && !self.queue_closed {
             self.queue_closed = true;
             let _ = self.commands.send(Command::CloseQueue);
         }
     }
 
-    async fn on_item(&mut self, item: Option<Item>) {
+    async fn on_item(&mut self, item: Option<Item>, out: &mut Outbox) {
         match item {
-            None => self.input_open = false,
+            None => self.reading = Reading::Done,
             Some(Item::Task(task)) => {
                 self.last_read = task.number;
-                if self.input.resume.contains(task.number, &task.input) {
+                if self.records.resume.contains(task.number, &task.input) {
                     self.counts.skipped += 1;
-                    self.release(task.number).await;
+                    out.release(task.number).await;
                 } else {
                     self.pending.push_back(Attempt::new(task));
                 }
             }
             Some(Item::TooLong { task, len }) => {
                 self.last_read = task.number;
-                let attempt = Attempt::new(task);
                 let error = format!(
                     "task {} is {len} bytes long; one argument can carry at most \
                      {MAX_TASK_BYTES} bytes (pass a file name instead)",
-                    attempt.task.number
+                    task.number
                 );
-                let ending = Ending {
-                    exit_code: None,
-                    signal: None,
-                    runtime_s: 0.0,
-                    timed_out: false,
-                    error: Some(error),
-                };
-                self.finish(attempt, ending, false).await;
+                let attempt = Attempt::new(task);
+                self.finish(attempt, Ending::rejected(error), out).await;
             }
             Some(Item::ReadError(message)) => {
                 eprintln!("proctor: {message}");
-                self.input_open = false;
-                self.input_failed = true;
-                self.forward(Event::now(EventKind::Error { message })).await;
+                self.reading = Reading::Failed;
+                out.send(Event::now(EventKind::Error { message })).await;
             }
         }
     }
 
-    async fn on_event(&mut self, event: Event) {
+    async fn on_event(&mut self, event: Event, out: &mut Outbox) {
         match &event.kind {
             EventKind::Spawned { worker, pid, .. } => {
                 if let Some(a) = self.running.get_mut(worker) {
@@ -269,10 +237,8 @@ impl Driver {
                 if !self.settings.forward_output {
                     return;
                 }
-                if let (true, Some(number)) = (self.settings.keep_order, number) {
-                    if let Some(event) = self.order.output(number, event) {
-                        self.forward(event).await;
-                    }
+                if let Some(number) = number {
+                    out.output(number, event).await;
                     return;
                 }
             }
@@ -284,36 +250,24 @@ impl Driver {
                 timed_out,
                 ..
             } => {
-                let ending = Ending {
-                    exit_code: Some(*code),
-                    signal: signal.clone(),
-                    runtime_s: *runtime_s,
-                    timed_out: *timed_out,
-                    error: None,
-                };
+                let ending = Ending::exited(*code, signal.clone(), *runtime_s, *timed_out);
                 let worker = worker.clone();
-                self.forward(event).await;
-                self.attempt_ended(&worker, ending).await;
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
                 return;
             }
             EventKind::Failed { worker, error } => {
-                let ending = Ending {
-                    exit_code: None,
-                    signal: None,
-                    runtime_s: 0.0,
-                    timed_out: false,
-                    error: Some(error.clone()),
-                };
+                let ending = Ending::failed(error.clone());
                 let worker = worker.clone();
-                self.forward(event).await;
-                self.attempt_ended(&worker, ending).await;
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
                 return;
             }
             EventKind::Cancelled { worker } => {
                 if let Some(a) = self.running.remove(worker) {
                     let number = a.task.number;
-                    self.forward(event).await;
-                    self.release(number).await;
+                    out.send(event).await;
+                    out.release(number).await;
                     return;
                 }
             }
@@ -330,42 +284,36 @@ impl Driver {
                     paused: *paused,
                     closed: *closed,
                 };
-                if self.last_queue.as_ref() == Some(&kind) {
-                    return;
-                }
-                self.last_queue = Some(kind.clone());
-                self.forward(Event { t: event.t, kind }).await;
+                out.queue(event.t, kind).await;
                 return;
             }
             EventKind::Interrupted { .. } => {
                 // The engine stops everything itself; start nothing more.
-                self.stop_and_release().await;
+                self.stop(Stop::Interrupted, out).await;
             }
             EventKind::Summary { workers, .. } => {
                 // Output still held belongs to tasks that never ended (a launch
                 // the engine refused while stopping): print it rather than lose it.
-                for held in self.order.drain() {
-                    self.forward(held).await;
-                }
+                out.release_all().await;
                 let kind = EventKind::Summary {
                     ok: self.ok(),
                     workers: workers.clone(),
                 };
-                self.forward(Event { t: event.t, kind }).await;
+                out.send(Event { t: event.t, kind }).await;
                 return;
             }
             _ => {}
         }
-        self.forward(event).await;
+        out.send(event).await;
     }
 
     /// Depth counts tasks waiting here and what is known to remain in the input;
     /// done and failed count tasks (after retries), not attempts.
     fn queue_stats(&self, engine: QueueStats) -> QueueStats {
-        let unread = match (self.input_open && !self.stopping, self.input.total.get()) {
+        let unread = match (self.takes_tasks(), self.total.get()) {
             (true, Some(total)) => total
                 .saturating_sub(self.last_read)
-                .saturating_sub(self.input.resume.after(self.last_read)),
+                .saturating_sub(self.records.resume.after(self.last_read)),
             _ => 0,
         };
         QueueStats {
@@ -377,64 +325,49 @@ impl Driver {
     }
 
     /// An attempt ended: retry it, or record the task's result.
-    async fn attempt_ended(&mut self, worker: &str, ending: Ending) {
-        let Some(mut attempt) = self.running.remove(worker) else {
+    async fn attempt_ended(&mut self, worker: &str, ending: Ending, out: &mut Outbox) {
+        let Some(attempt) = self.running.remove(worker) else {
             return;
         };
-        let failed = ending.exit_code != Some(0);
-        if failed && attempt.retry < self.settings.retries && !self.stopping {
-            attempt.retry += 1;
-            attempt.worker = worker_name(attempt.task.number, attempt.retry);
-            attempt.pid = None;
-            attempt.start = None;
-            self.pending.push_front(attempt);
+        let retry = attempt.retry < self.settings.retries && self.stopped.is_none();
+        if !ending.succeeded() && retry {
+            self.pending.push_front(attempt.retried());
             return;
         }
-        self.finish(attempt, ending, true).await;
+        self.finish(attempt, ending, out).await;
     }
 
     /// Records a task's final result: counts, joblog, `task` event, halt rule.
-    async fn finish(&mut self, attempt: Attempt, ending: Ending, became_worker: bool) {
-        let failed = ending.exit_code != Some(0);
+    async fn finish(&mut self, attempt: Attempt, ending: Ending, out: &mut Outbox) {
+        let failed = !ending.succeeded();
         if failed {
             self.counts.failed += 1;
         } else {
             self.counts.succeeded += 1;
         }
         let number = attempt.task.number;
-        let record = record(attempt, ending, became_worker);
-        if let Some(log) = &mut self.input.joblog
+        let record = attempt.record(ending);
+        if let Some(log) = &mut self.records.joblog
             && let Err(e) = log.append(&record)
         {
             eprintln!("proctor: {e}; the joblog is incomplete from here on");
-            self.input.joblog = None;
+            self.records.joblog = None;
         }
-        self.forward(Event::now(EventKind::Task(record))).await;
-        self.release(number).await;
+        out.send(Event::now(EventKind::Task(record))).await;
+        out.release(number).await;
         if failed {
-            self.check_halt().await;
+            self.check_halt(out).await;
         }
     }
 
-    /// Task `number` will produce no more output: print what its turn releases.
-    async fn release(&mut self, number: u64) {
-        if !self.settings.keep_order {
-            return;
-        }
-        for event in self.order.finish(number) {
-            self.forward(event).await;
-        }
-    }
-
-    async fn check_halt(&mut self) {
+    async fn check_halt(&mut self, out: &mut Outbox) {
         let Some(rule) = self.settings.halt else {
             return;
         };
         let finished = self.counts.succeeded + self.counts.failed;
-        if self.halted || !rule.is_met(self.counts.failed, finished) {
+        if self.stopped == Some(Stop::Halted) || !rule.is_met(self.counts.failed, finished) {
             return;
         }
-        self.halted = true;
         eprintln!(
             "proctor: --halt {rule}: {} of {finished} finished task(s) failed; starting no more{}",
             self.counts.failed,
@@ -449,36 +382,26 @@ impl Driver {
             failed: self.counts.failed,
             finished,
         };
-        self.forward(Event::now(kind)).await;
+        out.send(Event::now(kind)).await;
         if rule.when == When::Now {
             let _ = self.commands.send(Command::StopAll);
         }
-        self.stop_and_release().await;
+        self.stop(Stop::Halted, out).await;
     }
 
-    /// Starts nothing more and stops reading input; returns the numbers of the
-    /// waiting tasks, which will never run.
-    fn stop(&mut self) -> Vec<u64> {
-        self.stopping = true;
-        self.input_open = false;
+    /// Starts nothing more and stops reading input; the waiting tasks will never
+    /// run, so output held behind them is printed.
+    async fn stop(&mut self, why: Stop, out: &mut Outbox) {
+        for number in self.drop_pending(why) {
+            out.release(number).await;
+        }
+    }
+
+    /// `stop` without printing; returns the numbers of the dropped tasks.
+    fn drop_pending(&mut self, why: Stop) -> Vec<u64> {
+        // The first reason stays: a halt followed by an interrupt is still a halt.
+        self.stopped.get_or_insert(why);
         self.pending.drain(..).map(|a| a.task.number).collect()
-    }
-
-    async fn stop_and_release(&mut self) {
-        for number in self.stop() {
-            self.release(number).await;
-        }
-    }
-
-    async fn forward(&mut self, event: Event) {
-        let Some(printer) = &self.printer else { return };
-        if printer.send(event).await.is_err() {
-            // Nobody reads our output any more (e.g. `| head`): stop the work
-            // rather than run on unobserved.
-            self.printer = None;
-            let _ = self.stop();
-            let _ = self.commands.send(Command::StopAll);
-        }
     }
 }
 
@@ -486,24 +409,5 @@ async fn recv(tasks: &mut Option<mpsc::Receiver<Item>>) -> Option<Item> {
     match tasks {
         Some(rx) => rx.recv().await,
         None => None,
-    }
-}
-
-fn record(attempt: Attempt, ending: Ending, became_worker: bool) -> TaskRecord {
-    let (input, input_hex) = input_fields(&attempt.task.input);
-    TaskRecord {
-        task: attempt.task.number,
-        input,
-        input_hex,
-        worker: became_worker.then_some(attempt.worker),
-        pid: attempt.pid,
-        start: attempt.start,
-        runtime_s: ending.runtime_s,
-        exit_code: ending.exit_code,
-        signal: ending.signal,
-        timed_out: ending.timed_out,
-        retries: attempt.retry,
-        output_bytes: attempt.output_bytes,
-        error: ending.error,
     }
 }
