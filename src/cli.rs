@@ -37,7 +37,9 @@ after ':::' (`proctor map -- echo {} ::: a b c`). Lines are bytes: any encoding 
 worker unchanged; a trailing CR is dropped; empty lines are skipped unless --allow-empty. \
 Task N runs as worker `task-N` (its retries as `task-N.retry1`, ...), with stdin from \
 /dev/null. Output is JSON Lines, as with --headless (map mode has no terminal UI yet); a \
-`task` event reports each finished task.
+`task` event reports each finished task. The final summary lists only the most recent \
+workers, so memory stays flat however many tasks run; every task is in the `task` events \
+and --joblog.
 
 Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 usage error \
 (nothing started); 130/143 interrupted by SIGINT/SIGTERM."
@@ -147,7 +149,7 @@ pub struct MapArgs {
     pub retries: u32,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_any_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
     /// Stop starting tasks once N tasks failed (`soon,fail=N`; running ones finish)
@@ -209,6 +211,16 @@ pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(value * scale))
 }
 
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would end every task at once: give a time above zero such as 30s"
+        ));
+    }
+    Ok(d)
+}
+
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = parse_any_duration(text)?;
     if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
@@ -237,6 +249,8 @@ mod tests {
         assert_eq!(parse_any_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_any_duration("fast").unwrap_err().contains("'fast'"));
         assert!(parse_interval("50ms").unwrap_err().contains("100ms..60s"));
+        assert!(parse_timeout("0s").unwrap_err().contains("above zero"));
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
     }
 
     #[test]

@@ -147,6 +147,15 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
     };
+    if let (Some(log), Origin::File(tasks)) = (&args.joblog, &origin)
+        && same_file(log, tasks)
+    {
+        return Err(format!(
+            "--joblog '{}' is the --tasks file: writing the joblog would overwrite the \
+             tasks; give another path",
+            log.display()
+        ));
+    }
     // Opened last: without --resume this starts the file afresh.
     let joblog = match &args.joblog {
         Some(path) => Some(Joblog::open(path, args.resume)?),
@@ -178,6 +187,15 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         joblog,
         config,
     })
+}
+
+/// Both paths name one existing file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Most tasks read but not finished at once: enough to keep every slot busy.

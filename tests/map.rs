@@ -730,6 +730,25 @@ fn usage_errors_exit_2_and_start_nothing() {
 }
 
 #[test]
+fn the_joblog_may_not_overwrite_the_tasks_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("tasks.txt");
+    std::fs::write(&tasks, "a\nb\n").unwrap();
+    let t = tasks.to_str().unwrap();
+    let r = map(&["--tasks", t, "--joblog", t, "--", "echo"], b"");
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr.contains("overwrite"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&tasks).unwrap(), "a\nb\n");
+}
+
+#[test]
+fn a_zero_timeout_is_a_usage_error() {
+    let r = map(&["--timeout", "0", "--", "echo", ":::", "a"], b"");
+    assert_eq!(r.code(), Some(2));
+    assert!(r.stderr.contains("above zero"), "{}", r.stderr);
+}
+
+#[test]
 fn a_tasks_directory_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let r = map(
