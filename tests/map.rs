@@ -105,6 +105,31 @@ fn run(mut cmd: Command, stdin: &[u8]) -> Run {
     }
 }
 
+/// Kills proctor if it is still running after `LIMIT`, so a hang fails the
+/// test instead of stalling it; disarmed when dropped.
+struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Watchdog {
+    fn new(pid: u32) -> Self {
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if rx.recv_timeout(LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
+                // SAFETY: kill with plain integers.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        });
+        Watchdog(Some(tx))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 fn as_strs(words: &[String]) -> Vec<&str> {
     words.iter().map(String::as_str).collect()
 }
@@ -591,6 +616,7 @@ fn endless_input_is_read_lazily() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = Watchdog::new(child.id());
     let mut input = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let mut n = 0u64;
@@ -631,6 +657,7 @@ fn a_closed_stdout_stops_the_run() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = Watchdog::new(child.id());
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut pids = Vec::new();
     let mut line = String::new();
@@ -666,6 +693,7 @@ fn an_interrupt_stops_everything_with_status_130() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _watchdog = Watchdog::new(child.id());
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut events = Vec::new();
     let mut line = String::new();
