@@ -31,6 +31,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Sub {
     /// Run one command template over many inputs (like Pool.map, xargs -P, GNU parallel).
+    #[command(
+        after_help = "Tasks: one per line from stdin, from --tasks FILE, or the words \
+after ':::' (`proctor map -- echo {} ::: a b c`). Lines are bytes: any encoding reaches the \
+worker unchanged; a trailing CR is dropped; empty lines are skipped unless --allow-empty. \
+Task N runs as worker `task-N` (its retries as `task-N.retry1`, ...), with stdin from \
+/dev/null. Output is JSON Lines, as with --headless (map mode has no terminal UI yet); a \
+`task` event reports each finished task. The final summary lists only the most recent \
+workers, so memory stays flat however many tasks run; every task is in the `task` events \
+and --joblog.
+
+Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 usage error \
+(nothing started); 130/143 interrupted by SIGINT/SIGTERM."
+    )]
     Map(MapArgs),
 }
 
@@ -141,26 +154,31 @@ pub struct MapArgs {
     pub retries: u32,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_any_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 
-    /// Stop rule: `now,fail=N`, `soon,fail=N` or with a percentage `fail=10%`.
+    /// Stop starting tasks once N tasks failed (`soon,fail=N`; running ones finish)
+    /// or also terminate the running ones (`now,fail=N`). N may be a percentage of
+    /// the finished tasks (`soon,fail=10%`, judged from the 3rd finished task on).
     #[arg(long, value_name = "RULE")]
     pub halt: Option<String>,
 
-    /// Headless: print each task's output in input order.
+    /// Print each task's output in input order: a task's lines are held until
+    /// every earlier task has finished (in memory, so mind very chatty tasks).
     #[arg(long)]
     pub keep_order: bool,
 
-    /// Append one JSON object per finished task to FILE.
+    /// Write one JSON object per finished task to FILE, as it finishes (the file
+    /// is started afresh unless --resume is given).
     #[arg(long, value_name = "FILE")]
     pub joblog: Option<PathBuf>,
 
-    /// Skip tasks that already succeeded according to --joblog.
+    /// Skip tasks whose number and input already succeeded according to --joblog,
+    /// and append to it.
     #[arg(long, requires = "joblog")]
     pub resume: bool,
 
-    /// Treat empty input lines as tasks (skipped by default).
+    /// Treat empty input lines (and empty ':::' words) as tasks (skipped by default).
     #[arg(long)]
     pub allow_empty: bool,
 
@@ -181,6 +199,16 @@ fn parse_max_parallel(text: &str) -> Result<usize, String> {
 /// Parses `500ms`, `1s`, `2.5s`, `1m` or a plain number of seconds.
 pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
     crate::sample::parse_duration(text)
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d.is_zero() {
+        return Err(format!(
+            "'{text}' would end every task at once: give a time above zero such as 30s"
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -211,6 +239,8 @@ mod tests {
         assert_eq!(parse_any_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_any_duration("fast").unwrap_err().contains("'fast'"));
         assert!(parse_interval("50ms").unwrap_err().contains("100ms..60s"));
+        assert!(parse_timeout("0s").unwrap_err().contains("above zero"));
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
     }
 
     #[test]

@@ -23,29 +23,36 @@ pub fn run(
             .name("proctor-control".into())
             .spawn(move || read_control(reader, &commands, &snapshot))?;
     }
+    if !print_events(&mut engine.events) {
+        // The reader of our stdout is gone (e.g. `| head`): stop the work rather
+        // than run on unobserved, but keep draining events until the engine ends.
+        let _ = engine.commands.send(Command::StopAll);
+        while engine.events.blocking_recv().is_some() {}
+    }
+    Ok(engine.wait())
+}
+
+/// Prints each event as one JSON line on stdout until the channel closes (true)
+/// or stdout stops taking them (false). Output is flushed whenever the channel
+/// is momentarily empty, so lines appear promptly without a write per event.
+pub fn print_events(events: &mut mpsc::Receiver<Event>) -> bool {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut writable = true;
     // For the reliability suite: a panic in the front end must still stop every worker.
     let induce_panic = std::env::var_os("PROCTOR_TEST_PANIC").is_some();
-    while let Some(event) = engine.events.blocking_recv() {
-        if writable && write_event(&mut out, &event).is_err() {
-            // The reader of our stdout is gone (e.g. `| head`): stop the work rather
-            // than run on unobserved, but keep draining events until the engine ends.
-            writable = false;
-            let _ = engine.commands.send(Command::StopAll);
+    while let Some(event) = events.blocking_recv() {
+        if write_event(&mut out, &event).is_err() {
+            return false;
         }
         if induce_panic && matches!(event.kind, crate::engine::EventKind::Output { .. }) {
             let _ = out.flush();
             panic!("induced by PROCTOR_TEST_PANIC");
         }
-        if writable && engine.events.is_empty() && out.flush().is_err() {
-            writable = false;
-            let _ = engine.commands.send(Command::StopAll);
+        if events.is_empty() && out.flush().is_err() {
+            return false;
         }
     }
-    let _ = out.flush();
-    Ok(engine.wait())
+    out.flush().is_ok()
 }
 
 fn write_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {

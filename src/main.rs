@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use proctor::cli::{Cli, Sub};
 use proctor::engine::{self, Outcome};
-use proctor::{headless, setup, tui};
+use proctor::{headless, map, setup, tui};
 
 /// Exit status for usage and workload errors (as clap uses for bad flags).
 const EXIT_USAGE: u8 = 2;
@@ -16,18 +16,21 @@ const EXIT_INTERNAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (plan, common) = match &cli.map {
-        Some(Sub::Map(_)) => {
-            eprintln!("proctor: map mode is not available yet");
-            return ExitCode::from(EXIT_USAGE);
-        }
-        None => match setup::plan_run(&cli.run) {
-            Ok(plan) => (plan, &cli.run.common),
+    if let Some(Sub::Map(args)) = &cli.map {
+        return match map::run(args) {
+            Ok(outcome) => exit_status(outcome),
             Err(e) => {
                 eprintln!("proctor: {e}");
-                return ExitCode::from(EXIT_USAGE);
+                ExitCode::from(e.exit_code())
             }
-        },
+        };
+    }
+    let (plan, common) = match setup::plan_run(&cli.run) {
+        Ok(plan) => (plan, &cli.run.common),
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     let headless = common.headless || !std::io::stdout().is_terminal();
     if plan.jobs.is_empty() && headless && common.control.is_none() {

@@ -4,6 +4,7 @@
 //! file live in `spec/load.rs`; shell-word splitting in `spec/words.rs`.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,14 +34,30 @@ pub enum Program {
     Argv(Vec<String>),
     /// A script the user explicitly asked `/bin/sh -c` to run.
     Shell(String),
+    /// argv whose words may be any bytes but NUL (what Unix allows): map mode uses
+    /// it for tasks that are not valid UTF-8, so they reach the worker unchanged.
+    ArgvOs(Vec<OsString>),
 }
 
 impl Program {
-    /// The argv that will be executed.
+    /// The argv that will be executed, for display: bytes that are not UTF-8
+    /// become U+FFFD (`argv_os` is exact).
     pub fn argv(&self) -> Vec<String> {
         match self {
             Program::Argv(words) => words.clone(),
             Program::Shell(script) => vec!["/bin/sh".into(), "-c".into(), script.clone()],
+            Program::ArgvOs(words) => words
+                .iter()
+                .map(|w| w.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    /// The exact argv that will be executed.
+    pub fn argv_os(&self) -> Vec<OsString> {
+        match self {
+            Program::ArgvOs(words) => words.clone(),
+            _ => self.argv().into_iter().map(OsString::from).collect(),
         }
     }
 
@@ -49,6 +66,7 @@ impl Program {
         match self {
             Program::Argv(words) => words.join(" "),
             Program::Shell(script) => format!("sh -c {script}"),
+            Program::ArgvOs(_) => self.argv().join(" "),
         }
     }
 }
@@ -146,6 +164,7 @@ pub fn default_name(program: &Program) -> String {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "job".into()),
         Program::Shell(_) => "sh".into(),
+        Program::ArgvOs(_) => default_name(&Program::Argv(program.argv())),
     }
 }
 
@@ -174,6 +193,16 @@ mod tests {
         let p = Program::Argv(vec!["/usr/bin/sleep".into(), "1".into()]);
         assert_eq!(default_name(&p), "sleep");
         assert_eq!(default_name(&Program::Shell("echo".into())), "sh");
+    }
+
+    #[test]
+    fn byte_argv_is_exact_and_displays_lossily() {
+        use std::os::unix::ffi::OsStringExt;
+        let word = OsString::from_vec(b"caf\xe9".to_vec());
+        let p = Program::ArgvOs(vec!["/bin/echo".into(), word.clone()]);
+        assert_eq!(p.argv_os(), vec![OsString::from("/bin/echo"), word]);
+        assert_eq!(p.display(), "/bin/echo caf\u{fffd}");
+        assert_eq!(default_name(&p), "echo");
     }
 
     #[test]

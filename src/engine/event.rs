@@ -65,6 +65,35 @@ pub struct WorkerSampleOut {
     pub zombies: u32,
 }
 
+/// Map mode: how one task ended, after any retries. It is both a `task` event
+/// and one line of `--joblog`. Fields describe the last attempt, except
+/// `retries` (attempts after the first) and `output_bytes` (all attempts).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TaskRecord {
+    /// 1-based position in the input.
+    pub task: u64,
+    /// The input line; bytes that are not UTF-8 appear as U+FFFD.
+    pub input: String,
+    /// The exact input bytes in hex, only when `input` had to replace some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_hex: Option<String>,
+    /// `None` when the task never became a worker (e.g. its line was too long).
+    pub worker: Option<String>,
+    pub pid: Option<u32>,
+    /// When the last attempt started (seconds since the Unix epoch).
+    pub start: Option<f64>,
+    pub runtime_s: f64,
+    /// 0..255, or -N when killed by signal N; `None` when it could not start.
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub timed_out: bool,
+    pub retries: u32,
+    /// Bytes of output lines, newlines included, as the `output` events carry them.
+    pub output_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -169,5 +198,14 @@ pub enum EventKind {
     Summary {
         ok: bool,
         workers: Vec<WorkerSummary>,
+    },
+    /// Map mode: a task finished for good.
+    Task(TaskRecord),
+    /// Map mode: the `--halt` rule was met; no new task starts (and with `now`,
+    /// running ones are terminated).
+    Halted {
+        rule: String,
+        failed: u64,
+        finished: u64,
     },
 }

@@ -86,6 +86,10 @@ impl Os {
             Effect::Emit(kind) => {
                 let _ = self.events.send(Event::now(kind)).await;
             }
+            Effect::Retire(id) => {
+                self.workers.remove(&id);
+                self.store.forget(id);
+            }
         }
     }
 

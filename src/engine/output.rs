@@ -98,10 +98,13 @@ impl LogBuffer {
 /// Every worker's buffer. Readers of one worker lock only that worker's buffer.
 #[derive(Debug)]
 pub struct OutputStore {
-    buffers: RwLock<Vec<Arc<Mutex<LogBuffer>>>>,
+    /// By worker id; `None` until first used, and again once the worker is retired.
+    buffers: RwLock<Vec<Option<Arc<Mutex<LogBuffer>>>>>,
     capacity: usize,
     seq: AtomicU64,
     budget: usize,
+    /// Buffers that exist (not yet forgotten).
+    live: AtomicUsize,
     /// Each buffer's current byte cap: the budget shared by the buffers that exist.
     share: AtomicUsize,
 }
@@ -118,6 +121,7 @@ impl OutputStore {
             capacity,
             seq: AtomicU64::new(0),
             budget,
+            live: AtomicUsize::new(0),
             share: AtomicUsize::new(budget.max(MIN_SHARE)),
         }
     }
@@ -131,7 +135,7 @@ impl OutputStore {
     pub fn buffer(&self, id: WorkerId) -> Arc<Mutex<LogBuffer>> {
         let index = id.0 as usize;
         if let Ok(buffers) = self.buffers.read()
-            && let Some(b) = buffers.get(index)
+            && let Some(Some(b)) = buffers.get(index)
         {
             return b.clone();
         }
@@ -139,23 +143,49 @@ impl OutputStore {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let before = self.share();
-        while buffers.len() <= index {
-            buffers.push(Arc::new(Mutex::new(LogBuffer::new(self.capacity))));
+        if buffers.len() <= index {
+            buffers.resize(index + 1, None);
         }
-        let share = (self.budget / buffers.len()).max(MIN_SHARE);
+        if let Some(b) = &buffers[index] {
+            return b.clone();
+        }
+        let buffer = Arc::new(Mutex::new(LogBuffer::new(self.capacity)));
+        buffers[index] = Some(buffer.clone());
+        let live = self.live.fetch_add(1, Ordering::Relaxed) + 1;
+        let before = self.share();
+        let share = (self.budget / live).max(MIN_SHARE);
         self.share.store(share, Ordering::Relaxed);
         // Shrink the others only when the share halves: amortised, not per worker.
         if share <= before / 2 {
-            for b in buffers.iter() {
+            for b in buffers.iter().flatten() {
                 if let Ok(mut b) = b.lock() {
                     b.set_byte_cap(share);
                 }
             }
-        } else if let Ok(mut b) = buffers[index].lock() {
+        } else if let Ok(mut b) = buffer.lock() {
             b.set_byte_cap(share);
         }
-        buffers[index].clone()
+        buffer
+    }
+
+    /// Drops a retired worker's lines (readers holding the buffer keep it alive
+    /// until they are done); the others' share grows on their next lines.
+    pub fn forget(&self, id: WorkerId) {
+        let mut buffers = match self.buffers.write() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(slot) = buffers.get_mut(id.0 as usize)
+            && slot.take().is_some()
+        {
+            let live = self
+                .live
+                .fetch_sub(1, Ordering::Relaxed)
+                .saturating_sub(1)
+                .max(1);
+            self.share
+                .store((self.budget / live).max(MIN_SHARE), Ordering::Relaxed);
+        }
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -177,7 +207,10 @@ impl OutputStore {
 
     /// Number of workers with a buffer.
     pub fn workers(&self) -> usize {
-        self.buffers.read().map(|b| b.len()).unwrap_or(0)
+        self.buffers
+            .read()
+            .map(|b| b.iter().filter(|slot| slot.is_some()).count())
+            .unwrap_or(0)
     }
 }
 
@@ -382,5 +415,23 @@ mod tests {
         let texts: Vec<_> = b.lines().iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["3", "4"]);
         assert_eq!(b.dropped, 3);
+    }
+
+    #[test]
+    fn a_retired_worker_s_lines_are_dropped() {
+        let store = OutputStore::new(10);
+        for id in [WorkerId(0), WorkerId(3)] {
+            let line = Line {
+                seq: store.next_seq(),
+                stream: Stream::Stdout,
+                text: "x".into(),
+            };
+            store.buffer(id).lock().unwrap().push(line);
+        }
+        assert_eq!(store.workers(), 2, "only used ids get a buffer");
+        store.forget(WorkerId(3));
+        assert_eq!(store.workers(), 1);
+        assert!(store.tail(WorkerId(3), 5).is_empty());
+        assert_eq!(store.tail(WorkerId(0), 5).len(), 1);
     }
 }

@@ -8,12 +8,13 @@
 mod commands;
 mod exit;
 mod join;
+mod retire;
 mod stuck;
 #[cfg(test)]
 mod tests;
 pub mod worker;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,9 @@ pub enum Effect {
         timer: Timer,
     },
     Emit(EventKind),
+    /// The worker is finished and forgotten (see `Policy::keep_finished`): drop
+    /// what the OS half keeps for it, output buffer included.
+    Retire(WorkerId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +129,11 @@ pub struct Policy {
     pub kill_check: Duration,
     /// Emit a `sample` event for every sampling tick.
     pub sample_events: bool,
+    /// Keep at most this many finished workers; older ones are retired: still
+    /// counted in queue stats and `ok`, but gone from snapshots, the summary and
+    /// commands. Bounds memory for runs of very many workers (map mode).
+    /// `None` keeps every worker.
+    pub keep_finished: Option<usize>,
 }
 
 impl Default for Policy {
@@ -136,13 +145,17 @@ impl Default for Policy {
             stuck_cpu_pct: 1.0,
             kill_check: Duration::from_secs(2),
             sample_events: false,
+            keep_finished: None,
         }
     }
 }
 
 pub struct Supervisor {
     policy: Policy,
-    workers: Vec<Worker>,
+    /// By id, in launch order; retired workers are removed.
+    workers: BTreeMap<WorkerId, Worker>,
+    next_id: u32,
+    retired: retire::Retired,
     queue: VecDeque<WorkerId>,
     queue_paused: bool,
     queue_closed: bool,
@@ -157,7 +170,9 @@ impl Supervisor {
     pub fn new(policy: Policy) -> Self {
         Supervisor {
             policy,
-            workers: Vec::new(),
+            workers: BTreeMap::new(),
+            next_id: 0,
+            retired: retire::Retired::default(),
             queue: VecDeque::new(),
             queue_paused: false,
             queue_closed: false,
@@ -188,21 +203,24 @@ impl Supervisor {
         }
         self.fill(now);
         self.check_joins(now);
+        self.retire_finished();
         self.emit_queue_if_changed();
         std::mem::take(&mut self.effects)
     }
 
     /// True once the queue is closed and every worker is finished for good.
     pub fn is_done(&self) -> bool {
-        self.queue_closed && self.queue.is_empty() && self.workers.iter().all(Worker::is_done)
+        self.queue_closed && self.queue.is_empty() && self.workers.values().all(Worker::is_done)
     }
 
     pub fn queue_stats(&self) -> QueueStats {
         let mut s = QueueStats {
             depth: self.queue.len(),
+            done: self.retired.done,
+            failed: self.retired.failed,
             ..QueueStats::default()
         };
-        for w in &self.workers {
+        for w in self.workers.values() {
             if w.state.is_active() {
                 s.running += 1;
             } else if w.is_done() && w.state != WorkerState::Cancelled {
@@ -218,7 +236,7 @@ impl Supervisor {
 
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         Snapshot {
-            workers: self.workers.iter().map(|w| w.view(now)).collect(),
+            workers: self.workers.values().map(|w| w.view(now)).collect(),
             queue: self.queue_stats(),
             max_parallel: self.policy.max_parallel,
             queue_paused: self.queue_paused,
@@ -232,15 +250,13 @@ impl Supervisor {
     pub fn summary(&self, now: Instant) -> (bool, Vec<WorkerSummary>) {
         (
             self.all_ok(),
-            self.workers.iter().map(|w| w.summary(now)).collect(),
+            self.workers.values().map(|w| w.summary(now)).collect(),
         )
     }
 
     /// Every worker exited 0 (workers cancelled before they ever ran do not count).
     pub fn all_ok(&self) -> bool {
-        self.workers
-            .iter()
-            .all(|w| w.succeeded() || w.state == WorkerState::Cancelled && w.run == 0)
+        self.retired.ok && self.workers.values().all(Worker::counts_as_ok)
     }
 
     pub fn worker_name(&self, id: WorkerId) -> Option<&str> {
@@ -249,15 +265,15 @@ impl Supervisor {
 
     /// Worker id by name, for front ends that address workers by name.
     pub fn find(&self, name: &str) -> Option<WorkerId> {
-        self.workers.iter().find(|w| w.name == name).map(|w| w.id)
+        self.workers.values().find(|w| w.name == name).map(|w| w.id)
     }
 
     fn worker(&self, id: WorkerId) -> Option<&Worker> {
-        self.workers.get(id.0 as usize)
+        self.workers.get(&id)
     }
 
     fn worker_mut(&mut self, id: WorkerId) -> Option<&mut Worker> {
-        self.workers.get_mut(id.0 as usize)
+        self.workers.get_mut(&id)
     }
 
     /// A `queue` event whenever depth, counts or queue settings change.
@@ -299,12 +315,14 @@ impl Supervisor {
         for base in job.worker_names() {
             let mut name = base.clone();
             let mut n = 2;
-            while self.workers.iter().any(|w| w.name == name) {
+            while self.workers.values().any(|w| w.name == name) {
                 name = format!("{base}-{n}");
                 n += 1;
             }
-            let id = WorkerId(self.workers.len() as u32);
-            self.workers.push(Worker::new(id, name, job.clone(), now));
+            let id = WorkerId(self.next_id);
+            self.next_id += 1;
+            self.workers
+                .insert(id, Worker::new(id, name, job.clone(), now));
             self.queue.push_back(id);
         }
     }
@@ -314,7 +332,11 @@ impl Supervisor {
         if self.queue_paused {
             return;
         }
-        let mut running = self.workers.iter().filter(|w| w.state.is_active()).count();
+        let mut running = self
+            .workers
+            .values()
+            .filter(|w| w.state.is_active())
+            .count();
         while running < self.policy.max_parallel {
             let Some(id) = self.queue.pop_front() else {
                 break;
@@ -361,6 +383,7 @@ impl Supervisor {
         w.ended = Some(now);
         let worker = w.name.clone();
         self.emit(EventKind::Failed { worker, error });
+        self.note_finished(id);
     }
 
     fn timer(&mut self, timer: Timer, now: Instant) {

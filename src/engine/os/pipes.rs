@@ -37,6 +37,18 @@ pub struct Reader {
     pub log_file: Option<std::fs::File>,
 }
 
+/// How to read: through tokio (which clears its readiness on "would block"), or
+/// straight from the descriptor.
+#[derive(Clone, Copy)]
+enum Mode {
+    Reactor,
+    /// For the exit flush: tokio's `try_read` answers "would block" until its reactor
+    /// has seen the pipe become readable, which may not have happened yet for output
+    /// written just before the worker exited; read(2) sees it, so `exited` always
+    /// follows that output.
+    Now,
+}
+
 /// What one non-blocking read produced.
 enum Read {
     Lines(Vec<String>),
@@ -62,20 +74,24 @@ impl Reader {
         let buffer = self.store.buffer(self.id);
         let mut splitter = LineSplitter::default();
         let mut flush_open = true;
-        'outer: loop {
+        // A flush that found the end of the stream is answered only once the last,
+        // unterminated line is stored too, so it also comes before `exited`.
+        let mut eof_ack = None;
+        loop {
             tokio::select! {
                 biased;
                 request = flush.recv(), if flush_open => match request {
                     Some(ack) => {
-                        loop {
-                            match self.read_once(&rx, &mut splitter) {
+                        let eof = loop {
+                            match self.read_once(&rx, &mut splitter, Mode::Now) {
                                 Read::Lines(lines) => self.store_lines(lines, &buffer).await,
-                                Read::WouldBlock => break,
-                                Read::End => {
-                                    let _ = ack.send(());
-                                    break 'outer;
-                                }
+                                Read::WouldBlock => break false,
+                                Read::End => break true,
                             }
+                        };
+                        if eof {
+                            eof_ack = Some(ack);
+                            break;
                         }
                         let _ = ack.send(());
                     }
@@ -85,7 +101,7 @@ impl Reader {
                     if ready.is_err() {
                         break;
                     }
-                    match self.read_once(&rx, &mut splitter) {
+                    match self.read_once(&rx, &mut splitter, Mode::Reactor) {
                         Read::Lines(lines) => self.store_lines(lines, &buffer).await,
                         Read::WouldBlock => {}
                         Read::End => break,
@@ -99,6 +115,9 @@ impl Reader {
         if let Some(f) = &mut self.log_file {
             let _ = f.flush();
         }
+        if let Some(ack) = eof_ack {
+            let _ = ack.send(());
+        }
         // Answer flushes that arrive after EOF at once.
         while let Ok(ack) = flush.try_recv() {
             let _ = ack.send(());
@@ -106,10 +125,14 @@ impl Reader {
     }
 
     /// One non-blocking read into the shared scratch buffer, split into lines.
-    fn read_once(&mut self, rx: &pipe::Receiver, splitter: &mut LineSplitter) -> Read {
+    fn read_once(&mut self, rx: &pipe::Receiver, splitter: &mut LineSplitter, mode: Mode) -> Read {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            match rx.try_read(&mut scratch) {
+            let read = match mode {
+                Mode::Reactor => rx.try_read(&mut scratch),
+                Mode::Now => read_now(rx, &mut scratch),
+            };
+            match read {
                 Ok(0) => Read::End,
                 Ok(n) => {
                     let bytes = &scratch[..n];
@@ -164,6 +187,16 @@ impl Reader {
                     break;
                 }
             }
+        }
+    }
+}
+
+/// read(2) on the non-blocking descriptor, retried on EINTR.
+fn read_now(rx: &pipe::Receiver, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match nix::unistd::read(rx, buf) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => return other.map_err(std::io::Error::from),
         }
     }
 }

@@ -7,8 +7,10 @@ mod portable;
 #[cfg(target_os = "linux")]
 mod vfork;
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -23,7 +25,7 @@ pub struct Started {
 
 /// Spawns the job's program. The error text names the program and the OS reason.
 pub fn spawn(job: &JobSpec) -> Result<Started, String> {
-    let argv = job.program.argv();
+    let argv = job.program.argv_os();
     let Some(program) = argv.first() else {
         return Err("empty command".into());
     };
@@ -52,7 +54,8 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
 }
 
 /// Clearer messages than exec's bare errno for the common mistakes.
-fn precheck(program: &str, cwd: Option<&Path>) -> Result<(), String> {
+fn precheck(program_os: &OsStr, cwd: Option<&Path>) -> Result<(), String> {
+    let program = program_os.to_string_lossy();
     if let Some(dir) = cwd {
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
@@ -70,10 +73,11 @@ fn precheck(program: &str, cwd: Option<&Path>) -> Result<(), String> {
             }
         }
     }
-    if program.contains('/') {
+    let bytes = program_os.as_bytes();
+    if bytes.contains(&b'/') {
         let path = match cwd {
-            Some(dir) if !program.starts_with('/') => dir.join(program),
-            _ => Path::new(program).to_path_buf(),
+            Some(dir) if !bytes.starts_with(b"/") => dir.join(program_os),
+            _ => Path::new(program_os).to_path_buf(),
         };
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => {
@@ -89,4 +93,35 @@ fn precheck(program: &str, cwd: Option<&Path>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::io::Read;
+    use std::os::unix::ffi::OsStringExt;
+
+    use super::*;
+    use crate::spec::Program;
+
+    /// Words that are not UTF-8 reach the child byte for byte.
+    #[test]
+    fn byte_argv_reaches_the_child_unchanged() {
+        let word = b"caf\xe9 \xff'; $(x)".to_vec();
+        let program = Program::ArgvOs(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "printf %s \"$1\"".into(),
+            "_".into(),
+            OsString::from_vec(word.clone()),
+        ]);
+        let started = spawn(&JobSpec::new("bytes", program)).unwrap();
+        let mut out = Vec::new();
+        File::from(started.stdout).read_to_end(&mut out).unwrap();
+        let mut status = 0;
+        // SAFETY: waiting for our own child by pid, with a valid out pointer.
+        let reaped = unsafe { libc::waitpid(started.pid as libc::pid_t, &mut status, 0) };
+        assert_eq!(reaped, started.pid as libc::pid_t);
+        assert_eq!(out, word);
+    }
 }

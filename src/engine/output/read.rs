@@ -154,7 +154,7 @@ impl OutputStore {
     }
 
     fn read<T>(&self, id: WorkerId, f: impl FnOnce(&LogBuffer) -> T) -> Option<T> {
-        let buffer = self.buffers.read().ok()?.get(id.0 as usize)?.clone();
+        let buffer = self.buffers.read().ok()?.get(id.0 as usize)?.clone()?;
         let b = buffer.lock().ok()?;
         Some(f(&b))
     }
@@ -165,7 +165,7 @@ impl OutputStore {
             .map(|b| {
                 b.iter()
                     .enumerate()
-                    .map(|(i, b)| (WorkerId(i as u32), b.clone()))
+                    .filter_map(|(i, b)| Some((WorkerId(i as u32), b.clone()?)))
                     .collect()
             })
             .unwrap_or_default()

@@ -142,6 +142,7 @@ impl Supervisor {
         w.ended = Some(now);
         let worker = w.name.clone();
         self.emit(EventKind::Cancelled { worker });
+        self.note_finished(id);
     }
 
     fn restart(&mut self, id: WorkerId, now: Instant) {
@@ -165,7 +166,7 @@ impl Supervisor {
         for id in std::mem::take(&mut self.queue) {
             self.cancel(id, now);
         }
-        let ids: Vec<WorkerId> = self.workers.iter().map(|w| w.id).collect();
+        let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
         for id in ids {
             let Some(w) = self.worker_mut(id) else {
                 continue;

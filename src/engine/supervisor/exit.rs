@@ -53,6 +53,7 @@ impl Supervisor {
         };
         self.emit(event);
         self.after_exit(id, code, reason);
+        self.note_finished(id);
     }
 
     /// Decides whether the worker runs again, and when.

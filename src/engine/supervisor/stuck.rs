@@ -13,7 +13,7 @@ use crate::spec::OnStuck;
 impl Supervisor {
     fn sample_rows(&self) -> Vec<WorkerSampleOut> {
         self.workers
-            .iter()
+            .values()
             .filter(|w| w.state.is_active() && w.stats.os_state != '\0')
             .filter_map(|w| {
                 Some(WorkerSampleOut {
@@ -36,7 +36,7 @@ impl Supervisor {
         let by_root: HashMap<u32, &TreeSample> = sample.trees.iter().map(|t| (t.root, t)).collect();
         let mut to_terminate = Vec::new();
         let mut events = Vec::new();
-        for w in &mut self.workers {
+        for w in self.workers.values_mut() {
             let (Some(pid), true) = (w.pid, w.state.is_active()) else {
                 continue;
             };

@@ -368,3 +368,89 @@ fn duplicate_launch_names_get_suffixes() {
     launch(&mut s, job("w", 1), now);
     assert_eq!(s.worker_name(WorkerId(1)), Some("w-2"));
 }
+
+fn retires(effects: &[Effect]) -> Vec<WorkerId> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Retire(id) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn exit(s: &mut Supervisor, id: u32, code: i32, now: Instant) -> Vec<Effect> {
+    s.handle(
+        Input::Exited {
+            id: WorkerId(id),
+            status: ExitStatus::Code(code),
+        },
+        now,
+    )
+}
+
+#[test]
+fn finished_workers_beyond_keep_finished_are_retired_but_still_counted() {
+    let now = Instant::now();
+    let mut s = Supervisor::new(Policy {
+        max_parallel: 1,
+        keep_finished: Some(2),
+        ..Policy::default()
+    });
+    let mut retired = Vec::new();
+    for (i, code) in [0, 1, 0, 0, 0].into_iter().enumerate() {
+        launch(&mut s, job(&format!("w{i}"), 1), now);
+        retired.extend(retires(&exit(&mut s, i as u32, code, now)));
+    }
+    assert_eq!(retired, [WorkerId(0), WorkerId(1), WorkerId(2)]);
+    let names: Vec<String> = s
+        .snapshot(now)
+        .workers
+        .into_iter()
+        .map(|w| w.name)
+        .collect();
+    assert_eq!(names, ["w3", "w4"]);
+    let stats = s.queue_stats();
+    assert_eq!((stats.done, stats.failed), (4, 1));
+    assert!(!s.all_ok(), "a retired failure still spoils ok");
+    assert_eq!(s.find("w1"), None);
+    // Ids are never reused after retirement.
+    assert_eq!(launch(&mut s, job("w5", 1), now), [WorkerId(5)]);
+}
+
+#[test]
+fn a_worker_is_retired_only_after_its_stop_ladder_ends() {
+    let now = Instant::now();
+    let mut s = Supervisor::new(Policy {
+        max_parallel: 1,
+        keep_finished: Some(0),
+        ..Policy::default()
+    });
+    launch(&mut s, job("w", 1), now);
+    s.handle(Input::Command(Command::Terminate(vec![WorkerId(0)])), now);
+    let fx = s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Signal(libc::SIGTERM),
+        },
+        now,
+    );
+    assert!(
+        retires(&fx).is_empty(),
+        "descendants may still need SIGKILL"
+    );
+    let kill = Timer {
+        id: WorkerId(0),
+        run: 1,
+        kind: TimerKind::Kill,
+    };
+    let fx = s.handle(Input::Timer(kill), now + Duration::from_secs(5));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Signal {
+            signal: libc::SIGKILL,
+            ..
+        }
+    )));
+    assert_eq!(retires(&fx), [WorkerId(0)]);
+}

@@ -127,6 +127,11 @@ impl Worker {
         self.state == WorkerState::Exited && self.code == Some(0)
     }
 
+    /// Does not spoil `ok`: exited 0, or cancelled before it ever ran.
+    pub fn counts_as_ok(&self) -> bool {
+        self.succeeded() || self.state == WorkerState::Cancelled && self.run == 0
+    }
+
     pub fn view(&self, now: Instant) -> WorkerView {
         WorkerView {
             id: self.id,

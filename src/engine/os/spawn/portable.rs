@@ -1,6 +1,7 @@
 //! The portable spawn path (non-Linux): std's `Command` with a `pre_exec` hook that
 //! cleans the signal state. It forks, which is slower than Linux's vfork path.
 
+use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -9,11 +10,12 @@ use super::Started;
 use crate::spec::JobSpec;
 
 /// Spawns `argv` with the job's settings; `stdin` is the already-opened stdin.
-pub fn spawn(job: &JobSpec, argv: &[String], stdin: Stdio) -> Result<Started, String> {
-    let Some((program, args)) = argv.split_first() else {
+pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: Stdio) -> Result<Started, String> {
+    let Some((program_os, args)) = argv.split_first() else {
         return Err("empty command".into());
     };
-    let mut cmd = Command::new(program);
+    let program = program_os.to_string_lossy();
+    let mut cmd = Command::new(program_os);
     cmd.args(args)
         .stdin(stdin)
         .stdout(Stdio::piped())

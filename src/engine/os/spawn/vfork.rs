@@ -12,7 +12,7 @@
 //! allocation, no locks, no Rust runtime.
 
 use std::cell::RefCell;
-use std::ffi::{CString, OsString, c_char, c_int, c_void};
+use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -53,13 +53,14 @@ const STAGES: [&str; 5] = [
 ];
 
 /// Spawns `argv` in its own process group with stdin from `stdin` and piped output.
-pub fn spawn(job: &JobSpec, argv: &[String], stdin: RawFd) -> Result<Started, String> {
-    let Some(program) = argv.first() else {
+pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, String> {
+    let Some(program_os) = argv.first() else {
         return Err("empty command".into());
     };
+    let program = program_os.to_string_lossy();
     let fail = |e: std::io::Error| format!("cannot start '{program}': {e}");
     let env = environment(job);
-    let path = resolve(program, &env)
+    let path = resolve(program_os, &env)
         .ok_or_else(|| fail(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
     let path = cstring(path.as_os_str().as_bytes())?;
     let argv_c: Vec<CString> = argv
@@ -223,8 +224,8 @@ fn environment(job: &JobSpec) -> Vec<(OsString, OsString)> {
 
 /// The executable for `program`: as given when it has a '/', else searched in the
 /// worker's PATH (like execvp, but done before cloning, where allocation is allowed).
-fn resolve(program: &str, env: &[(OsString, OsString)]) -> Option<std::path::PathBuf> {
-    if program.contains('/') {
+fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Option<std::path::PathBuf> {
+    if program.as_bytes().contains(&b'/') {
         return Some(program.into());
     }
     let path = env

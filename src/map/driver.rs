@@ -1,0 +1,413 @@
+//! The map driver: sits between the engine and the headless printer. It hands
+//! tasks to the engine as pool slots free up, retries failed ones, applies
+//! `--halt`, writes `--joblog`, holds output back for `--keep-order`, and
+//! forwards every event to the printer.
+//!
+//! Tasks wait in the driver, not in the engine's queue: the engine only ever gets
+//! what it can start now. So halting "soon" is just not launching any more, and
+//! at most `window` tasks are in memory however long the input is.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::attempt::{Attempt, Ending};
+use super::halt::{HaltRule, When};
+use super::joblog::{Joblog, Succeeded};
+use super::outbox::Outbox;
+use super::source::{Item, MAX_TASK_BYTES, Total};
+use super::template::Template;
+use crate::engine::{Command, Event, EventKind, QueueStats};
+use crate::spec::JobSpec;
+
+/// What the user asked for, fixed for the run.
+pub struct Settings {
+    pub template: Template,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub halt: Option<HaltRule>,
+    pub keep_order: bool,
+    /// `--output events`: forward output lines (they are always counted).
+    pub forward_output: bool,
+    /// Most tasks read but not yet finished (with `--keep-order`: not yet printed).
+    pub window: usize,
+    pub max_parallel: usize,
+}
+
+/// Task results, earlier (`--resume`) and now (`--joblog`).
+pub struct Records {
+    pub resume: Succeeded,
+    pub joblog: Option<Joblog>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Open,
+    Done,
+    Failed,
+}
+
+/// Why no task starts any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Halted,
+    Interrupted,
+    /// Nobody reads our output any more.
+    Unwatched,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    succeeded: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+pub struct Driver {
+    settings: Settings,
+    records: Records,
+    total: Total,
+    commands: mpsc::UnboundedSender<Command>,
+    /// Read and waiting for a pool slot; retries go to the front.
+    pending: VecDeque<Attempt>,
+    /// Launched and not yet ended, by worker name.
+    running: HashMap<String, Attempt>,
+    counts: Counts,
+    /// The highest task number read so far.
+    last_read: u64,
+    reading: Reading,
+    stopped: Option<Stop>,
+    queue_closed: bool,
+}
+
+impl Driver {
+    pub fn new(
+        settings: Settings,
+        records: Records,
+        total: Total,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Self {
+        Driver {
+            settings,
+            records,
+            total,
+            commands,
+            pending: VecDeque::new(),
+            running: HashMap::new(),
+            counts: Counts::default(),
+            last_read: 0,
+            reading: Reading::Open,
+            stopped: None,
+            queue_closed: false,
+        }
+    }
+
+    /// Runs until the engine's `events` end; true when every task succeeded.
+    /// `printer` takes the events to print; when it is gone, nobody is watching
+    /// and the run stops.
+    pub async fn run(
+        mut self,
+        events: &mut mpsc::Receiver<Event>,
+        tasks: mpsc::Receiver<Item>,
+        printer: mpsc::Sender<Event>,
+    ) -> bool {
+        let mut out = Outbox::new(printer, self.settings.keep_order);
+        let mut tasks = Some(tasks);
+        loop {
+            if out.newly_closed() {
+                // Nobody reads our output any more: stop the work rather than
+                // run on unobserved.
+                self.drop_pending(Stop::Unwatched);
+                let _ = self.commands.send(Command::StopAll);
+            }
+            self.launch_ready();
+            if !self.takes_tasks() {
+                tasks = None; // the reader thread stops at its next send
+            }
+            self.close_queue_when_drained();
+            let want_task = tasks.is_some() && self.occupied(&out) < self.settings.window;
+            tokio::select! {
+                biased;
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event, &mut out).await,
+                    None => break,
+                },
+                item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
+            }
+        }
+        if self.counts.skipped > 0 {
+            eprintln!(
+                "proctor: --resume: skipped {} task(s) that already succeeded",
+                self.counts.skipped
+            );
+        }
+        self.ok()
+    }
+
+    fn ok(&self) -> bool {
+        self.counts.failed == 0 && self.reading != Reading::Failed && self.stopped.is_none()
+    }
+
+    /// Still reading input and starting tasks.
+    fn takes_tasks(&self) -> bool {
+        self.reading == Reading::Open && self.stopped.is_none()
+    }
+
+    /// Tasks read and not yet released: finished, or with `--keep-order` printed.
+    fn occupied(&self, out: &Outbox) -> usize {
+        match out.next_to_print() {
+            Some(next) => (self.last_read + 1).saturating_sub(next) as usize,
+            None => self.pending.len() + self.running.len(),
+        }
+    }
+
+    /// Hands waiting tasks to the engine while the pool has free slots.
+    fn launch_ready(&mut self) {
+        while self.stopped.is_none() && self.running.len() < self.settings.max_parallel {
+            let Some(attempt) = self.pending.pop_front() else {
+                break;
+            };
+            let mut job = JobSpec::new(
+                attempt.worker.clone(),
+                self.settings
+                    .template
+                    .render(attempt.task.number, &attempt.task.input),
+            );
+            job.timeout = self.settings.timeout;
+            // If the engine is gone its event stream ends too, which ends the run.
+            let _ = self.commands.send(Command::Launch(Box::new(job)));
+            self.running.insert(attempt.worker.clone(), attempt);
+        }
+    }
+
+    /// Closes the engine's queue once no task will be launched again, so the
+    /// engine ends when the pool drains.
+    fn close_queue_when_drained(&mut self) {
+        let drained = self.pending.is_empty() && self.running.is_empty();
+        if !self.takes_tasks() && drained && !self.queue_closed {
+            self.queue_closed = true;
+            let _ = self.commands.send(Command::CloseQueue);
+        }
+    }
+
+    async fn on_item(&mut self, item: Option<Item>, out: &mut Outbox) {
+        match item {
+            None => self.reading = Reading::Done,
+            Some(Item::Task(task)) => {
+                self.last_read = task.number;
+                if self.records.resume.contains(task.number, &task.input) {
+                    self.counts.skipped += 1;
+                    out.release(task.number).await;
+                } else {
+                    self.pending.push_back(Attempt::new(task));
+                }
+            }
+            Some(Item::TooLong { task, len }) => {
+                self.last_read = task.number;
+                let error = format!(
+                    "task {} is {len} bytes long; one argument can carry at most \
+                     {MAX_TASK_BYTES} bytes (pass a file name instead)",
+                    task.number
+                );
+                let attempt = Attempt::new(task);
+                self.finish(attempt, Ending::rejected(error), out).await;
+            }
+            Some(Item::ReadError(message)) => {
+                eprintln!("proctor: {message}");
+                self.reading = Reading::Failed;
+                out.send(Event::now(EventKind::Error { message })).await;
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: Event, out: &mut Outbox) {
+        match &event.kind {
+            EventKind::Spawned { worker, pid, .. } => {
+                if let Some(a) = self.running.get_mut(worker) {
+                    a.pid = Some(*pid);
+                    a.start = Some(event.t);
+                }
+            }
+            EventKind::Output { worker, line, .. } => {
+                let number = self.running.get_mut(worker).map(|a| {
+                    a.output_bytes += line.len() as u64 + 1;
+                    a.task.number
+                });
+                if !self.settings.forward_output {
+                    return;
+                }
+                if let Some(number) = number {
+                    out.output(number, event).await;
+                    return;
+                }
+            }
+            EventKind::Exited {
+                worker,
+                code,
+                signal,
+                runtime_s,
+                timed_out,
+                ..
+            } => {
+                let ending = Ending::exited(*code, signal.clone(), *runtime_s, *timed_out);
+                let worker = worker.clone();
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
+                return;
+            }
+            EventKind::Failed { worker, error } => {
+                let ending = Ending::failed(error.clone());
+                let worker = worker.clone();
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
+                return;
+            }
+            EventKind::Cancelled { worker } => {
+                if let Some(a) = self.running.remove(worker) {
+                    let number = a.task.number;
+                    out.send(event).await;
+                    out.release(number).await;
+                    return;
+                }
+            }
+            EventKind::Queue {
+                stats,
+                max_parallel,
+                paused,
+                closed,
+            } => {
+                self.settings.max_parallel = *max_parallel;
+                let kind = EventKind::Queue {
+                    stats: self.queue_stats(*stats),
+                    max_parallel: *max_parallel,
+                    paused: *paused,
+                    closed: *closed,
+                };
+                out.queue(event.t, kind).await;
+                return;
+            }
+            EventKind::Interrupted { .. } => {
+                // The engine stops everything itself; start nothing more.
+                self.stop(Stop::Interrupted, out).await;
+            }
+            EventKind::Summary { workers, .. } => {
+                // Output still held belongs to tasks that never ended (a launch
+                // the engine refused while stopping): print it rather than lose it.
+                out.release_all().await;
+                let kind = EventKind::Summary {
+                    ok: self.ok(),
+                    workers: workers.clone(),
+                };
+                out.send(Event { t: event.t, kind }).await;
+                return;
+            }
+            _ => {}
+        }
+        out.send(event).await;
+    }
+
+    /// Depth counts tasks waiting here and what is known to remain in the input;
+    /// done and failed count tasks (after retries), not attempts.
+    fn queue_stats(&self, engine: QueueStats) -> QueueStats {
+        let unread = match (self.takes_tasks(), self.total.get()) {
+            (true, Some(total)) => total
+                .saturating_sub(self.last_read)
+                .saturating_sub(self.records.resume.after(self.last_read)),
+            _ => 0,
+        };
+        QueueStats {
+            depth: engine.depth + self.pending.len() + unread as usize,
+            running: engine.running,
+            done: self.counts.succeeded as usize,
+            failed: self.counts.failed as usize,
+        }
+    }
+
+    /// An attempt ended: retry it, or record the task's result.
+    async fn attempt_ended(&mut self, worker: &str, ending: Ending, out: &mut Outbox) {
+        let Some(attempt) = self.running.remove(worker) else {
+            return;
+        };
+        let retry = attempt.retry < self.settings.retries && self.stopped.is_none();
+        if !ending.succeeded() && retry {
+            self.pending.push_front(attempt.retried());
+            return;
+        }
+        self.finish(attempt, ending, out).await;
+    }
+
+    /// Records a task's final result: counts, joblog, `task` event, halt rule.
+    async fn finish(&mut self, attempt: Attempt, ending: Ending, out: &mut Outbox) {
+        let failed = !ending.succeeded();
+        if failed {
+            self.counts.failed += 1;
+        } else {
+            self.counts.succeeded += 1;
+        }
+        let number = attempt.task.number;
+        let record = attempt.record(ending);
+        if let Some(log) = &mut self.records.joblog
+            && let Err(e) = log.append(&record)
+        {
+            eprintln!("proctor: {e}; the joblog is incomplete from here on");
+            self.records.joblog = None;
+        }
+        out.send(Event::now(EventKind::Task(record))).await;
+        out.release(number).await;
+        if failed {
+            self.check_halt(out).await;
+        }
+    }
+
+    async fn check_halt(&mut self, out: &mut Outbox) {
+        let Some(rule) = self.settings.halt else {
+            return;
+        };
+        let finished = self.counts.succeeded + self.counts.failed;
+        if self.stopped == Some(Stop::Halted) || !rule.is_met(self.counts.failed, finished) {
+            return;
+        }
+        eprintln!(
+            "proctor: --halt {rule}: {} of {finished} finished task(s) failed; starting no more{}",
+            self.counts.failed,
+            if rule.when == When::Now {
+                " and terminating the running ones"
+            } else {
+                ""
+            }
+        );
+        let kind = EventKind::Halted {
+            rule: rule.to_string(),
+            failed: self.counts.failed,
+            finished,
+        };
+        out.send(Event::now(kind)).await;
+        if rule.when == When::Now {
+            let _ = self.commands.send(Command::StopAll);
+        }
+        self.stop(Stop::Halted, out).await;
+    }
+
+    /// Starts nothing more and stops reading input; the waiting tasks will never
+    /// run, so output held behind them is printed.
+    async fn stop(&mut self, why: Stop, out: &mut Outbox) {
+        for number in self.drop_pending(why) {
+            out.release(number).await;
+        }
+    }
+
+    /// `stop` without printing; returns the numbers of the dropped tasks.
+    fn drop_pending(&mut self, why: Stop) -> Vec<u64> {
+        // The first reason stays: a halt followed by an interrupt is still a halt.
+        self.stopped.get_or_insert(why);
+        self.pending.drain(..).map(|a| a.task.number).collect()
+    }
+}
+
+async fn recv(tasks: &mut Option<mpsc::Receiver<Item>>) -> Option<Item> {
+    match tasks {
+        Some(rx) => rx.recv().await,
+        None => None,
+    }
+}

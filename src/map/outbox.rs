@@ -1,0 +1,82 @@
+//! The driver's way out to the printer: output held for `--keep-order`, queue
+//! events without repeats, and noticing when nobody reads any more.
+
+use tokio::sync::mpsc;
+
+use super::order::Order;
+use crate::engine::{Event, EventKind};
+
+pub struct Outbox {
+    printer: Option<mpsc::Sender<Event>>,
+    /// `Some` with `--keep-order`.
+    order: Option<Order<Event>>,
+    last_queue: Option<EventKind>,
+    /// The printer went away and `newly_closed` has not said so yet.
+    closed_unseen: bool,
+}
+
+impl Outbox {
+    pub fn new(printer: mpsc::Sender<Event>, keep_order: bool) -> Self {
+        Outbox {
+            printer: Some(printer),
+            order: keep_order.then(Order::default),
+            last_queue: None,
+            closed_unseen: false,
+        }
+    }
+
+    /// True once, after the printer has gone (e.g. `| head` ended): from then
+    /// on nobody watches the run.
+    pub fn newly_closed(&mut self) -> bool {
+        std::mem::take(&mut self.closed_unseen)
+    }
+
+    pub async fn send(&mut self, event: Event) {
+        let Some(printer) = &self.printer else { return };
+        if printer.send(event).await.is_err() {
+            self.printer = None;
+            self.closed_unseen = true;
+        }
+    }
+
+    /// A queue event, unless it repeats the previous one.
+    pub async fn queue(&mut self, t: f64, kind: EventKind) {
+        if self.last_queue.as_ref() == Some(&kind) {
+            return;
+        }
+        self.last_queue = Some(kind.clone());
+        self.send(Event { t, kind }).await;
+    }
+
+    /// An output line of task `number`: printed now, or held until its turn.
+    pub async fn output(&mut self, number: u64, event: Event) {
+        let ready = match &mut self.order {
+            Some(order) => order.output(number, event),
+            None => Some(event),
+        };
+        if let Some(event) = ready {
+            self.send(event).await;
+        }
+    }
+
+    /// Task `number` will write no more (finished, or will never run).
+    pub async fn release(&mut self, number: u64) {
+        let Some(order) = &mut self.order else { return };
+        for event in order.finish(number) {
+            self.send(event).await;
+        }
+    }
+
+    /// Prints whatever is still held (for tasks that never ended).
+    pub async fn release_all(&mut self) {
+        let Some(order) = &mut self.order else { return };
+        for event in order.drain() {
+            self.send(event).await;
+        }
+    }
+
+    /// With `--keep-order`, the first task whose output is not yet all printed.
+    pub fn next_to_print(&self) -> Option<u64> {
+        self.order.as_ref().map(Order::next)
+    }
+}

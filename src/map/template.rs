@@ -1,0 +1,291 @@
+//! The command template of map mode: parsing it once, and filling in one task.
+//!
+//! Placeholders are replaced inside argv words, never by a shell: `{}` the task,
+//! `{#}` its number, `{.}` the task without extension, `{/}` its basename. With
+//! `--shell` the words form one `/bin/sh -c` script and every value is quoted.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use crate::spec::Program;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Text(String),
+    /// `{}`
+    Input,
+    /// `{#}`
+    Number,
+    /// `{.}`
+    NoExtension,
+    /// `{/}`
+    Basename,
+}
+
+/// A parsed template, ready to fill in for each task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    words: Vec<Vec<Part>>,
+    shell: bool,
+}
+
+impl Template {
+    /// Parses the template words; without any placeholder the task is appended as
+    /// one more argument (as xargs does).
+    pub fn parse(words: &[String], shell: bool) -> Result<Template, String> {
+        let empty = || {
+            "the command template is empty: give a command after `--`, e.g. \
+             `proctor map -- echo {}`"
+                .to_string()
+        };
+        let first = words.first().ok_or_else(empty)?;
+        if first.trim().is_empty() && (!shell || words.iter().all(|w| w.trim().is_empty())) {
+            return Err(empty());
+        }
+        let mut words: Vec<Vec<Part>> = words.iter().map(|w| parse_word(w)).collect();
+        let has_placeholder = words.iter().flatten().any(|p| !matches!(p, Part::Text(_)));
+        if !has_placeholder {
+            words.push(vec![Part::Input]);
+        }
+        Ok(Template { words, shell })
+    }
+
+    /// The program for task number `number` with input `input`.
+    pub fn render(&self, number: u64, input: &[u8]) -> Program {
+        let words: Vec<Vec<u8>> = self
+            .words
+            .iter()
+            .map(|parts| self.fill(parts, number, input))
+            .collect();
+        if self.shell {
+            let script = words.join(&b' ');
+            match String::from_utf8(script) {
+                Ok(script) => Program::Shell(script),
+                Err(e) => Program::ArgvOs(vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    OsString::from_vec(e.into_bytes()),
+                ]),
+            }
+        } else {
+            match words
+                .iter()
+                .map(|w| String::from_utf8(w.clone()))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(words) => Program::Argv(words),
+                Err(_) => Program::ArgvOs(words.into_iter().map(OsString::from_vec).collect()),
+            }
+        }
+    }
+
+    fn fill(&self, parts: &[Part], number: u64, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in parts {
+            let number_text;
+            let value: &[u8] = match part {
+                Part::Text(text) => {
+                    out.extend_from_slice(text.as_bytes());
+                    continue;
+                }
+                Part::Input => input,
+                Part::Number => {
+                    number_text = number.to_string();
+                    number_text.as_bytes()
+                }
+                Part::NoExtension => without_extension(input),
+                Part::Basename => basename(input),
+            };
+            if self.shell {
+                out.extend_from_slice(&shell_quote(value));
+            } else {
+                out.extend_from_slice(value);
+            }
+        }
+        out
+    }
+}
+
+/// Splits one word into text and placeholders; any other `{…}` is plain text.
+fn parse_word(word: &str) -> Vec<Part> {
+    const PLACEHOLDERS: [(&str, Part); 4] = [
+        ("{}", Part::Input),
+        ("{#}", Part::Number),
+        ("{.}", Part::NoExtension),
+        ("{/}", Part::Basename),
+    ];
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = word;
+    'scan: while !rest.is_empty() {
+        for (token, part) in &PLACEHOLDERS {
+            if let Some(after) = rest.strip_prefix(token) {
+                if !text.is_empty() {
+                    parts.push(Part::Text(std::mem::take(&mut text)));
+                }
+                parts.push(part.clone());
+                rest = after;
+                continue 'scan;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            text.push(c);
+        }
+        rest = chars.as_str();
+    }
+    if !text.is_empty() || parts.is_empty() {
+        parts.push(Part::Text(text));
+    }
+    parts
+}
+
+/// `dir/name.tar.gz` → `dir/name.tar`; a leading dot (`.bashrc`) is no extension.
+fn without_extension(input: &[u8]) -> &[u8] {
+    let name_start = input.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    match input[name_start..].iter().rposition(|&b| b == b'.') {
+        Some(dot) if dot > 0 => &input[..name_start + dot],
+        _ => input,
+    }
+}
+
+/// The part after the last `/` (trailing slashes ignored, as `basename` does).
+fn basename(input: &[u8]) -> &[u8] {
+    let Some(last) = input.iter().rposition(|&b| b != b'/') else {
+        return &input[..input.len().min(1)]; // "/" stays "/", "" stays ""
+    };
+    let trimmed = &input[..=last];
+    match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    }
+}
+
+/// Single-quotes a value for /bin/sh: `it's` → `'it'\''s'`.
+pub fn shell_quote(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 2);
+    out.push(b'\'');
+    for &b in value {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &[&str]) -> Vec<String> {
+        text.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn argv(template: &[&str], number: u64, input: &str) -> Vec<String> {
+        let t = Template::parse(&words(template), false).unwrap();
+        match t.render(number, input.as_bytes()) {
+            Program::Argv(words) => words,
+            other => panic!("expected argv, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_replaced_inside_words() {
+        assert_eq!(
+            argv(
+                &["conv", "{}", "out/{/.}", "--n={#}", "{.}.png", "{/}"],
+                7,
+                "img/a.b.jpg"
+            ),
+            [
+                "conv",
+                "img/a.b.jpg",
+                "out/{/.}",
+                "--n=7",
+                "img/a.b.png",
+                "a.b.jpg"
+            ]
+        );
+    }
+
+    #[test]
+    fn no_placeholder_appends_the_task() {
+        assert_eq!(argv(&["echo", "-n"], 1, "x y"), ["echo", "-n", "x y"]);
+        // Braces that are not placeholders stay as they are.
+        assert_eq!(
+            argv(&["awk", "{print $1}"], 1, "f"),
+            ["awk", "{print $1}", "f"]
+        );
+    }
+
+    #[test]
+    fn values_are_never_split_or_interpreted() {
+        let task = "a b; rm -rf / $(id) 'q' \"d\"";
+        assert_eq!(argv(&["printf", "%s\\n", "{}"], 1, task)[2], task);
+    }
+
+    #[test]
+    fn extension_and_basename_edge_cases() {
+        assert_eq!(without_extension(b"a.tar.gz"), b"a.tar");
+        assert_eq!(without_extension(b".bashrc"), b".bashrc");
+        assert_eq!(without_extension(b"dir.d/file"), b"dir.d/file");
+        assert_eq!(without_extension(b"dir/x."), b"dir/x");
+        assert_eq!(basename(b"/a/b/c.txt"), b"c.txt");
+        assert_eq!(basename(b"a/b/"), b"b");
+        assert_eq!(basename(b"plain"), b"plain");
+        assert_eq!(basename(b"/"), b"/");
+        assert_eq!(basename(b""), b"");
+    }
+
+    #[test]
+    fn shell_quoting_escapes_single_quotes() {
+        assert_eq!(shell_quote(b"it's"), b"'it'\\''s'");
+        assert_eq!(shell_quote(b""), b"''");
+        assert_eq!(shell_quote(b"$(x) `y` \\"), b"'$(x) `y` \\'");
+    }
+
+    #[test]
+    fn shell_mode_joins_words_and_quotes_values() {
+        let t = Template::parse(&words(&["echo", "{}", "|", "wc -c"]), true).unwrap();
+        assert_eq!(
+            t.render(3, b"a'b"),
+            Program::Shell("echo 'a'\\''b' | wc -c".into())
+        );
+        // `{#}` is a placeholder too, so the task is not appended.
+        let t = Template::parse(&words(&["echo {#}:"]), true).unwrap();
+        assert_eq!(t.render(3, b"x y"), Program::Shell("echo '3':".into()));
+        let t = Template::parse(&words(&["echo"]), true).unwrap();
+        assert_eq!(t.render(3, b"x y"), Program::Shell("echo 'x y'".into()));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_stay_exact() {
+        let t = Template::parse(&words(&["cat", "{}"]), false).unwrap();
+        assert_eq!(
+            t.render(1, b"\xff.txt"),
+            Program::ArgvOs(vec!["cat".into(), OsString::from_vec(b"\xff.txt".to_vec())])
+        );
+        let t = Template::parse(&words(&["cat {}"]), true).unwrap();
+        assert_eq!(
+            t.render(1, b"\xff"),
+            Program::ArgvOs(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                OsString::from_vec(b"cat '\xff'".to_vec())
+            ])
+        );
+    }
+
+    #[test]
+    fn empty_templates_are_rejected() {
+        for bad in [&[][..], &[""], &["  ", "{}"]] {
+            let err = Template::parse(&words(bad), false).unwrap_err();
+            assert!(err.contains("empty"), "{err}");
+        }
+        assert!(Template::parse(&words(&["", "echo"]), true).is_ok());
+        assert!(Template::parse(&words(&[" "]), true).is_err());
+    }
+}
