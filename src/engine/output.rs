@@ -107,6 +107,8 @@ pub struct OutputStore {
     live: AtomicUsize,
     /// Each buffer's current byte cap: the budget shared by the buffers that exist.
     share: AtomicUsize,
+    /// The share when every buffer was last trimmed to it.
+    trimmed_at: AtomicUsize,
 }
 
 impl OutputStore {
@@ -123,6 +125,7 @@ impl OutputStore {
             budget,
             live: AtomicUsize::new(0),
             share: AtomicUsize::new(budget.max(MIN_SHARE)),
+            trimmed_at: AtomicUsize::new(budget.max(MIN_SHARE)),
         }
     }
 
@@ -152,11 +155,13 @@ impl OutputStore {
         let buffer = Arc::new(Mutex::new(LogBuffer::new(self.capacity)));
         buffers[index] = Some(buffer.clone());
         let live = self.live.fetch_add(1, Ordering::Relaxed) + 1;
-        let before = self.share();
         let share = (self.budget / live).max(MIN_SHARE);
         self.share.store(share, Ordering::Relaxed);
-        // Shrink the others only when the share halves: amortised, not per worker.
-        if share <= before / 2 {
+        // Shrink the others only when the share has halved since they were last
+        // shrunk: amortised, not per worker, and a quiet buffer never holds more
+        // than twice its share (busy ones adopt the share on their next lines).
+        if share <= self.trimmed_at.load(Ordering::Relaxed) / 2 {
+            self.trimmed_at.store(share, Ordering::Relaxed);
             for b in buffers.iter().flatten() {
                 if let Ok(mut b) = b.lock() {
                     b.set_byte_cap(share);
@@ -396,7 +401,9 @@ mod tests {
             first.lock().unwrap().push(line(i));
         }
         assert_eq!(first.lock().unwrap().bytes(), 200 * 1024);
-        store.buffer(WorkerId(3)); // four workers now: each gets a quarter
+        for id in 1..4 {
+            store.buffer(WorkerId(id)); // four workers now: each gets a quarter
+        }
         let b = first.lock().unwrap();
         assert!(b.bytes() <= MIN_SHARE, "{} bytes kept", b.bytes());
         assert_eq!(b.dropped as usize + b.len(), 200);
