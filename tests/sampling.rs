@@ -12,7 +12,14 @@ use serde_json::Value;
 /// CPU-heavy tests run one at a time so they do not starve each other.
 static CPU: Mutex<()> = Mutex::new(());
 
-/// The worker rows of `sample` events for `worker`, as they arrive, until `done`.
+/// On a saturated machine (every core busy) a busy loop gets less than a core, so
+/// the lower bounds relax to "clearly busy"; the upper bounds never relax.
+fn saturated(row: &Value) -> bool {
+    row["system_cpu"].as_f64().unwrap_or(0.0) >= 90.0
+}
+
+/// The worker rows of `sample` events for `worker` (with the sample's total CPU as
+/// `system_cpu`), as they arrive, until `done`.
 fn watch_samples(p: &mut Live, worker: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let mut rows = Vec::new();
     loop {
@@ -21,7 +28,9 @@ fn watch_samples(p: &mut Live, worker: &str, done: impl Fn(&[Value]) -> bool) ->
             .as_array()
             .and_then(|ws| ws.iter().find(|w| w["worker"] == worker))
         {
-            rows.push(row.clone());
+            let mut row = row.clone();
+            row["system_cpu"] = sample["cpu"].clone();
+            rows.push(row);
         }
         if done(&rows) {
             return rows;
@@ -42,16 +51,21 @@ fn a_busy_worker_reads_about_one_core_and_a_sleeping_one_almost_nothing() {
         ],
         true,
     );
+    let good = |r: &Value| {
+        let cpu = r["cpu"].as_f64().unwrap();
+        cpu >= 70.0 || saturated(r) && cpu >= 30.0
+    };
     let rows = watch_samples(&mut p, "sh", |rows| {
-        rows.iter().any(|r| r["cpu"].as_f64().unwrap() >= 70.0) || rows.len() >= 40
+        rows.iter().skip(1).any(good) || rows.len() >= 40
     });
     let best = rows
         .iter()
-        .map(|r| r["cpu"].as_f64().unwrap())
-        .fold(0.0, f64::max);
+        .skip(1)
+        .find(|r| good(r))
+        .map(|r| r["cpu"].as_f64().unwrap());
     assert!(
-        (70.0..=130.0).contains(&best),
-        "busy loop peaked at {best}% over {} samples",
+        best.is_some_and(|b| b <= 130.0),
+        "busy loop read {best:?}% over {} samples: {rows:?}",
         rows.len()
     );
     assert!(
@@ -81,18 +95,17 @@ fn tree_figures_cover_grandchildren_in_any_group() {
         &["--sample-events", "--interval", "300ms", "--shell", script],
         true,
     );
+    let good = |r: &Value| {
+        let tree = r["tree_cpu"].as_f64().unwrap();
+        r["descendants"] == 2 && (tree >= 120.0 || saturated(r) && tree >= 50.0)
+    };
     let rows = watch_samples(&mut p, "sh", |rows| {
-        rows.last()
-            .is_some_and(|r| r["descendants"] == 2 && r["tree_cpu"].as_f64().unwrap() >= 120.0)
-            || rows.len() >= 40
+        rows.last().is_some_and(good) || rows.len() >= 40
     });
     let last = rows.last().unwrap();
     assert_eq!(last["descendants"], 2, "{rows:?}");
     let tree = last["tree_cpu"].as_f64().unwrap();
-    assert!(
-        (120.0..=230.0).contains(&tree),
-        "tree CPU {tree}% ({rows:?})"
-    );
+    assert!(good(last) && tree <= 230.0, "tree CPU {tree}% ({rows:?})");
     assert!(last["tree_rss"].as_u64().unwrap() > last["rss"].as_u64().unwrap());
     p.send(r#"{"cmd":"terminate","worker":"sh"}"#);
     p.close();

@@ -1,15 +1,19 @@
 //! Worker output: bounded ring buffers of lines, one per worker, shared with front
-//! ends. Lines are neutralised on the way in, so worker output can never drive
-//! the terminal, whatever bytes it writes.
+//! ends. Lines are stored raw and neutralised whenever they are read, so worker
+//! output can never drive the terminal, whatever bytes it writes.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::command::WorkerId;
 use super::event::Stream;
 
+mod buffer;
 mod read;
+mod split;
+
+pub use buffer::LogBuffer;
+pub use split::{LineSplitter, to_text};
 
 /// Lines longer than this are cut and marked.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -28,72 +32,6 @@ pub const DEFAULT_BUDGET: usize = 128 * 1024 * 1024;
 
 /// No worker's share of the budget goes below this, however many workers there are.
 const MIN_SHARE: usize = 64 * 1024;
-
-/// The last `capacity` lines of one worker, and at most `byte_cap` bytes of text.
-#[derive(Debug)]
-pub struct LogBuffer {
-    lines: VecDeque<Line>,
-    capacity: usize,
-    bytes: usize,
-    byte_cap: usize,
-    /// Lines dropped from the front since the worker started (for scroll anchors).
-    pub dropped: u64,
-}
-
-impl LogBuffer {
-    pub fn new(capacity: usize) -> Self {
-        LogBuffer {
-            lines: VecDeque::new(),
-            capacity: capacity.max(1),
-            bytes: 0,
-            byte_cap: usize::MAX,
-            dropped: 0,
-        }
-    }
-
-    pub fn push(&mut self, line: Line) {
-        self.bytes += line.text.len();
-        self.lines.push_back(line);
-        self.trim();
-    }
-
-    /// Lowers (or raises) this buffer's share of memory, dropping old lines to fit.
-    pub fn set_byte_cap(&mut self, cap: usize) {
-        if self.byte_cap != cap {
-            self.byte_cap = cap;
-            self.trim();
-        }
-    }
-
-    /// Text bytes held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    fn trim(&mut self) {
-        // The newest line always stays, even if it alone is over the cap.
-        while self.lines.len() > 1
-            && (self.lines.len() > self.capacity || self.bytes > self.byte_cap)
-        {
-            if let Some(old) = self.lines.pop_front() {
-                self.bytes -= old.text.len();
-                self.dropped += 1;
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
-    pub fn lines(&self) -> &VecDeque<Line> {
-        &self.lines
-    }
-}
 
 /// Every worker's buffer. Readers of one worker lock only that worker's buffer.
 #[derive(Debug)]
@@ -203,11 +141,7 @@ impl OutputStore {
         let Ok(b) = buffer.lock() else {
             return Vec::new();
         };
-        b.lines
-            .iter()
-            .skip(b.lines.len().saturating_sub(n))
-            .cloned()
-            .collect()
+        b.lines(b.len().saturating_sub(n), b.len()).collect()
     }
 
     /// Number of workers with a buffer.
@@ -273,111 +207,9 @@ fn needs_escape(c: char) -> bool {
         || (0x2066..=0x2069).contains(&n)
 }
 
-/// Splits a byte stream into lines: lossy UTF-8, a trailing CR dropped, lines over
-/// `MAX_LINE` cut and marked (the rest of such a line is skipped up to its newline).
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-    /// Bytes skipped from the line being cut.
-    skipping: Option<usize>,
-}
-
-impl LineSplitter {
-    /// Feeds a chunk; calls `emit` for every complete line.
-    pub fn feed(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(String)) {
-        while !chunk.is_empty() {
-            let newline = memchr::memchr(b'\n', chunk);
-            let (piece, rest, complete) = match newline {
-                Some(i) => (&chunk[..i], &chunk[i + 1..], true),
-                None => (chunk, &[][..], false),
-            };
-            chunk = rest;
-            if let Some(skipped) = &mut self.skipping {
-                *skipped += piece.len();
-                if complete {
-                    let n = *skipped;
-                    self.skipping = None;
-                    emit(cut_marker(std::mem::take(&mut self.partial), n));
-                }
-                continue;
-            }
-            let room = MAX_LINE - self.partial.len();
-            if piece.len() > room {
-                self.partial.extend_from_slice(&piece[..room]);
-                let skipped = piece.len() - room;
-                if complete {
-                    emit(cut_marker(std::mem::take(&mut self.partial), skipped));
-                } else {
-                    self.skipping = Some(skipped);
-                }
-                continue;
-            }
-            self.partial.extend_from_slice(piece);
-            if complete {
-                emit(to_line(std::mem::take(&mut self.partial)));
-            }
-        }
-    }
-
-    /// At end of stream: the last line if it had no newline.
-    pub fn finish(&mut self, emit: &mut impl FnMut(String)) {
-        if let Some(skipped) = self.skipping.take() {
-            emit(cut_marker(std::mem::take(&mut self.partial), skipped));
-        } else if !self.partial.is_empty() {
-            emit(to_line(std::mem::take(&mut self.partial)));
-        }
-    }
-}
-
-fn to_line(mut bytes: Vec<u8>) -> String {
-    if bytes.last() == Some(&b'\r') {
-        bytes.pop();
-    }
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
-}
-
-fn cut_marker(bytes: Vec<u8>, skipped: usize) -> String {
-    let mut line = to_line(bytes);
-    line.push_str(&format!(" [line cut: {skipped} more bytes]"));
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn split(chunks: &[&[u8]]) -> Vec<String> {
-        let mut s = LineSplitter::default();
-        let mut out = Vec::new();
-        for c in chunks {
-            s.feed(c, &mut |l| out.push(l));
-        }
-        s.finish(&mut |l| out.push(l));
-        out
-    }
-
-    #[test]
-    fn splits_across_chunks_and_keeps_last_partial_line() {
-        assert_eq!(split(&[b"a\nb", b"c\r\nd"]), ["a", "bc", "d"]);
-    }
-
-    #[test]
-    fn invalid_utf8_is_replaced_not_lost() {
-        assert_eq!(split(&[b"ok \xff\xfe end\n"]), ["ok \u{fffd}\u{fffd} end"]);
-    }
-
-    #[test]
-    fn long_lines_are_cut_and_marked() {
-        let long = vec![b'x'; MAX_LINE + 10];
-        let out = split(&[&long, b"\nnext\n"]);
-        assert_eq!(out.len(), 2);
-        assert!(out[0].starts_with("xxx"));
-        assert!(out[0].ends_with("[line cut: 10 more bytes]"));
-        assert_eq!(out[1], "next");
-    }
 
     #[test]
     fn escape_sequences_are_neutralised() {
@@ -407,21 +239,6 @@ mod tests {
         let b = first.lock().unwrap();
         assert!(b.bytes() <= MIN_SHARE, "{} bytes kept", b.bytes());
         assert_eq!(b.dropped as usize + b.len(), 200);
-    }
-
-    #[test]
-    fn ring_buffer_keeps_the_newest_lines() {
-        let mut b = LogBuffer::new(2);
-        for i in 0..5 {
-            b.push(Line {
-                seq: i,
-                stream: Stream::Stdout,
-                text: i.to_string(),
-            });
-        }
-        let texts: Vec<_> = b.lines().iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(texts, ["3", "4"]);
-        assert_eq!(b.dropped, 3);
     }
 
     #[test]

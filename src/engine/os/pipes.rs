@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::command::WorkerId;
 use crate::engine::event::{Event, EventKind, Stream};
-use crate::engine::output::{Line, LineSplitter, LogBuffer, OutputStore, neutralise, neutralised};
+use crate::engine::output::{LineSplitter, LogBuffer, OutputStore, to_text};
 use crate::engine::supervisor::Input;
 
 const CHUNK: usize = 64 * 1024;
@@ -51,9 +51,18 @@ enum Mode {
 
 /// What one non-blocking read produced.
 enum Read {
-    Lines(Vec<String>),
+    Stored(Stored),
     WouldBlock,
     End,
+}
+
+/// Lines just stored: what the supervisor and the event stream still need.
+#[derive(Default)]
+struct Stored {
+    /// The newest complete line (neutralised), if the chunk completed any.
+    last_line: Option<String>,
+    /// The lines as text, only when output events are wanted.
+    lines: Vec<String>,
 }
 
 impl Reader {
@@ -83,8 +92,8 @@ impl Reader {
                 request = flush.recv(), if flush_open => match request {
                     Some(ack) => {
                         let eof = loop {
-                            match self.read_once(&rx, &mut splitter, Mode::Now) {
-                                Read::Lines(lines) => self.store_lines(lines, &buffer).await,
+                            match self.read_once(&rx, &mut splitter, &buffer, Mode::Now) {
+                                Read::Stored(stored) => self.report(stored).await,
                                 Read::WouldBlock => break false,
                                 Read::End => break true,
                             }
@@ -101,17 +110,16 @@ impl Reader {
                     if ready.is_err() {
                         break;
                     }
-                    match self.read_once(&rx, &mut splitter, Mode::Reactor) {
-                        Read::Lines(lines) => self.store_lines(lines, &buffer).await,
+                    match self.read_once(&rx, &mut splitter, &buffer, Mode::Reactor) {
+                        Read::Stored(stored) => self.report(stored).await,
                         Read::WouldBlock => {}
                         Read::End => break,
                     }
                 }
             }
         }
-        let mut lines = Vec::new();
-        splitter.finish(&mut |l| lines.push(l));
-        self.store_lines(lines, &buffer).await;
+        let stored = self.store(&buffer, |emit| splitter.finish(emit));
+        self.report(stored).await;
         if let Some(f) = &mut self.log_file {
             let _ = f.flush();
         }
@@ -124,8 +132,14 @@ impl Reader {
         }
     }
 
-    /// One non-blocking read into the shared scratch buffer, split into lines.
-    fn read_once(&mut self, rx: &pipe::Receiver, splitter: &mut LineSplitter, mode: Mode) -> Read {
+    /// One non-blocking read into the shared scratch buffer, stored as lines.
+    fn read_once(
+        &mut self,
+        rx: &pipe::Receiver,
+        splitter: &mut LineSplitter,
+        buffer: &Mutex<LogBuffer>,
+        mode: Mode,
+    ) -> Read {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let read = match mode {
@@ -141,9 +155,7 @@ impl Reader {
                     {
                         self.log_file = None; // a full disk must not stop the worker
                     }
-                    let mut lines = Vec::new();
-                    splitter.feed(bytes, &mut |l| lines.push(l));
-                    Read::Lines(lines)
+                    Read::Stored(self.store(buffer, |emit| splitter.feed(bytes, emit)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::WouldBlock,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::WouldBlock,
@@ -152,40 +164,54 @@ impl Reader {
         })
     }
 
-    async fn store_lines(&mut self, lines: Vec<String>, buffer: &Mutex<LogBuffer>) {
-        let Some(last) = lines.last() else { return };
-        let last_line = neutralise(last);
-        // The raw lines go to the event stream (JSON escapes them); the buffer keeps
-        // neutralised copies. Without events the lines move into the buffer uncopied.
-        let raw = self.events.is_some().then(|| lines.clone());
-        if let Ok(mut b) = buffer.lock() {
-            b.set_byte_cap(self.store.share());
-            for text in lines {
-                let seq = self.store.next_seq();
-                b.push(Line {
-                    seq,
-                    stream: self.stream,
-                    text: neutralised(text),
-                });
+    /// Stores the lines `split` emits into the buffer under one lock: a copy into
+    /// the ring per line, no allocation (text is made only for output events).
+    fn store(
+        &self,
+        buffer: &Mutex<LogBuffer>,
+        split: impl FnOnce(&mut dyn FnMut(&[u8])),
+    ) -> Stored {
+        let mut stored = Stored::default();
+        let Ok(mut b) = buffer.lock() else {
+            return stored;
+        };
+        b.set_byte_cap(self.store.share());
+        let mut any = false;
+        let events = self.events.is_some();
+        split(&mut |line: &[u8]| {
+            b.push_bytes(self.store.next_seq(), self.stream, line);
+            any = true;
+            if events {
+                stored.lines.push(to_text(line));
             }
+        });
+        if any {
+            stored.last_line = b.last_text();
         }
+        stored
+    }
+
+    /// Tells the supervisor about new output and sends output events.
+    async fn report(&mut self, stored: Stored) {
+        let Some(last_line) = stored.last_line else {
+            return;
+        };
         let _ = self.inputs.send(Input::Output {
             id: self.id,
             last_line,
         });
-        if let (Some(events), Some(lines)) = (&self.events, raw) {
-            for line in lines {
-                let kind = EventKind::Output {
-                    worker: self.name.clone(),
-                    stream: self.stream,
-                    line,
-                };
-                // Awaiting here is the backpressure: with a slow consumer of the event
-                // stream the reader waits, and the pipe (not proctor's memory) fills.
-                if events.send(Event::now(kind)).await.is_err() {
-                    self.events = None;
-                    break;
-                }
+        let Some(events) = &self.events else { return };
+        for line in stored.lines {
+            let kind = EventKind::Output {
+                worker: self.name.clone(),
+                stream: self.stream,
+                line,
+            };
+            // Awaiting here is the backpressure: with a slow consumer of the event
+            // stream the reader waits, and the pipe (not proctor's memory) fills.
+            if events.send(Event::now(kind)).await.is_err() {
+                self.events = None;
+                break;
             }
         }
     }

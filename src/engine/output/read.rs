@@ -21,7 +21,7 @@ impl OutputStore {
     pub fn range(&self, id: WorkerId, from: u64, n: usize) -> Vec<Line> {
         self.read(id, |b| {
             let start = from.saturating_sub(b.dropped) as usize;
-            b.lines().iter().skip(start).take(n).cloned().collect()
+            b.lines(start, start.saturating_add(n)).collect()
         })
         .unwrap_or_default()
     }
@@ -36,16 +36,16 @@ impl OutputStore {
         mut matches: impl FnMut(&str) -> bool,
     ) -> Option<u64> {
         self.read(id, |b| {
-            let lines = b.lines();
             let at = from.saturating_sub(b.dropped) as usize;
+            let mut hit = |i: usize| b.line(i).is_some_and(|l| matches(&l.text));
             let found = if forward {
-                (at..lines.len()).find(|&i| matches(&lines[i].text))
+                (at..b.len()).find(|&i| hit(i))
             } else if from < b.dropped {
                 None
             } else {
-                (0..=at.min(lines.len().checked_sub(1)?))
+                (0..=at.min(b.len().checked_sub(1)?))
                     .rev()
-                    .find(|&i| matches(&lines[i].text))
+                    .find(|&i| hit(i))
             };
             found.map(|i| b.dropped + i as u64)
         })
@@ -62,17 +62,12 @@ impl OutputStore {
         let mut seqs = Vec::new();
         for (_, buffer) in self.all() {
             if let Ok(b) = buffer.lock() {
-                let lines = b.lines();
-                match from {
-                    Some(s) => {
-                        let start = lines.partition_point(|l| l.seq < s);
-                        seqs.extend(lines.range(start..).take(n).map(|l| l.seq));
-                    }
-                    None => {
-                        let start = lines.len().saturating_sub(n);
-                        seqs.extend(lines.range(start..).map(|l| l.seq));
-                    }
-                }
+                let start = match from {
+                    Some(s) => b.position_of_seq(s),
+                    None => b.len().saturating_sub(n),
+                };
+                let end = start.saturating_add(n).min(b.len());
+                seqs.extend((start..end).filter_map(|i| b.seq(i)));
             }
         }
         // Only the window's edge matters: select it in linear time, no full sort.
@@ -88,10 +83,9 @@ impl OutputStore {
         let mut out = Vec::new();
         for (id, buffer) in self.all() {
             if let Ok(b) = buffer.lock() {
-                let lines = b.lines();
-                let start = lines.partition_point(|l| l.seq < low);
-                let window = lines.range(start..).take_while(|l| l.seq <= high);
-                out.extend(window.map(|l| (id, l.clone())));
+                let start = b.position_of_seq(low);
+                let end = b.position_of_seq(high.saturating_add(1)).max(start);
+                out.extend(b.lines(start, end).map(|l| (id, l)));
             }
         }
         out.sort_unstable_by_key(|(_, l)| l.seq);
@@ -105,10 +99,9 @@ impl OutputStore {
         let mut seqs = Vec::new();
         for (_, buffer) in self.all() {
             if let Ok(b) = buffer.lock() {
-                let lines = b.lines();
-                let end = lines.partition_point(|l| l.seq < before);
+                let end = b.position_of_seq(before);
                 let start = end.saturating_sub(back);
-                seqs.extend(lines.range(start..end).map(|l| l.seq));
+                seqs.extend((start..end).filter_map(|i| b.seq(i)));
             }
         }
         if seqs.len() > back {
@@ -129,18 +122,16 @@ impl OutputStore {
         let mut best: Option<u64> = None;
         for (_, buffer) in self.all() {
             let Ok(b) = buffer.lock() else { continue };
-            let lines = b.lines();
             let found = if forward {
-                let start = lines.partition_point(|l| l.seq < from);
-                lines
-                    .range(start..)
+                let start = b.position_of_seq(from);
+                b.lines(start, b.len())
                     .find(|l| matches(&l.text))
                     .map(|l| l.seq)
             } else {
-                let end = lines.partition_point(|l| l.seq <= from);
-                lines
-                    .range(..end)
+                let end = b.position_of_seq(from.saturating_add(1));
+                (0..end)
                     .rev()
+                    .filter_map(|i| b.line(i))
                     .find(|l| matches(&l.text))
                     .map(|l| l.seq)
             };
