@@ -39,7 +39,8 @@ fn main() {
         rows.extend(drain::run(&bin));
     }
     if want("reap") {
-        rows.push(reap::run(&bin));
+        rows.push(reap::run(&bin, 1));
+        rows.push(reap::run(&bin, 4));
     }
     if want("idle") {
         rows.push(idle::run(&bin, 100));

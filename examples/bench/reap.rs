@@ -10,9 +10,11 @@ use crate::util::{percentile, workload};
 
 const N: usize = 1000;
 
-pub fn run(bin: &Path) -> Row {
+/// `parallel` 1 measures proctor's reap path; 4 adds four process start-ups
+/// competing for 2 cores, so the scheduler's queueing shows up too.
+pub fn run(bin: &Path, parallel: usize) -> Row {
     let (_dir, file) = workload(&format!(
-        r#"{{"max_parallel":4,"jobs":[{{"name":"d","cmd":["date","+%s.%N"],"count":{N}}}]}}"#
+        r#"{{"max_parallel":{parallel},"jobs":[{{"name":"d","cmd":["date","+%s.%N"],"count":{N}}}]}}"#
     ));
     let mut child = Command::new(bin)
         .args(["--headless", "-f"])

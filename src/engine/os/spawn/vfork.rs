@@ -59,17 +59,24 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
     };
     let program = program_os.to_string_lossy();
     let fail = |e: std::io::Error| format!("cannot start '{program}': {e}");
-    let env = environment(job);
-    let path = resolve(program_os, &env)
+    let own_env;
+    let env_c: &[CString] = if job.env.is_empty() && !job.env_clear {
+        &base().block // the common case: proctor's own environment, built once
+    } else {
+        own_env = environment(job)?;
+        &own_env
+    };
+    let search_path = job
+        .env
+        .get("PATH")
+        .map(OsString::from)
+        .or_else(|| (!job.env_clear).then(|| base().path.clone()).flatten());
+    let path = resolve(program_os, search_path)
         .ok_or_else(|| fail(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
     let path = cstring(path.as_os_str().as_bytes())?;
     let argv_c: Vec<CString> = argv
         .iter()
         .map(|a| cstring(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let env_c: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat()))
         .collect::<Result<_, _>>()?;
     let cwd = job
         .cwd
@@ -77,7 +84,7 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
         .map(|c| cstring(c.as_os_str().as_bytes()))
         .transpose()?;
     let argv_p = null_terminated(&argv_c);
-    let envp = null_terminated(&env_c);
+    let envp = null_terminated(env_c);
     let (out_r, out_w) = pipe().map_err(fail)?;
     let (err_r, err_w) = pipe().map_err(fail)?;
     let args = ChildArgs {
@@ -201,38 +208,50 @@ unsafe fn fail(a: &ChildArgs, stage: i32) -> ! {
     }
 }
 
-/// proctor's own environment, read once (it never changes while proctor runs).
-fn base_environment() -> &'static [(OsString, OsString)] {
-    static BASE: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
-    BASE.get_or_init(|| std::env::vars_os().collect())
+/// proctor's own environment as an exec-ready block, and its PATH, made once: it
+/// never changes while proctor runs, and most jobs use it as it is.
+struct Base {
+    pairs: Vec<(OsString, OsString)>,
+    block: Vec<CString>,
+    path: Option<OsString>,
+}
+
+fn base() -> &'static Base {
+    static BASE: OnceLock<Base> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let pairs: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let block = pairs.iter().filter_map(|(k, v)| pair(k, v).ok()).collect();
+        let path = std::env::var_os("PATH");
+        Base { pairs, block, path }
+    })
+}
+
+fn pair(k: &OsStr, v: &OsStr) -> Result<CString, String> {
+    cstring(&[k.as_bytes(), b"=", v.as_bytes()].concat())
 }
 
 /// The worker's environment: inherited (unless `env_clear`) plus the job's `env`.
-fn environment(job: &JobSpec) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = if job.env_clear {
-        Vec::new()
-    } else {
-        base_environment()
-            .iter()
-            .filter(|(k, _)| !job.env.contains_key(&*k.to_string_lossy()))
-            .cloned()
-            .collect()
-    };
-    env.extend(job.env.iter().map(|(k, v)| (k.into(), v.into())));
-    env
+fn environment(job: &JobSpec) -> Result<Vec<CString>, String> {
+    let inherited = base()
+        .pairs
+        .iter()
+        .filter(|_| !job.env_clear)
+        .filter(|(k, _)| k.to_str().is_none_or(|k| !job.env.contains_key(k)));
+    let own = job.env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v)));
+    inherited
+        .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        .chain(own)
+        .map(|(k, v)| pair(k, v))
+        .collect()
 }
 
 /// The executable for `program`: as given when it has a '/', else searched in the
 /// worker's PATH (like execvp, but done before cloning, where allocation is allowed).
-fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Option<std::path::PathBuf> {
+fn resolve(program: &OsStr, path: Option<OsString>) -> Option<std::path::PathBuf> {
     if program.as_bytes().contains(&b'/') {
         return Some(program.into());
     }
-    let path = env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let path = path.unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&path)
         .map(|dir| {
             if dir.as_os_str().is_empty() {
