@@ -9,7 +9,7 @@ pub mod tree;
 pub mod units;
 
 pub use sampler::Sampler;
-pub use units::{format_bytes, parse_duration};
+pub use units::parse_duration;
 
 use serde::Serialize;
 

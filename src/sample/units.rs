@@ -1,28 +1,6 @@
-//! Human units for sizes and durations, shared by the UI, headless output and flags.
+//! Durations as people type them, shared by the flags and the workload file.
 
 use std::time::Duration;
-
-/// Bytes as a short binary-unit string: "512B", "640K", "12.0M", "1.5G", "2.0T".
-/// K has no decimal (it is the precision nobody reads); M and up keep one.
-pub fn format_bytes(n: u64) -> String {
-    const K: u64 = 1024;
-    if n < K {
-        return format!("{n}B");
-    }
-    // Round first, then pick the unit, so 1023.9K prints as "1.0M", not "1024K".
-    let kib = n.saturating_add(K / 2) / K;
-    if kib < K {
-        return format!("{kib}K");
-    }
-    let mut value = n as f64 / (K * K) as f64;
-    for unit in ["M", "G", "T", "P"] {
-        if (value * 10.0).round() < (K * 10) as f64 {
-            return format!("{value:.1}{unit}");
-        }
-        value /= K as f64;
-    }
-    format!("{value:.1}E")
-}
 
 /// A duration from "500ms", "2.5s", "1m", "1h", or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -57,25 +35,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_pick_the_unit() {
-        assert_eq!(format_bytes(0), "0B");
-        assert_eq!(format_bytes(512), "512B");
-        assert_eq!(format_bytes(1023), "1023B");
-        assert_eq!(format_bytes(1024), "1K");
-        assert_eq!(format_bytes(640 * 1024), "640K");
-        assert_eq!(format_bytes(12 * 1024 * 1024), "12.0M");
-        assert_eq!(format_bytes(1536 * 1024 * 1024), "1.5G");
-        assert_eq!(format_bytes(2 * 1024 * 1024 * 1024 * 1024), "2.0T");
-        assert_eq!(format_bytes(u64::MAX), "16.0E");
-    }
-
-    #[test]
-    fn bytes_round_into_the_next_unit() {
-        assert_eq!(format_bytes(1024 * 1024 - 1), "1.0M");
-        assert_eq!(format_bytes(1024 * 1024 * 1024 - 1), "1.0G");
-    }
 
     #[test]
     fn durations_in_every_form() {

@@ -187,7 +187,11 @@ fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a>
         right(w.pid.map(|p| p.to_string()).unwrap_or_default()),
         Cell::from(Span::styled(format::state(w, app.now), state_style)),
         right(format::cpu(w)),
-        right(format::bytes(w.stats.rss)),
+        right(if w.state.is_active() {
+            format::bytes(w.stats.rss)
+        } else {
+            "-".into()
+        }),
         right(if w.started.is_none() && w.runtime.is_zero() {
             String::new() // never ran
         } else {
