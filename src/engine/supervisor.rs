@@ -297,6 +297,22 @@ impl Supervisor {
         });
     }
 
+    /// Arms a timer for run `run` of worker `id`.
+    fn arm(&mut self, id: WorkerId, run: u32, kind: TimerKind, after: Duration) {
+        let timer = Timer { id, run, kind };
+        self.effects.push(Effect::Arm { after, timer });
+    }
+
+    /// SIGKILL to the worker's whole tree.
+    fn kill_tree(&mut self, id: WorkerId) {
+        let signal = libc::SIGKILL;
+        self.effects.push(Effect::Signal {
+            id,
+            signal,
+            scope: Scope::Tree,
+        });
+    }
+
     fn emit(&mut self, kind: EventKind) {
         self.effects.push(Effect::Emit(kind));
     }
@@ -367,12 +383,7 @@ impl Supervisor {
             pgid: pid,
         });
         if let Some(after) = timeout {
-            let timer = Timer {
-                id,
-                run,
-                kind: TimerKind::Timeout,
-            };
-            self.effects.push(Effect::Arm { after, timer });
+            self.arm(id, run, TimerKind::Timeout, after);
         }
     }
 
@@ -454,15 +465,7 @@ impl Supervisor {
             signal: crate::signals::signal_name(signal),
             kill_after_s: grace.as_secs_f64(),
         });
-        let timer = Timer {
-            id,
-            run,
-            kind: TimerKind::Kill,
-        };
-        self.effects.push(Effect::Arm {
-            after: grace,
-            timer,
-        });
+        self.arm(id, run, TimerKind::Kill, grace);
     }
 
     /// SIGKILL now, and arm the check that reports a process that will not die.
@@ -480,20 +483,8 @@ impl Supervisor {
         });
         stop.killed = true;
         let run = w.run;
-        self.effects.push(Effect::Signal {
-            id,
-            signal: libc::SIGKILL,
-            scope: Scope::Tree,
-        });
-        let timer = Timer {
-            id,
-            run,
-            kind: TimerKind::KillCheck,
-        };
-        self.effects.push(Effect::Arm {
-            after: check,
-            timer,
-        });
+        self.kill_tree(id);
+        self.arm(id, run, TimerKind::KillCheck, check);
     }
 
     fn kill_after_grace(&mut self, id: WorkerId) {
@@ -506,22 +497,10 @@ impl Supervisor {
             stop.killed = true;
         }
         let (name, run) = (w.name.clone(), w.run);
-        self.effects.push(Effect::Signal {
-            id,
-            signal: libc::SIGKILL,
-            scope: Scope::Tree,
-        });
+        self.kill_tree(id);
         if alive {
             self.emit(EventKind::Killed { worker: name });
-            let timer = Timer {
-                id,
-                run,
-                kind: TimerKind::KillCheck,
-            };
-            self.effects.push(Effect::Arm {
-                after: check,
-                timer,
-            });
+            self.arm(id, run, TimerKind::KillCheck, check);
         }
     }
 

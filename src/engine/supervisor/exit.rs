@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::worker::{StopReason, round_ms};
-use super::{Effect, ExitStatus, Supervisor, Timer, TimerKind};
+use super::{ExitStatus, Supervisor, TimerKind};
 use crate::engine::command::WorkerId;
 use crate::engine::event::EventKind;
 use crate::engine::snapshot::WorkerState;
@@ -89,15 +89,7 @@ impl Supervisor {
             restarts,
             delay_s,
         });
-        let timer = Timer {
-            id,
-            run,
-            kind: TimerKind::Restart,
-        };
-        self.effects.push(Effect::Arm {
-            after: delay,
-            timer,
-        });
+        self.arm(id, run, TimerKind::Restart, delay);
     }
 
     pub(super) fn requeue_after_backoff(&mut self, id: WorkerId) {
