@@ -96,8 +96,9 @@ pub fn parse_line(
         }
         "join" => {
             let timeout = match req.timeout_s {
-                Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
-                Some(t) => return Err(format!("timeout_s '{t}' must be a number >= 0")),
+                Some(t) => Some(Duration::try_from_secs_f64(t).map_err(|_| {
+                    format!("timeout_s '{t}' is out of range: use a number of seconds >= 0")
+                })?),
                 None => None,
             };
             let target = match &req.worker {
@@ -164,6 +165,18 @@ mod tests {
                 timeout: Some(Duration::from_millis(1500))
             })
         );
+    }
+
+    #[test]
+    fn absurd_timeouts_are_errors_not_panics() {
+        for t in ["1e30", "-1"] {
+            let line = format!(r#"{{"cmd":"join","timeout_s":{t}}}"#);
+            assert!(
+                parse_line(&line, &lookup)
+                    .unwrap_err()
+                    .contains("timeout_s")
+            );
+        }
     }
 
     #[test]

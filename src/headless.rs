@@ -81,6 +81,15 @@ fn read_control(
     commands: &mpsc::UnboundedSender<Command>,
     snapshot: &watch::Receiver<Arc<Snapshot>>,
 ) {
+    /// Closes the queue when reading ends by any route (end of input, a read
+    /// error, even a panic), or the engine would wait for launches forever.
+    struct CloseOnDrop<'a>(&'a mpsc::UnboundedSender<Command>);
+    impl Drop for CloseOnDrop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.send(Command::CloseQueue);
+        }
+    }
+    let _close = CloseOnDrop(commands);
     for line in reader.lines() {
         let Ok(line) = line else { break };
         if line.trim().is_empty() {
@@ -98,7 +107,6 @@ fn read_control(
             return;
         }
     }
-    let _ = commands.send(Command::CloseQueue);
 }
 
 /// Finds a worker by name, waiting briefly for a snapshot that includes a worker

@@ -420,3 +420,95 @@ fn a_bad_workload_file_names_the_field_and_line_and_starts_nothing() {
     assert_eq!(run.code(), Some(2));
     assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
 }
+
+#[test]
+fn restart_kills_what_the_previous_run_left_behind() {
+    // The child ignores TERM; the shell leaves on TERM. A restart must not leave the
+    // old child running beside the new run's.
+    let script =
+        "(trap '' TERM; exec sleep 301) & echo $!; trap 'exit 0' TERM; while :; do sleep 0.1; done";
+    let mut p = Live::start(&["--stop-grace", "30s", "--shell", script], true);
+    let first = p.wait_event("spawned", "sh")["pid"].clone();
+    let old: u32 = p.wait_for("the child's pid", |v| v["event"] == "output")["line"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    p.send(r#"{"cmd":"restart","worker":"sh"}"#);
+    p.wait_for("the second run", |v| {
+        v["event"] == "spawned" && v["worker"] == "sh" && v["pid"] != first
+    });
+    assert!(
+        wait_gone(old),
+        "the first run's child {old} survived the restart"
+    );
+    p.send(r#"{"cmd":"kill","worker":"sh"}"#);
+    p.close();
+    p.finish();
+}
+
+#[test]
+fn a_stalled_reader_of_proctors_stdout_does_not_stall_stopping() {
+    use std::process::{Command, Stdio};
+    // Nobody reads proctor's stdout while a worker floods it and ignores TERM.
+    let mut child = Command::new(BIN)
+        .args([
+            "--headless",
+            "--stop-grace",
+            "500ms",
+            "--shell",
+            "trap '' TERM; echo $$; yes flood",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut worker = None;
+    for _ in 0..10 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "output" {
+            worker = v["line"].as_str().and_then(|l| l.parse::<u32>().ok());
+            break;
+        }
+    }
+    let worker = worker.expect("the worker printed its pid");
+    // SAFETY: signalling the proctor child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert!(
+        wait_gone(worker),
+        "the worker outlived the stop while stdout was stalled"
+    );
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut out, &mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn a_low_open_file_limit_does_not_cap_the_pool_and_workers_get_it_back() {
+    let bin = BIN;
+    let script = format!("ulimit -Sn 256; exec {bin} --headless -j 300 -f /dev/stdin");
+    let workload = r#"{"jobs":[{"name":"s","cmd":["sleep","0.5"],"count":300},
+                                {"name":"limit","shell":"ulimit -Sn"}]}"#;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), workload.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let failed = text
+        .lines()
+        .filter(|l| l.contains("\"event\":\"failed\""))
+        .count();
+    assert_eq!(failed, 0, "spawns failed under a 256 fd limit");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text.contains(r#""worker":"limit","stream":"stdout","line":"256""#),
+        "{text}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The OS half of the engine: carries out the supervisor's effects (spawn, signal,
 //! timers, events) and turns what the kernel reports into supervisor inputs.
 
+pub mod limits;
 pub mod pidfd;
 pub mod pipes;
 pub mod reaper;
@@ -17,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::command::WorkerId;
 use super::event::{Event, EventKind, Stream};
 use super::output::OutputStore;
-use super::supervisor::{Effect, ExitStatus, Input, Scope};
+use super::supervisor::{Effect, ExitStatus, Input, Scope, TimerKind};
 use crate::sample::Sample;
 use crate::spec::JobSpec;
 use pidfd::PidFd;
@@ -35,9 +36,15 @@ struct OsWorker {
     /// Descendants seen so far (from stops and samples), to reach those that left
     /// the process group or were re-parented to proctor.
     known: Vec<Known>,
+    /// The pending timeout timer of the current run.
+    timeout: Option<tokio::task::AbortHandle>,
 }
 
+/// Past this many waiting events, `sample` events are dropped instead of queued.
+const OVERFLOW_SAMPLES: usize = 1_000;
+
 pub struct Os {
+    overflow: std::collections::VecDeque<Event>,
     workers: HashMap<WorkerId, OsWorker>,
     pids: HashMap<u32, WorkerId>,
     pub store: Arc<OutputStore>,
@@ -54,6 +61,7 @@ impl Os {
         inputs: mpsc::UnboundedSender<Input>,
     ) -> Self {
         Os {
+            overflow: std::collections::VecDeque::new(),
             workers: HashMap::new(),
             pids: HashMap::new(),
             store,
@@ -78,14 +86,19 @@ impl Os {
             }
             Effect::Arm { after, timer } => {
                 let inputs = self.inputs.clone();
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     tokio::time::sleep(after).await;
                     let _ = inputs.send(Input::Timer(timer));
                 });
+                // A run's timeout is cancelled when the run ends, so long timeouts over
+                // many short tasks do not pile up sleeping timers.
+                if timer.kind == TimerKind::Timeout
+                    && let Some(w) = self.workers.get_mut(&timer.id)
+                {
+                    w.timeout = Some(task.abort_handle());
+                }
             }
-            Effect::Emit(kind) => {
-                let _ = self.events.send(Event::now(kind)).await;
-            }
+            Effect::Emit(kind) => self.emit(kind),
             Effect::Retire(id) => {
                 self.workers.remove(&id);
                 self.store.forget(id);
@@ -94,6 +107,14 @@ impl Os {
     }
 
     fn spawn(&mut self, id: WorkerId, name: &str, job: &JobSpec) -> Input {
+        // A restart: whatever the previous run left behind (descendants that ignored
+        // the stop signal, daemons it started) goes now, before the new run exists.
+        if let Some(old) = self.workers.get_mut(&id) {
+            tree::remember(&mut old.known, []);
+            for k in &old.known {
+                tree::signal_known(*k, libc::SIGKILL);
+            }
+        }
         let started = match spawn::spawn(job) {
             Ok(s) => s,
             Err(error) => return Input::SpawnFailed { id, error },
@@ -123,6 +144,7 @@ impl Os {
             reaped: false,
             flush,
             known: Vec::new(),
+            timeout: None,
         };
         self.workers.insert(id, worker);
         self.pids.insert(pid, id);
@@ -233,6 +255,9 @@ impl Os {
         };
         w.reaped = true;
         w.pidfd = None;
+        if let Some(timeout) = w.timeout.take() {
+            timeout.abort();
+        }
         let mut acks = Vec::new();
         for tx in &w.flush {
             let (ack, done) = oneshot::channel();
@@ -260,7 +285,54 @@ impl Os {
     }
 
     /// Emits an event from outside the supervisor (interrupts, the summary).
-    pub async fn emit(&self, kind: EventKind) {
-        let _ = self.events.send(Event::now(kind)).await;
+    /// Queues an event for the front end without ever waiting: a front end that
+    /// stops reading must not stall reaping, timers or Ctrl-C. Events wait in
+    /// `overflow` (in order) until the channel has room again.
+    pub fn emit(&mut self, kind: EventKind) {
+        let event = Event::now(kind);
+        if !self.overflow.is_empty() {
+            // Samples are the only steady stream; while the front end is stalled they
+            // are dropped rather than stored (the next one says the same, newer).
+            if matches!(event.kind, EventKind::Sample { .. })
+                && self.overflow.len() > OVERFLOW_SAMPLES
+            {
+                return;
+            }
+            self.overflow.push_back(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => self.overflow.push_back(event),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Moves waiting events into the channel while it has room.
+    pub fn drain_overflow(&mut self) {
+        while let Some(event) = self.overflow.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.overflow.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.overflow.clear(),
+            }
+        }
+    }
+
+    /// True while events wait for room in the channel.
+    pub fn has_overflow(&self) -> bool {
+        !self.overflow.is_empty()
+    }
+
+    /// At the end: waits until every queued event is in the channel.
+    pub async fn flush_events(&mut self) {
+        while let Some(event) = self.overflow.pop_front() {
+            if self.events.send(event).await.is_err() {
+                self.overflow.clear();
+            }
+        }
     }
 }

@@ -126,8 +126,11 @@ impl OutputStore {
                 .fetch_sub(1, Ordering::Relaxed)
                 .saturating_sub(1)
                 .max(1);
-            self.share
-                .store((self.budget / live).max(MIN_SHARE), Ordering::Relaxed);
+            let share = (self.budget / live).max(MIN_SHARE);
+            self.share.store(share, Ordering::Relaxed);
+            // Quiet buffers may now grow to the larger share: measure the next halving
+            // from there, so they are trimmed again when the share falls back.
+            self.trimmed_at.fetch_max(share, Ordering::Relaxed);
         }
     }
 

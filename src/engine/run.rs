@@ -144,6 +144,7 @@ async fn run(
     snapshot: watch::Sender<Arc<Snapshot>>,
 ) -> Outcome {
     reaper::become_subreaper();
+    super::os::limits::raise_open_files();
     let (Ok(mut sigchld), Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = (
         signal(SignalKind::child()),
         signal(SignalKind::interrupt()),
@@ -156,6 +157,9 @@ async fn run(
         };
     };
     let (in_tx, mut in_rx) = mpsc::unbounded_channel();
+    // A second handle on the event channel, to wait for room while events the
+    // engine could not hand over yet wait in the OS half's overflow queue.
+    let room = events.clone();
     let mut os = Os::new(store, events, in_tx.clone());
     os.output_events = config.output_events;
     os.log_dir = config.log_dir.clone();
@@ -205,6 +209,10 @@ async fn run(
             _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
             _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
             Some(input) = in_rx.recv() => engine.process(input).await,
+            permit = room.reserve(), if engine.os.has_overflow() => {
+                drop(permit);
+                engine.os.drain_overflow();
+            }
             _ = sleep_until(publish_at) => engine.publish(),
         }
     }
@@ -213,7 +221,9 @@ async fn run(
     let (ok, workers) = engine.sup.summary(now);
     engine.dirty = true;
     engine.publish();
-    engine.os.emit(EventKind::Summary { ok, workers }).await;
+    engine.os.emit(EventKind::Summary { ok, workers });
+    engine.os.flush_events().await;
+    drop(room);
     Outcome { ok, interrupted }
 }
 
@@ -253,11 +263,9 @@ impl Loop<'_> {
     async fn interrupt(&mut self, sig: i32, interrupted: &mut Option<i32>) {
         if interrupted.is_none() {
             *interrupted = Some(sig);
-            self.os
-                .emit(EventKind::Interrupted {
-                    signal: signal_name(sig),
-                })
-                .await;
+            self.os.emit(EventKind::Interrupted {
+                signal: signal_name(sig),
+            });
         }
         self.process(Input::Command(Command::StopAll)).await;
     }

@@ -160,6 +160,8 @@ pub struct Supervisor {
     queue: VecDeque<WorkerId>,
     queue_paused: bool,
     queue_closed: bool,
+    /// Set by stop-all: nothing may start or restart any more.
+    shutting_down: bool,
     joins: Vec<PendingJoin>,
     next_join: u32,
     last_queue: Option<(QueueStats, usize, bool, bool)>,
@@ -177,6 +179,7 @@ impl Supervisor {
             queue: VecDeque::new(),
             queue_paused: false,
             queue_closed: false,
+            shutting_down: false,
             joins: Vec::new(),
             next_join: 0,
             last_queue: None,

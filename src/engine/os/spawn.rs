@@ -34,6 +34,14 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
         StdinSpec::Null => {
             Some(File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?)
         }
+        StdinSpec::Inherit if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            return Err(
+                "stdin: 'inherit' cannot work while proctor's stdin is a terminal: \
+                 the worker runs in its own process group, so reading the terminal would \
+                 stop it (SIGTTIN); give it a file or run proctor with stdin from a pipe"
+                    .into(),
+            );
+        }
         StdinSpec::Inherit => None,
         StdinSpec::File(path) => Some(
             File::open(path)

@@ -146,10 +146,19 @@ impl Supervisor {
     }
 
     fn restart(&mut self, id: WorkerId, now: Instant) {
+        let stopping = self.shutting_down;
         let Some(w) = self.worker_mut(id) else {
             self.error(format!("cannot restart worker #{}: no such worker", id.0));
             return;
         };
+        if stopping {
+            let msg = format!(
+                "cannot restart '{}': proctor is stopping everything",
+                w.name
+            );
+            self.error(msg);
+            return;
+        }
         if w.state.is_active() {
             self.terminate(id, StopReason::Restart, now);
         } else if w.state != WorkerState::Queued {
@@ -163,6 +172,7 @@ impl Supervisor {
     /// Closes the queue, cancels what waits, stops what runs.
     pub(super) fn stop_all(&mut self, now: Instant) {
         self.queue_closed = true;
+        self.shutting_down = true;
         for id in std::mem::take(&mut self.queue) {
             self.cancel(id, now);
         }

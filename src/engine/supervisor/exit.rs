@@ -58,6 +58,9 @@ impl Supervisor {
 
     /// Decides whether the worker runs again, and when.
     fn after_exit(&mut self, id: WorkerId, code: i32, reason: Option<StopReason>) {
+        if self.shutting_down {
+            return; // proctor is ending: nothing starts again
+        }
         let Some(w) = self.worker_mut(id) else { return };
         match reason {
             Some(StopReason::Restart) => {

@@ -17,8 +17,9 @@ impl Supervisor {
             return;
         }
         if let Some(stop) = &mut w.stop {
-            // Already stopping: a stronger reason (restart, shutdown) may replace a weaker one.
-            if reason != StopReason::User {
+            // Already stopping: a stronger reason may replace a weaker one, but nothing
+            // replaces Shutdown (a restart must not bring back what proctor is ending).
+            if reason != StopReason::User && stop.reason != StopReason::Shutdown {
                 stop.reason = reason;
             }
             return;

@@ -454,3 +454,36 @@ fn a_worker_is_retired_only_after_its_stop_ladder_ends() {
     )));
     assert_eq!(retires(&fx), [WorkerId(0)]);
 }
+
+#[test]
+fn nothing_restarts_once_proctor_is_stopping_everything() {
+    let now = Instant::now();
+    let mut s = sup(2);
+    let mut j = job("w", 2);
+    j.restart = RestartPolicy::Always;
+    launch(&mut s, j, now);
+    s.handle(Input::Command(Command::StopAll), now);
+    // A restart request during the stop neither replaces the shutdown nor queues anything.
+    let fx = s.handle(Input::Command(Command::Restart(vec![WorkerId(0)])), now);
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Error { .. }))
+    );
+    for id in [WorkerId(0), WorkerId(1)] {
+        let fx = s.handle(
+            Input::Exited {
+                id,
+                status: ExitStatus::Signal(15),
+            },
+            now,
+        );
+        assert!(spawns(&fx).is_empty());
+        assert!(
+            !fx.iter().any(
+                |e| matches!(e, Effect::Arm { timer, .. } if timer.kind == TimerKind::Restart)
+            )
+        );
+    }
+    assert!(s.is_done());
+}

@@ -39,6 +39,8 @@ struct ChildArgs {
     stdout: RawFd,
     stderr: RawFd,
     parent: libc::pid_t,
+    /// The open-file limit proctor started with, restored before exec.
+    nofile: Option<libc::rlimit>,
     errno: AtomicI32,
     stage: AtomicI32,
 }
@@ -71,7 +73,7 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
         .get("PATH")
         .map(OsString::from)
         .or_else(|| (!job.env_clear).then(|| base().path.clone()).flatten());
-    let path = resolve(program_os, search_path)
+    let path = resolve(program_os, search_path, job.cwd.as_deref())
         .ok_or_else(|| fail(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
     let path = cstring(path.as_os_str().as_bytes())?;
     let argv_c: Vec<CString> = argv
@@ -97,6 +99,7 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
         stderr: err_w.as_raw_fd(),
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
+        nofile: crate::engine::os::limits::original_open_files(),
         errno: AtomicI32::new(0),
         stage: AtomicI32::new(0),
     };
@@ -178,6 +181,9 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if !a.cwd.is_null() && libc::chdir(a.cwd) != 0 {
             fail(a, 3);
         }
+        if let Some(limit) = &a.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, limit);
+        }
         // The death signal is tied to the spawning thread: the engine thread, which
         // outlives every worker. If proctor died before this line, nobody would ever
         // send it, so check the parent is still ours.
@@ -247,17 +253,25 @@ fn environment(job: &JobSpec) -> Result<Vec<CString>, String> {
 
 /// The executable for `program`: as given when it has a '/', else searched in the
 /// worker's PATH (like execvp, but done before cloning, where allocation is allowed).
-fn resolve(program: &OsStr, path: Option<OsString>) -> Option<std::path::PathBuf> {
+fn resolve(
+    program: &OsStr,
+    path: Option<OsString>,
+    cwd: Option<&Path>,
+) -> Option<std::path::PathBuf> {
     if program.as_bytes().contains(&b'/') {
         return Some(program.into());
     }
     let path = path.unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    // Relative entries (and "" = ".") are taken from the worker's cwd, where exec runs.
+    // Absolute, so the path stays right after the child's chdir.
+    let base = std::env::current_dir().ok()?;
+    let here = cwd.map_or(base.clone(), |c| base.join(c));
     std::env::split_paths(&path)
         .map(|dir| {
-            if dir.as_os_str().is_empty() {
-                Path::new(".").join(program)
-            } else {
+            if dir.is_absolute() {
                 dir.join(program)
+            } else {
+                here.join(dir).join(program)
             }
         })
         .find(|candidate| is_executable_file(candidate))
