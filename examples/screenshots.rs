@@ -54,16 +54,33 @@ fn main() -> std::io::Result<()> {
         let mut app = fake::app(&snapshot, Theme { color: true }, screen);
         setup(&mut app, &snapshot, &store);
         app.sync(&snapshot, screen);
-        // TestBackend cannot fail (its error type is Infallible).
-        let Ok(mut terminal) = Terminal::new(TestBackend::new(w, h));
-        let Ok(_) = terminal.draw(|f| render(f, &app, &snapshot, &store));
-        let backend = terminal.backend();
-        let cursor = backend.cursor_visible().then(|| backend.cursor_position());
-        let title = format!("proctor — {w}×{h}");
-        let path = dir.join(format!("{name}.svg"));
-        std::fs::write(&path, to_svg(backend.buffer(), cursor, &title))?;
-        println!("wrote {}", path.display());
+        write(&dir, name, &app, &snapshot, &store)?;
     }
+    // Map mode: a map run over photos.
+    let snapshot = fake::map_snapshot();
+    let store = fake::store(&snapshot);
+    let app = fake::map_app(&snapshot, Theme { color: true }, Rect::new(0, 0, 160, 48));
+    write(&dir, "map", &app, &snapshot, &store)
+}
+
+/// Draws the app at its screen size and writes `dir/NAME.svg`.
+fn write(
+    dir: &Path,
+    name: &str,
+    app: &App,
+    snapshot: &Snapshot,
+    store: &OutputStore,
+) -> std::io::Result<()> {
+    let (w, h) = (app.screen.width, app.screen.height);
+    // TestBackend cannot fail (its error type is Infallible).
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(w, h));
+    let Ok(_) = terminal.draw(|f| render(f, app, snapshot, store));
+    let backend = terminal.backend();
+    let cursor = backend.cursor_visible().then(|| backend.cursor_position());
+    let title = format!("proctor — {w}×{h}");
+    let path = dir.join(format!("{name}.svg"));
+    std::fs::write(&path, to_svg(backend.buffer(), cursor, &title))?;
+    println!("wrote {}", path.display());
     Ok(())
 }
 

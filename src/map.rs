@@ -2,12 +2,15 @@
 //! GNU parallel). Each task becomes one worker named `task-N`; tasks are read
 //! lazily from stdin, `--tasks FILE` or the words after `:::`.
 //!
-//! Map mode is headless for now: JSON Lines on stdout, even on a terminal.
+//! On a terminal, map mode shows the terminal UI (task counts, throughput, ETA,
+//! the slowest running tasks); otherwise, or with `--headless`, it prints JSON
+//! Lines events. Either way the driver stands between the engine and the front end.
 
 mod attempt;
 mod driver;
 mod halt;
 mod joblog;
+mod notes;
 mod order;
 mod outbox;
 mod source;
@@ -19,12 +22,13 @@ use std::io::IsTerminal;
 use tokio::sync::mpsc;
 
 use crate::cli::{MapArgs, OutputMode};
-use crate::engine::{self, EngineConfig, Outcome};
-use crate::{headless, setup};
+use crate::engine::{self, EngineConfig, EngineHandle, Outcome};
+use crate::{headless, setup, tui};
 use driver::{Driver, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
-use source::{Origin, Source, Total};
+use notes::Notes;
+use source::{Item, Origin, Source, Total};
 use template::Template;
 
 pub use attempt::worker_name;
@@ -72,15 +76,15 @@ struct Plan {
     config: EngineConfig,
 }
 
-/// Runs the tasks and prints events until every task has finished (or the run
-/// was halted or interrupted). Bad arguments are reported before anything starts.
+/// Runs the tasks until every task has finished (or the run was halted,
+/// interrupted or quit): in the terminal UI when stdout is a terminal, else
+/// printing JSON Lines events. Bad arguments are reported before anything starts.
 pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
-    let plan = plan(args).map_err(MapError::Usage)?;
-    let internal = |what: &str, e: std::io::Error| MapError::Internal(format!("{what}: {e}"));
-    if !args.common.headless && std::io::stdout().is_terminal() {
-        eprintln!("proctor: map mode has no terminal UI yet; printing JSON Lines events");
-    }
-    if plan.origin == Origin::Stdin && std::io::stdin().is_terminal() {
+    let mut plan = plan(args).map_err(MapError::Usage)?;
+    let ui = shows_ui(args, &plan.origin);
+    // The UI reads output from the engine's store; the driver only counts it.
+    plan.settings.forward_output &= !ui;
+    if !ui && plan.origin.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!("proctor: reading tasks from the terminal, one per line; end with Ctrl-D");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -92,19 +96,81 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
         .source
         .spawn(READ_AHEAD)
         .map_err(|e| internal("cannot start the task reader", e))?;
-    let mut engine = engine::start(plan.config, Vec::new())
+    let engine = engine::start(plan.config, Vec::new())
         .map_err(|e| internal("cannot start the engine", e))?;
-    let records = Records {
-        resume: plan.resume,
-        joblog: plan.joblog,
+    let started = Started {
+        runtime,
+        settings: plan.settings,
+        records: Records {
+            resume: plan.resume,
+            joblog: plan.joblog,
+        },
+        total,
+        tasks,
+        engine,
     };
-    let driver = Driver::new(plan.settings, records, total, engine.commands.clone());
+    if ui {
+        run_with_ui(started)
+    } else {
+        run_headless(started)
+    }
+}
+
+/// The terminal UI unless `--headless`, stdout is not a terminal, or the run
+/// needs stdout or the terminal for itself.
+fn shows_ui(args: &MapArgs, origin: &Origin) -> bool {
+    if args.common.headless || !std::io::stdout().is_terminal() {
+        return false;
+    }
+    if args.keep_order {
+        eprintln!(
+            "proctor: --keep-order orders printed output, so map mode prints JSON Lines \
+             events instead of showing the terminal UI"
+        );
+        return false;
+    }
+    if origin.reads_stdin() && std::io::stdin().is_terminal() {
+        eprintln!(
+            "proctor: tasks come from the terminal, so map mode prints JSON Lines events; \
+             give them after ':::', with --tasks FILE or through a pipe for the terminal UI"
+        );
+        return false;
+    }
+    true
+}
+
+fn internal(what: &str, e: std::io::Error) -> MapError {
+    MapError::Internal(format!("{what}: {e}"))
+}
+
+/// Everything started but the driver, which each front end wires up its own way.
+struct Started {
+    runtime: tokio::runtime::Runtime,
+    settings: Settings,
+    records: Records,
+    total: Total,
+    tasks: mpsc::Receiver<Item>,
+    engine: EngineHandle,
+}
+
+/// Prints the driver's events as JSON Lines until the engine has ended.
+fn run_headless(started: Started) -> Result<Outcome, MapError> {
+    let Started {
+        runtime,
+        settings,
+        records,
+        total,
+        tasks,
+        mut engine,
+    } = started;
+    let commands = engine.commands.clone();
+    let driver = Driver::new(settings, records, total, commands, Notes::stderr());
     let (printer, mut to_print) = mpsc::channel(4096);
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
         .spawn(move || {
-            let ok = runtime.block_on(driver.run(&mut engine.events, tasks, printer));
-            (ok, engine.wait())
+            let finish = runtime.block_on(driver.run(&mut engine.events, tasks, printer, None));
+            (finish.ok, engine.wait())
         })
         .map_err(|e| internal("cannot start the map driver", e))?;
     // Returns early when stdout is gone; dropping the channel then tells the
@@ -116,6 +182,45 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
     Ok(Outcome {
         ok,
+        interrupted: outcome.interrupted,
+    })
+}
+
+/// Shows the terminal UI until the user quits (or proctor is interrupted).
+fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
+    let Started {
+        runtime,
+        settings,
+        records,
+        total,
+        tasks,
+        mut engine,
+    } = started;
+    // The UI talks to the driver as if it were the engine: its commands pass
+    // through the driver (which notes quit and join all), and it gets the
+    // driver's events (task counts and results). The handle stays the UI's, so
+    // its drop still stops everything if the UI fails.
+    let (to_driver, controls) = mpsc::unbounded_channel();
+    let (to_ui, from_driver) = mpsc::channel(4096);
+    let commands = std::mem::replace(&mut engine.commands, to_driver);
+    let mut events = std::mem::replace(&mut engine.events, from_driver);
+    let driver = Driver::new(settings, records, total, commands, Notes::held());
+    let thread = std::thread::Builder::new()
+        .name("proctor-map".into())
+        .spawn(move || runtime.block_on(driver.run(&mut events, tasks, to_ui, Some(controls))))
+        .map_err(|e| internal("cannot start the map driver", e))?;
+    // Returns once the driver's events have ended: the driver is done.
+    let shown = tui::run_map(engine);
+    let finish = thread
+        .join()
+        .map_err(|_| MapError::Internal("the map driver failed".into()))?;
+    // Held while the UI had the screen.
+    for note in &finish.notes {
+        eprintln!("proctor: {note}");
+    }
+    let outcome = shown.map_err(|e| MapError::Internal(e.to_string()))?;
+    Ok(Outcome {
+        ok: finish.ok,
         interrupted: outcome.interrupted,
     })
 }

@@ -23,9 +23,12 @@ pub mod keymap;
 pub mod launch_dialog;
 pub mod log_view;
 pub mod logs;
+pub mod map_run;
 pub mod queue_panel;
 pub mod signal_menu;
+pub mod slowest;
 pub mod summary;
+pub mod tasks_panel;
 pub mod terminal;
 pub mod text_input;
 pub mod theme;
@@ -43,11 +46,22 @@ use crate::engine::{Command, EngineHandle, Outcome};
 
 /// Runs the full-screen UI until the user quits (or proctor is interrupted) and
 /// the engine has stopped every worker. The terminal is restored on every path.
-pub fn run(mut engine: EngineHandle) -> io::Result<Outcome> {
+pub fn run(engine: EngineHandle) -> io::Result<Outcome> {
+    run_app(engine, App::new(Theme::from_env(), SystemTime::now()))
+}
+
+/// `run` for map mode. The handle's commands and events must go through the map
+/// driver: its `queue` events count tasks, which lead the screen.
+pub fn run_map(engine: EngineHandle) -> io::Result<Outcome> {
+    let mut app = App::new(Theme::from_env(), SystemTime::now());
+    app.map = Some(map_run::MapRun::default());
+    run_app(engine, app)
+}
+
+fn run_app(mut engine: EngineHandle, mut app: App) -> io::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
-    let mut app = App::new(Theme::from_env(), SystemTime::now());
     let result = terminal::Session::start(app.mouse).and_then(|mut session| {
         runtime.block_on(event_loop::run(&mut session, &mut engine, &mut app))
     });

@@ -5,8 +5,8 @@
 use crossterm::event::{
     Event, KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
-use proctor::engine::event::{Event as EngineEvent, EventKind};
-use proctor::engine::{Command, JoinTarget, OutputStore, Snapshot, WorkerId};
+use proctor::engine::event::{Event as EngineEvent, EventKind, TaskRecord};
+use proctor::engine::{Command, JoinTarget, OutputStore, QueueStats, Snapshot, WorkerId};
 use proctor::spec::Program;
 use proctor::tui::actions::Request;
 use proctor::tui::app::{App, Focus, Overlay};
@@ -26,6 +26,18 @@ impl Ui {
         let snapshot = fake::snapshot();
         let store = fake::store(&snapshot);
         let app = fake::app(&snapshot, Theme { color: true }, SCREEN);
+        Ui {
+            app,
+            snapshot,
+            store,
+        }
+    }
+
+    /// Map mode over a fabricated map run.
+    fn map() -> Ui {
+        let snapshot = fake::map_snapshot();
+        let store = fake::store(&snapshot);
+        let app = fake::map_app(&snapshot, Theme { color: true }, SCREEN);
         Ui {
             app,
             snapshot,
@@ -341,4 +353,85 @@ fn engine_events_become_notices_a_summary_and_the_stop_banner() {
         ui.app.lifecycle.stopping.as_deref(),
         Some("SIGTERM received")
     );
+}
+
+#[test]
+fn map_mode_turns_off_what_would_bypass_the_driver_and_says_why() {
+    let mut ui = Ui::map();
+    for key in ['n', 'J', 'r', 'x'] {
+        assert!(ui.ch(key).is_empty(), "{key} sends nothing in map mode");
+        assert!(ui.app.overlay.is_none(), "{key} opens nothing");
+        let notice = ui.app.notice.take().expect("a notice");
+        assert!(notice.text.contains("map"), "{}", notice.text);
+    }
+    // Terminating a task (which --retries may run again) still works.
+    assert_eq!(ui.ch('t'), [Command::Terminate(vec![WorkerId(7)])]);
+}
+
+#[test]
+fn quitting_a_map_run_counts_tasks_not_workers() {
+    let mut ui = Ui::map();
+    assert!(ui.ch('q').is_empty());
+    match &ui.app.overlay {
+        Some(Overlay::Confirm(c)) => {
+            assert!(
+                c.message.contains("6 tasks running and 412 pending"),
+                "{}",
+                c.message
+            )
+        }
+        other => panic!("a confirmation, not {other:?}"),
+    }
+    assert_eq!(ui.ch('y'), [Command::StopAll]);
+    assert!(ui.app.lifecycle.leave);
+}
+
+#[test]
+fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
+    let mut ui = Ui::map();
+    let stats = QueueStats {
+        depth: 3,
+        running: 2,
+        done: 7,
+        failed: 1,
+    };
+    let queue = EventKind::Queue {
+        stats,
+        max_parallel: 2,
+        paused: false,
+        closed: false,
+    };
+    events::apply(&mut ui.app, EngineEvent::now(queue));
+    assert_eq!(ui.app.queue(&ui.snapshot), stats);
+    let record = TaskRecord {
+        task: 9,
+        input: "photos/IMG_0009.jpg".into(),
+        input_hex: None,
+        worker: Some("task-9.retry2".into()),
+        pid: Some(4242),
+        start: Some(1.0),
+        runtime_s: 0.5,
+        exit_code: Some(1),
+        signal: None,
+        timed_out: false,
+        retries: 2,
+        output_bytes: 0,
+        error: None,
+    };
+    events::apply(&mut ui.app, EngineEvent::now(EventKind::Task(record)));
+    let text = ui.app.current_notice().map(|n| n.text.clone()).unwrap();
+    assert_eq!(
+        text,
+        "task 9 'photos/IMG_0009.jpg' failed: exit 1 after 2 retries"
+    );
+    let halted = EventKind::Halted {
+        rule: "soon,fail=1".into(),
+        failed: 1,
+        finished: 8,
+    };
+    events::apply(&mut ui.app, EngineEvent::now(halted));
+    let map = ui.app.map.as_ref().unwrap();
+    assert_eq!(map.halted.as_deref(), Some("soon,fail=1"));
+    let text = ui.app.current_notice().map(|n| n.text.clone()).unwrap();
+    assert!(text.starts_with("--halt soon,fail=1: 1 of 8"), "{text}");
 }

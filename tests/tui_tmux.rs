@@ -1,6 +1,7 @@
 //! End to end: the real binary in a real terminal (tmux). Launch `sleep 300` from
 //! the launch dialog, kill it with the signal menu, join all, quit; then nothing
-//! proctor started may be left and the terminal must be back to normal.
+//! proctor started may be left and the terminal must be back to normal. Map mode
+//! shows its tasks in the same UI and quits the same way.
 //!
 //! Needs tmux (CI installs it). Every step waits for text on screen with a
 //! generous timeout; there are no fixed sleeps.
@@ -377,6 +378,46 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.wait_until("proctor gone", |_| {
         !Path::new(&format!("/proc/{pid}")).exists()
     });
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_all_gone(&marker, pid);
+}
+
+#[test]
+fn map_mode_runs_every_task_in_the_terminal_ui() {
+    let marker = marker("map");
+    let (tmux, pid) = start_proctor(
+        &marker,
+        "map -j 2 -- sh -c 'sleep 0.2; echo $1' _ {} ::: 1 2 3 4 5 6",
+        "proctor map",
+    );
+    let screen = tmux.wait_until("six tasks done and the run ended", |s| {
+        s.contains("done 6  failed 0") && s.contains("run ended")
+    });
+    assert!(screen.contains("Slowest running"), "{screen}");
+    assert!(screen.contains("task-6"), "{screen}");
+    tmux.keys(&["q"]);
+    assert_eq!(exit_status(&tmux), "0", "every task succeeded");
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_all_gone(&marker, pid);
+}
+
+#[test]
+fn quitting_a_map_run_terminates_its_tasks_and_starts_no_more() {
+    let marker = marker("map-quit");
+    let (tmux, pid) = start_proctor(
+        &marker,
+        "map -j 2 --retries 2 -- sh -c 'sleep 300' _ {} ::: 1 2 3 4 5",
+        "running 2/2  pending 3",
+    );
+    tmux.wait_until("two sleeps running", |_| pids_with_env(&marker).len() >= 2);
+    tmux.keys(&["q"]);
+    tmux.wait_for("2 tasks running and 3 pending");
+    tmux.keys(&["y"]);
+    assert_eq!(
+        exit_status(&tmux),
+        "1",
+        "terminated tasks fail (and are not retried)"
+    );
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert_all_gone(&marker, pid);
 }

@@ -1,11 +1,15 @@
-//! The map driver: sits between the engine and the headless printer. It hands
-//! tasks to the engine as pool slots free up, retries failed ones, applies
-//! `--halt`, writes `--joblog`, holds output back for `--keep-order`, and
-//! forwards every event to the printer.
+//! The map driver: sits between the engine and the front end (the headless
+//! printer or the terminal UI). It hands tasks to the engine as pool slots free
+//! up, retries failed ones, applies `--halt`, writes `--joblog`, holds output
+//! back for `--keep-order`, and forwards every event to the front end; the
+//! terminal UI's commands reach the engine through it too.
 //!
 //! Tasks wait in the driver, not in the engine's queue: the engine only ever gets
 //! what it can start now. So halting "soon" is just not launching any more, and
 //! at most `window` tasks are in memory however long the input is.
+
+mod controls;
+mod events;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -15,10 +19,11 @@ use tokio::sync::mpsc;
 use super::attempt::{Attempt, Ending};
 use super::halt::{HaltRule, When};
 use super::joblog::{Joblog, Succeeded};
+use super::notes::Notes;
 use super::outbox::Outbox;
 use super::source::{Item, MAX_TASK_BYTES, Total};
 use super::template::Template;
-use crate::engine::{Command, Event, EventKind, QueueStats};
+use crate::engine::{Command, Event, EventKind};
 use crate::spec::JobSpec;
 
 /// What the user asked for, fixed for the run.
@@ -55,6 +60,8 @@ enum Stop {
     Interrupted,
     /// Nobody reads our output any more.
     Unwatched,
+    /// The terminal UI stopped the run or closed the queue (quit, join all).
+    Asked,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,7 +85,15 @@ pub struct Driver {
     last_read: u64,
     reading: Reading,
     stopped: Option<Stop>,
+    /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
+    notes: Notes,
+}
+
+/// How the run went: `ok` when every task succeeded; messages held for later.
+pub struct Finish {
+    pub ok: bool,
+    pub notes: Vec<String>,
 }
 
 impl Driver {
@@ -87,6 +102,7 @@ impl Driver {
         records: Records,
         total: Total,
         commands: mpsc::UnboundedSender<Command>,
+        notes: Notes,
     ) -> Self {
         Driver {
             settings,
@@ -100,18 +116,20 @@ impl Driver {
             reading: Reading::Open,
             stopped: None,
             queue_closed: false,
+            notes,
         }
     }
 
-    /// Runs until the engine's `events` end; true when every task succeeded.
-    /// `printer` takes the events to print; when it is gone, nobody is watching
-    /// and the run stops.
+    /// Runs until the engine's `events` end. `printer` takes the events for the
+    /// front end; when it is gone, nobody is watching and the run stops.
+    /// `controls` are the terminal UI's commands for the engine (`None` headless).
     pub async fn run(
         mut self,
         events: &mut mpsc::Receiver<Event>,
         tasks: mpsc::Receiver<Item>,
         printer: mpsc::Sender<Event>,
-    ) -> bool {
+        mut controls: Option<mpsc::UnboundedReceiver<Command>>,
+    ) -> Finish {
         let mut out = Outbox::new(printer, self.settings.keep_order);
         let mut tasks = Some(tasks);
         loop {
@@ -129,6 +147,16 @@ impl Driver {
             let want_task = tasks.is_some() && self.occupied(&out) < self.settings.window;
             tokio::select! {
                 biased;
+                // A person's commands first, as in the engine: the event stream
+                // may never run dry while tasks flood output.
+                command = controls::recv_command(&mut controls), if controls.is_some() => match command {
+                    Some(command) => self.on_command(command, &mut out).await,
+                    None => {
+                        // The UI is gone: nobody is watching.
+                        controls = None;
+                        self.on_command(Command::StopAll, &mut out).await;
+                    }
+                },
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event, &mut out).await,
                     None => break,
@@ -137,12 +165,15 @@ impl Driver {
             }
         }
         if self.counts.skipped > 0 {
-            eprintln!(
-                "proctor: --resume: skipped {} task(s) that already succeeded",
-                self.counts.skipped
-            );
+            let skipped = self.counts.skipped;
+            self.notes.say(format!(
+                "--resume: skipped {skipped} task(s) that already succeeded"
+            ));
         }
-        self.ok()
+        Finish {
+            ok: self.ok(),
+            notes: self.notes.into_held(),
+        }
     }
 
     fn ok(&self) -> bool {
@@ -164,7 +195,10 @@ impl Driver {
 
     /// Hands waiting tasks to the engine while the pool has free slots.
     fn launch_ready(&mut self) {
-        while self.stopped.is_none() && self.running.len() < self.settings.max_parallel {
+        while self.stopped.is_none()
+            && !self.queue_closed
+            && self.running.len() < self.settings.max_parallel
+        {
             let Some(attempt) = self.pending.pop_front() else {
                 break;
             };
@@ -214,113 +248,10 @@ impl Driver {
                 self.finish(attempt, Ending::rejected(error), out).await;
             }
             Some(Item::ReadError(message)) => {
-                eprintln!("proctor: {message}");
+                self.notes.say(message.clone());
                 self.reading = Reading::Failed;
                 out.send(Event::now(EventKind::Error { message })).await;
             }
-        }
-    }
-
-    async fn on_event(&mut self, event: Event, out: &mut Outbox) {
-        match &event.kind {
-            EventKind::Spawned { worker, pid, .. } => {
-                if let Some(a) = self.running.get_mut(worker) {
-                    a.pid = Some(*pid);
-                    a.start = Some(event.t);
-                }
-            }
-            EventKind::Output { worker, line, .. } => {
-                let number = self.running.get_mut(worker).map(|a| {
-                    a.output_bytes += line.len() as u64 + 1;
-                    a.task.number
-                });
-                if !self.settings.forward_output {
-                    return;
-                }
-                if let Some(number) = number {
-                    out.output(number, event).await;
-                    return;
-                }
-            }
-            EventKind::Exited {
-                worker,
-                code,
-                signal,
-                runtime_s,
-                timed_out,
-                ..
-            } => {
-                let ending = Ending::exited(*code, signal.clone(), *runtime_s, *timed_out);
-                let worker = worker.clone();
-                out.send(event).await;
-                self.attempt_ended(&worker, ending, out).await;
-                return;
-            }
-            EventKind::Failed { worker, error } => {
-                let ending = Ending::failed(error.clone());
-                let worker = worker.clone();
-                out.send(event).await;
-                self.attempt_ended(&worker, ending, out).await;
-                return;
-            }
-            EventKind::Cancelled { worker } => {
-                if let Some(a) = self.running.remove(worker) {
-                    let number = a.task.number;
-                    out.send(event).await;
-                    out.release(number).await;
-                    return;
-                }
-            }
-            EventKind::Queue {
-                stats,
-                max_parallel,
-                paused,
-                closed,
-            } => {
-                self.settings.max_parallel = *max_parallel;
-                let kind = EventKind::Queue {
-                    stats: self.queue_stats(*stats),
-                    max_parallel: *max_parallel,
-                    paused: *paused,
-                    closed: *closed,
-                };
-                out.queue(event.t, kind).await;
-                return;
-            }
-            EventKind::Interrupted { .. } => {
-                // The engine stops everything itself; start nothing more.
-                self.stop(Stop::Interrupted, out).await;
-            }
-            EventKind::Summary { workers, .. } => {
-                // Output still held belongs to tasks that never ended (a launch
-                // the engine refused while stopping): print it rather than lose it.
-                out.release_all().await;
-                let kind = EventKind::Summary {
-                    ok: self.ok(),
-                    workers: workers.clone(),
-                };
-                out.send(Event { t: event.t, kind }).await;
-                return;
-            }
-            _ => {}
-        }
-        out.send(event).await;
-    }
-
-    /// Depth counts tasks waiting here and what is known to remain in the input;
-    /// done and failed count tasks (after retries), not attempts.
-    fn queue_stats(&self, engine: QueueStats) -> QueueStats {
-        let unread = match (self.takes_tasks(), self.total.get()) {
-            (true, Some(total)) => total
-                .saturating_sub(self.last_read)
-                .saturating_sub(self.records.resume.after(self.last_read)),
-            _ => 0,
-        };
-        QueueStats {
-            depth: engine.depth + self.pending.len() + unread as usize,
-            running: engine.running,
-            done: self.counts.succeeded as usize,
-            failed: self.counts.failed as usize,
         }
     }
 
@@ -329,7 +260,8 @@ impl Driver {
         let Some(attempt) = self.running.remove(worker) else {
             return;
         };
-        let retry = attempt.retry < self.settings.retries && self.stopped.is_none();
+        let retry =
+            attempt.retry < self.settings.retries && self.stopped.is_none() && !self.queue_closed;
         if !ending.succeeded() && retry {
             self.pending.push_front(attempt.retried());
             return;
@@ -350,7 +282,15 @@ impl Driver {
         if let Some(log) = &mut self.records.joblog
             && let Err(e) = log.append(&record)
         {
-            eprintln!("proctor: {e}; the joblog is incomplete from here on");
+            let message = format!("{e}; the joblog is incomplete from here on");
+            if self.notes.holding() {
+                // The terminal UI shows it now; stderr only after it has ended.
+                out.send(Event::now(EventKind::Error {
+                    message: message.clone(),
+                }))
+                .await;
+            }
+            self.notes.say(message);
             self.records.joblog = None;
         }
         out.send(Event::now(EventKind::Task(record))).await;
@@ -368,15 +308,15 @@ impl Driver {
         if self.stopped == Some(Stop::Halted) || !rule.is_met(self.counts.failed, finished) {
             return;
         }
-        eprintln!(
-            "proctor: --halt {rule}: {} of {finished} finished task(s) failed; starting no more{}",
+        self.notes.say(format!(
+            "--halt {rule}: {} of {finished} finished task(s) failed; starting no more{}",
             self.counts.failed,
             if rule.when == When::Now {
                 " and terminating the running ones"
             } else {
                 ""
             }
-        );
+        ));
         let kind = EventKind::Halted {
             rule: rule.to_string(),
             failed: self.counts.failed,

@@ -44,6 +44,17 @@ pub enum Origin {
     Words(Vec<String>),
 }
 
+impl Origin {
+    /// Tasks come from stdin (`--tasks -` included).
+    pub fn reads_stdin(&self) -> bool {
+        match self {
+            Origin::Stdin => true,
+            Origin::File(path) => path == Path::new("-"),
+            Origin::Words(_) => false,
+        }
+    }
+}
+
 enum Lines {
     Reader(Box<dyn BufRead + Send>),
     Words(std::vec::IntoIter<String>),

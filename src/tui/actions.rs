@@ -22,6 +22,12 @@ pub enum Request {
 /// Applies one action.
 pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) -> Vec<Request> {
     use Action as A;
+    if app.map.is_some()
+        && let Some(why) = action.off_in_map()
+    {
+        app.notify(Level::Info, why);
+        return Vec::new();
+    }
     match action {
         A::Up | A::Down | A::PageUp | A::PageDown | A::Home | A::End => {
             navigate(app, action, snap, store)
@@ -319,15 +325,22 @@ pub fn quit(app: &mut App, snap: &Snapshot) -> Vec<Request> {
         app.notify(Level::Error, "killing every worker now");
         return send(app, vec![Command::Kill(alive)]);
     }
-    let (running, queued) = (snap.queue.running, snap.queue.depth);
+    let q = app.queue(snap);
+    let (running, queued) = (q.running, q.depth);
     if running + queued == 0 {
         return confirmed_quit(app);
     }
+    let message = if app.map.is_some() {
+        format!(
+            "{running} tasks running and {queued} pending. Terminate them all, start no \
+             more and quit?"
+        )
+    } else {
+        format!("{running} running and {queued} queued workers. Terminate them all and quit?")
+    };
     app.overlay = Some(Overlay::Confirm(Confirm {
         title: "Quit".into(),
-        message: format!(
-            "{running} running and {queued} queued workers. Terminate them all and quit?"
-        ),
+        message,
         on_yes: Pending::Quit,
     }));
     Vec::new()

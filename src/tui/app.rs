@@ -1,5 +1,6 @@
 //! The terminal UI's state (nothing here draws): focus, the workers table and logs
-//! panel states, chart histories, the open dialog, notices and the quit lifecycle.
+//! panel states, chart histories, the open dialog, notices, the quit lifecycle
+//! and, in map mode, the task counts.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,11 +12,12 @@ use super::history::History;
 use super::keymap::Context;
 use super::launch_dialog::LaunchDialog;
 use super::log_view::LogView;
+use super::map_run::MapRun;
 use super::signal_menu::SignalMenu;
 use super::theme::Theme;
 use super::worker_list::WorkerList;
-use crate::engine::Snapshot;
 use crate::engine::output::neutralise;
+use crate::engine::{QueueStats, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -90,6 +92,8 @@ pub struct App {
     pub lifecycle: Lifecycle,
     /// The terminal's size at the last draw (for mouse hit tests and page sizes).
     pub screen: Rect,
+    /// `Some` in map mode: the screen leads with the tasks.
+    pub map: Option<MapRun>,
 }
 
 impl App {
@@ -106,6 +110,21 @@ impl App {
             mouse: true,
             lifecycle: Lifecycle::default(),
             screen: Rect::default(),
+            map: None,
+        }
+    }
+
+    /// The queue figures to show: tasks in map mode, else the snapshot's workers.
+    pub fn queue(&self, snapshot: &Snapshot) -> QueueStats {
+        self.map.as_ref().map_or(snapshot.queue, |m| m.tasks)
+    }
+
+    /// The panels' places on this screen.
+    pub fn areas(&self, screen: Rect) -> draw::Areas {
+        if self.map.is_some() {
+            draw::map_areas(screen)
+        } else {
+            draw::areas(screen)
         }
     }
 
@@ -113,7 +132,7 @@ impl App {
     /// snapshot and a screen size. Call before drawing.
     pub fn sync(&mut self, snapshot: &Snapshot, screen: Rect) {
         self.screen = screen;
-        let areas = draw::areas(screen);
+        let areas = self.areas(screen);
         self.workers.viewport = areas.table.height.saturating_sub(3) as usize;
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);

@@ -2,16 +2,19 @@
 //! draws one frame from the UI state, a snapshot and the output store.
 //!
 //! Panels collapse as the terminal shrinks: the CPU and queue panels go first,
-//! then the logs; below a few cells nothing but what fits is drawn.
+//! then the logs; below a few cells nothing but what fits is drawn. Map mode puts
+//! the tasks panel and the slowest running tasks on top instead.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
 use super::app::{App, Overlay};
 use super::theme::Theme;
-use super::{cores, footer, header, help, logs, queue_panel, summary, workers_table};
+use super::{
+    cores, footer, header, help, logs, queue_panel, slowest, summary, tasks_panel, workers_table,
+};
 use crate::engine::{OutputStore, Snapshot};
 
 /// Where each panel goes; a hidden panel has an empty rect.
@@ -20,6 +23,8 @@ pub struct Areas {
     pub header: Rect,
     pub cores: Rect,
     pub queue: Rect,
+    /// Map mode: the slowest running tasks.
+    pub slowest: Rect,
     pub table: Rect,
     pub logs: Rect,
     pub footer: Rect,
@@ -27,21 +32,7 @@ pub struct Areas {
 
 /// Splits the screen into panels.
 pub fn areas(screen: Rect) -> Areas {
-    let mut a = Areas::default();
-    let mut body = screen;
-    if body.height >= 3 {
-        a.header = Rect { height: 1, ..body };
-        body.y += 1;
-        body.height -= 1;
-    }
-    if body.height >= 2 {
-        a.footer = Rect {
-            y: body.bottom() - 1,
-            height: 1,
-            ..body
-        };
-        body.height -= 1;
-    }
+    let (mut a, mut body) = frame_lines(screen);
     let top = match body.height {
         h if h >= 40 => 12,
         h if h >= 30 => 9,
@@ -61,35 +52,103 @@ pub fn areas(screen: Rect) -> Areas {
         }
         body = rest;
     }
+    (a.table, a.logs) = table_and_logs(body);
+    a
+}
+
+/// Map mode: the tasks panel and the slowest running tasks lead, taller than
+/// the plain queue panel; the CPU panel joins them on wide screens.
+pub fn map_areas(screen: Rect) -> Areas {
+    let (mut a, mut body) = frame_lines(screen);
+    let top = match body.height {
+        h if h >= 40 => 10,
+        h if h >= 18 => 8,
+        h if h >= 12 => 6,
+        _ => 0,
+    };
+    if top > 0 {
+        let [panels, rest] =
+            Layout::vertical([Constraint::Length(top), Constraint::Fill(1)]).areas(body);
+        if panels.width >= 150 {
+            let [c, q, s] = Layout::horizontal([
+                Constraint::Percentage(34),
+                Constraint::Percentage(30),
+                Constraint::Percentage(36),
+            ])
+            .areas(panels);
+            (a.cores, a.queue, a.slowest) = (c, q, s);
+        } else if panels.width >= 70 {
+            let [q, s] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(panels);
+            (a.queue, a.slowest) = (q, s);
+        } else {
+            a.queue = panels;
+        }
+        body = rest;
+    }
+    (a.table, a.logs) = table_and_logs(body);
+    a
+}
+
+/// The header and footer lines, and the body between them.
+fn frame_lines(screen: Rect) -> (Areas, Rect) {
+    let mut a = Areas::default();
+    let mut body = screen;
+    if body.height >= 3 {
+        a.header = Rect { height: 1, ..body };
+        body.y += 1;
+        body.height -= 1;
+    }
+    if body.height >= 2 {
+        a.footer = Rect {
+            y: body.bottom() - 1,
+            height: 1,
+            ..body
+        };
+        body.height -= 1;
+    }
+    (a, body)
+}
+
+/// The workers table and the logs: side by side when very wide, else stacked;
+/// the table alone when short.
+fn table_and_logs(body: Rect) -> (Rect, Rect) {
     if body.width >= 200 && body.height >= 20 {
         let [t, l] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
             .areas(body);
-        (a.table, a.logs) = (t, l);
+        (t, l)
     } else if body.height >= 10 {
         let [t, l] =
             Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
-        (a.table, a.logs) = (t, l);
+        (t, l)
     } else {
-        a.table = body;
+        (body, Rect::default())
     }
-    a
 }
 
 /// Draws one frame. Everything it shows comes from the arguments; `app.now` is
 /// the clock, so the same inputs always draw the same screen.
 pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputStore) {
     let screen = frame.area();
-    let a = areas(screen);
+    let a = app.areas(screen);
     header::render(frame, a.header, app, snapshot);
     cores::render(frame, a.cores, app, snapshot);
-    queue_panel::render(frame, a.queue, app, snapshot);
+    if app.map.is_some() {
+        tasks_panel::render(frame, a.queue, app, snapshot);
+        slowest::render(frame, a.slowest, app, snapshot);
+    } else {
+        queue_panel::render(frame, a.queue, app, snapshot);
+    }
     workers_table::render(frame, a.table, app, snapshot);
     logs::render(frame, a.logs, app, snapshot, store);
     footer::render(frame, a.footer, app);
     let theme = &app.theme;
     match &app.overlay {
         None => {}
-        Some(Overlay::Help { scroll }) => help::render(frame, screen, *scroll, theme),
+        Some(Overlay::Help { scroll }) => {
+            help::render(frame, screen, *scroll, theme, app.map.is_some())
+        }
         Some(Overlay::Signal(menu)) => menu.render(frame, screen, theme),
         Some(Overlay::Launch(dialog)) => dialog.render(frame, screen, theme),
         Some(Overlay::Confirm(confirm)) => confirm.render(frame, screen, theme),
@@ -111,6 +170,19 @@ pub fn title<'a>(name: &'a str, focused: bool, theme: &Theme, extra: Vec<Span<'a
     let mut spans = vec![Span::styled(format!(" {name} "), theme.title(focused))];
     spans.extend(extra);
     Line::from(spans)
+}
+
+/// Draws one line at `*y` inside `inner` and moves down, while there is room.
+pub fn put(frame: &mut Frame, inner: Rect, y: &mut u16, content: Line) {
+    if *y < inner.bottom() {
+        let area = Rect {
+            y: *y,
+            height: 1,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(content), area);
+        *y += 1;
+    }
 }
 
 /// A `width`×`height` rect centred in `area` (clamped to it).

@@ -39,7 +39,8 @@ pub async fn run(
         let now = Instant::now();
         if now >= next_tick {
             app.now = SystemTime::now();
-            app.history.record(&snapshot, app.now);
+            app.history
+                .record(&snapshot, &app.queue(&snapshot), app.now);
             next_tick = now + tick_every(&snapshot);
             dirty = true;
         }

@@ -1,10 +1,18 @@
 //! Engine events as the UI sees them: notices for joins, failures and errors, the
-//! `join all` summary, and the stop banner when proctor is interrupted.
+//! `join all` summary, and the stop banner when proctor is interrupted. In map
+//! mode also the driver's task counts, failed tasks and the halt.
 
 use super::app::{App, Level, Overlay};
+use crate::engine::event::TaskRecord;
 use crate::engine::{Event, EventKind};
 
+/// Characters of a task's input quoted in a notice.
+const INPUT_CHARS: usize = 40;
+
 pub fn apply(app: &mut App, event: Event) {
+    if let Some(map) = &mut app.map {
+        map.apply(&event.kind);
+    }
     match event.kind {
         EventKind::Joined {
             worker: Some(name),
@@ -57,10 +65,43 @@ pub fn apply(app: &mut App, event: Event) {
             let to = if group { "group of " } else { "" };
             app.notify(Level::Info, format!("{signal} sent to {to}{worker}"));
         }
+        EventKind::Task(record) if record.exit_code != Some(0) => {
+            app.notify(Level::Error, task_failed(&record));
+        }
+        EventKind::Halted {
+            rule,
+            failed,
+            finished,
+        } => {
+            let text =
+                format!("--halt {rule}: {failed} of {finished} tasks failed; starting no more");
+            app.notify(Level::Error, text);
+        }
         EventKind::Interrupted { signal } => {
             app.lifecycle.stopping = Some(format!("{signal} received"));
             app.lifecycle.leave = true;
         }
         _ => {}
     }
+}
+
+/// `task 7 'photo.jpg' failed: exit 1 after 2 retries`.
+fn task_failed(r: &TaskRecord) -> String {
+    let mut input: String = r.input.chars().take(INPUT_CHARS).collect();
+    if r.input.chars().count() > INPUT_CHARS {
+        input.push('…');
+    }
+    let how = match (&r.error, r.exit_code, &r.signal) {
+        (Some(error), _, _) => error.clone(),
+        (None, _, _) if r.timed_out => "timed out".into(),
+        (None, Some(code), Some(signal)) => format!("{code} {signal}"),
+        (None, Some(code), None) => format!("exit {code}"),
+        (None, None, _) => "no exit code".into(),
+    };
+    let retries = match r.retries {
+        0 => String::new(),
+        1 => " after 1 retry".into(),
+        n => format!(" after {n} retries"),
+    };
+    format!("task {} '{input}' failed: {how}{retries}", r.task)
 }

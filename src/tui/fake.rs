@@ -1,11 +1,13 @@
 //! Fabricated snapshots, output and histories with fixed names, pids and times, for
-//! render tests and the screenshot tool (no engine, no clock).
+//! render tests and the screenshot tool (no engine, no clock): a busy pool, and a
+//! map run.
 
 use std::time::{Duration, SystemTime};
 
 use ratatui::layout::Rect;
 
 use super::app::App;
+use super::map_run::MapRun;
 use super::theme::Theme;
 use crate::engine::output::Line;
 use crate::engine::{
@@ -239,8 +241,99 @@ pub fn app(snapshot: &Snapshot, theme: Theme, screen: Rect) -> App {
         snap.queue.depth = 40usize.saturating_sub(t / 3).max(snapshot.queue.depth);
         snap.queue.done = t / 4;
         let at = now() - Duration::from_secs(120 - t as u64);
-        app.history.record(&snap, at);
+        app.history.record(&snap, &snap.queue, at);
     }
+    app.sync(snapshot, screen);
+    app
+}
+
+/// A map run over photos, `-j 6`: six tasks running (one a retry, one a
+/// straggler), the latest finished ones (one failed), hundreds pending.
+pub fn map_snapshot() -> Snapshot {
+    let mut workers = Vec::new();
+    let photo =
+        |n: u64| format!("convert photos/IMG_{n:04}.jpg -resize 2048x2048 out/IMG_{n:04}.jpg");
+    for n in 35..=40u64 {
+        let id = workers.len() as u32;
+        let code = if n == 38 { 1 } else { 0 };
+        let mut w = ended(id, &format!("task-{n}"), &photo(n), 4 + n % 5, code);
+        w.last_line = if code == 0 {
+            format!("out/IMG_{n:04}.jpg 2048x1536 1.9MB")
+        } else {
+            format!("convert: insufficient image data in file photos/IMG_{n:04}.jpg")
+        };
+        workers.push(w);
+    }
+    let running: [(&str, u64, u64, f32); 6] = [
+        ("task-17.retry1", 17, 41, 98.0),
+        ("task-41", 41, 188, 99.1),
+        ("task-42", 42, 12, 97.4),
+        ("task-43", 43, 9, 96.0),
+        ("task-44", 44, 5, 88.3),
+        ("task-45", 45, 2, 41.7),
+    ];
+    for (name, n, secs, cpu) in running {
+        let id = workers.len() as u32;
+        let mut w = live(id, name, &photo(n), secs, cpu, 180 + n);
+        w.last_line = format!("photos/IMG_{n:04}.jpg: resizing {}%", (secs * 7) % 100);
+        workers.push(w);
+    }
+    Snapshot {
+        workers,
+        queue: QueueStats {
+            depth: 0,
+            running: 6,
+            done: 5,
+            failed: 1,
+        },
+        max_parallel: 6,
+        queue_paused: false,
+        queue_closed: false,
+        system: Some(system(8)),
+        finished: false,
+    }
+}
+
+/// The map driver's figures for `map_snapshot`: tasks, not workers.
+pub fn map_run() -> MapRun {
+    MapRun {
+        tasks: QueueStats {
+            depth: 412,
+            running: 6,
+            done: 38,
+            failed: 2,
+        },
+        halted: None,
+        ok: None,
+    }
+}
+
+/// An app in map mode over `map_snapshot`, the slowest task selected, histories
+/// filled (zero to three tasks finished a second).
+pub fn map_app(snapshot: &Snapshot, theme: Theme, screen: Rect) -> App {
+    let mut app = App::new(theme, now());
+    let run = map_run();
+    let mut finished = 0;
+    for t in 0..120usize {
+        let mut snap = snapshot.clone();
+        if let Some(system) = &mut snap.system {
+            for (i, core) in system.cores.iter_mut().enumerate() {
+                *core = wave(i, t) * 100.0;
+            }
+            system.cpu = 20.0 + wave(9, t) * 70.0;
+        }
+        finished += (wave(3, t) * 3.2) as usize;
+        let tasks = QueueStats {
+            depth: run.tasks.depth + 400usize.saturating_sub(finished),
+            done: finished,
+            failed: 0,
+            ..run.tasks
+        };
+        let at = now() - Duration::from_secs(120 - t as u64);
+        app.history.record(&snap, &tasks, at);
+    }
+    app.map = Some(run);
+    app.workers.selected = Some(WorkerId(7));
     app.sync(snapshot, screen);
     app
 }

@@ -22,7 +22,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Some(Overlay::Help { .. }) => owned(&[("↑↓", "scroll"), ("Esc", "close")]),
         Some(Overlay::Summary) => owned(&[("Esc", "close"), ("q", "quit")]),
         None if app.editing() => owned(&[("Enter", "keep"), ("Esc", "clear"), ("←→", "move")]),
-        None => keymap::footer(&app.contexts()),
+        None => keymap::footer(&app.contexts(), |action| {
+            app.map.is_none() || action.off_in_map().is_none()
+        }),
     };
     let pinned = if app.overlay.is_none() && !app.editing() {
         keymap::FOOTER_PINNED.min(entries.len())

@@ -13,8 +13,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         return;
     }
     let t = &app.theme;
-    let q = &snapshot.queue;
-    let mut left = vec![Span::styled(" proctor ", t.badge()), Span::raw(" ")];
+    let q = &app.queue(snapshot);
+    // Map mode counts tasks: pending ones wait in the map driver, not the queue.
+    let waiting = if app.map.is_some() {
+        "pending"
+    } else {
+        "queued"
+    };
+    let badge = if app.map.is_some() {
+        " proctor map "
+    } else {
+        " proctor "
+    };
+    let mut left = vec![Span::styled(badge, t.badge()), Span::raw(" ")];
     if let Some(reason) = &app.lifecycle.stopping {
         let left_n = q.running + q.depth;
         left.push(Span::styled(
@@ -23,18 +34,26 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         ));
         left.push(Span::raw(" "));
     } else if app.lifecycle.engine_ended {
-        left.push(Span::styled(" engine ended · q quits ", t.banner()));
+        let ended = if app.map.is_some() {
+            " run ended · q quits "
+        } else {
+            " engine ended · q quits "
+        };
+        left.push(Span::styled(ended, t.banner()));
         left.push(Span::raw(" "));
     }
     let running = format!("{}/{} running", q.running, snapshot.max_parallel);
     left.push(Span::styled(running, t.good()));
     left.push(Span::styled(" · ", t.dim()));
-    left.push(Span::raw(format!("{} queued", q.depth)));
+    left.push(Span::raw(format!("{} {waiting}", q.depth)));
     left.push(Span::styled(" · ", t.dim()));
     left.push(Span::raw(format!("{} done", q.done)));
     left.push(Span::styled(" · ", t.dim()));
     let failed_style = if q.failed > 0 { t.error() } else { t.text() };
     left.push(Span::styled(format!("{} failed", q.failed), failed_style));
+    if let Some(rule) = app.map.as_ref().and_then(|m| m.halted.as_ref()) {
+        left.push(Span::styled(format!(" · halted ({rule})"), t.error()));
+    }
     if snapshot.queue_paused {
         left.push(Span::styled(" · queue paused", t.warn()));
     }

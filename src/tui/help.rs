@@ -14,8 +14,9 @@ use super::{confirm, launch_dialog, signal_menu};
 /// Width of the key column.
 const KEY_W: usize = 16;
 
-/// The help text in two parts: panel keys and dialogs, then keys that work anywhere.
-pub fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+/// The help text in two parts: panel keys and dialogs, then keys that work
+/// anywhere (and, in map mode, the keys that are off there).
+pub fn columns(theme: &Theme, map: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let mut left = Vec::new();
     for context in [Context::Workers, Context::Logs, Context::Search] {
         left.extend(context_lines(context, theme));
@@ -38,6 +39,15 @@ pub fn columns(theme: &Theme) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
         "Mouse: click selects, wheel scrolls; m frees the mouse.",
     ] {
         right.push(Line::from(Span::styled(format!(" {note}"), theme.dim())));
+    }
+    if map {
+        right.push(Line::default());
+        right.push(section("Off in map mode", theme));
+        for b in BINDINGS {
+            if let Some(why) = b.action.off_in_map() {
+                right.push(entry(keymap::keys_label(b.keys), why.into(), theme));
+            }
+        }
     }
     (left, right)
 }
@@ -74,8 +84,8 @@ fn entry(keys: String, help: String, theme: &Theme) -> Line<'static> {
     ])
 }
 
-pub fn render(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme) {
-    let (left, right) = columns(theme);
+pub fn render(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme, map: bool) {
+    let (left, right) = columns(theme, map);
     let two = area.width >= 150;
     let rows = if two {
         left.len().max(right.len())

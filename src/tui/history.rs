@@ -1,10 +1,11 @@
 //! Short histories for the charts: per-core and total CPU, queue depth, and finished
 //! counts for throughput and ETA. Recorded about once a second; time is an input.
+//! The queue figures are the app's (workers, or tasks in map mode).
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::Snapshot;
+use crate::engine::{QueueStats, Snapshot};
 
 /// Samples kept per series (five minutes at one a second).
 const KEEP: usize = 300;
@@ -16,7 +17,7 @@ pub struct History {
     pub cores: Vec<VecDeque<f32>>,
     pub total: VecDeque<f32>,
     pub depth: VecDeque<u64>,
-    /// (seconds since the epoch, workers finished so far).
+    /// (seconds since the epoch, workers or tasks finished so far).
     finished: VecDeque<(f64, usize)>,
 }
 
@@ -35,7 +36,7 @@ fn secs(t: SystemTime) -> f64 {
 
 impl History {
     /// Records one sample unless the last one is under a second old.
-    pub fn record(&mut self, snapshot: &Snapshot, now: SystemTime) {
+    pub fn record(&mut self, snapshot: &Snapshot, queue: &QueueStats, now: SystemTime) {
         let t = secs(now);
         if self
             .finished
@@ -51,13 +52,21 @@ impl History {
             }
             push(&mut self.total, system.cpu);
         }
-        push(&mut self.depth, snapshot.queue.depth as u64);
-        let done = snapshot.queue.done + snapshot.queue.failed;
-        push(&mut self.finished, (t, done));
+        push(&mut self.depth, queue.depth as u64);
+        push(&mut self.finished, (t, queue.done + queue.failed));
     }
 
-    /// Workers finished per second over the last half minute; `None` before there
-    /// are two samples.
+    /// How many finished between one sample and the next, oldest first.
+    pub fn finished_per_sample(&self) -> Vec<u64> {
+        let counts: Vec<usize> = self.finished.iter().map(|&(_, n)| n).collect();
+        counts
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) as u64)
+            .collect()
+    }
+
+    /// Finished per second over the last half minute; `None` before there are
+    /// two samples.
     pub fn throughput(&self) -> Option<f64> {
         let &(t1, n1) = self.finished.back()?;
         let &(t0, n0) = self
@@ -69,8 +78,8 @@ impl History {
     }
 
     /// Time until the queue drains at the current throughput, while it is draining.
-    pub fn eta(&self, snapshot: &Snapshot) -> Option<Duration> {
-        let left = snapshot.queue.depth + snapshot.queue.running;
+    pub fn eta(&self, queue: &QueueStats) -> Option<Duration> {
+        let left = queue.depth + queue.running;
         let rate = self.throughput()?;
         (left > 0 && rate > 0.0).then(|| Duration::from_secs_f64(left as f64 / rate))
     }
@@ -87,16 +96,20 @@ mod tests {
     #[test]
     fn throughput_and_eta_follow_finished_workers() {
         let mut h = History::default();
-        let mut snap = Snapshot::default();
-        snap.queue.depth = 10;
-        h.record(&snap, at(100));
+        let snap = Snapshot::default();
+        let mut queue = QueueStats {
+            depth: 10,
+            ..QueueStats::default()
+        };
+        h.record(&snap, &queue, at(100));
         assert_eq!(h.throughput(), None);
-        snap.queue.done = 4;
-        snap.queue.depth = 6;
-        h.record(&snap, at(102));
+        queue.done = 4;
+        queue.depth = 6;
+        h.record(&snap, &queue, at(102));
         assert_eq!(h.throughput(), Some(2.0));
-        assert_eq!(h.eta(&snap), Some(Duration::from_secs(3)));
-        h.record(&snap, at(102)); // too soon: ignored
+        assert_eq!(h.eta(&queue), Some(Duration::from_secs(3)));
+        h.record(&snap, &queue, at(102)); // too soon: ignored
         assert_eq!(h.depth.len(), 2);
+        assert_eq!(h.finished_per_sample(), vec![4]);
     }
 }

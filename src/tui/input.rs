@@ -10,7 +10,6 @@ use ratatui::layout::{Position, Rect};
 use super::actions::{self, Request};
 use super::app::{App, Focus, Overlay, Reply};
 use super::confirm::{Confirm, Pending};
-use super::draw;
 use super::keymap;
 use crate::engine::{Command, OutputStore, Snapshot};
 use crate::signals::signal_name;
@@ -167,7 +166,7 @@ pub fn on_mouse(app: &mut App, mouse: MouseEvent, snap: &Snapshot, store: &Outpu
     if app.overlay.is_some() {
         return;
     }
-    let areas = draw::areas(app.screen);
+    let areas = app.areas(app.screen);
     let at = Position::new(mouse.column, mouse.row);
     let over = |r: Rect| r.contains(at);
     match mouse.kind {

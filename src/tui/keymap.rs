@@ -259,6 +259,19 @@ impl Action {
         };
         text.into()
     }
+
+    /// Why the action is off in map mode, if it is: there the work is the tasks
+    /// alone, run and accounted for by the map driver.
+    pub fn off_in_map(self) -> Option<&'static str> {
+        let why = match self {
+            A::Launch => "map mode launches no jobs: the tasks come from the input",
+            A::JoinAll => "the map run ends by itself once every task finished (q stops it)",
+            A::Restart => "map mode restarts no task: t terminates one, --retries runs it again",
+            A::Cancel => "map mode cancels no task: P pauses the queue, q stops the run",
+            _ => return None,
+        };
+        Some(why)
+    }
 }
 
 fn join_desc(target: JoinTarget) -> &'static str {
@@ -318,13 +331,17 @@ pub fn keys_label(keys: &[Key]) -> String {
     keys.iter().map(Key::label).collect::<Vec<_>>().join(", ")
 }
 
-/// Footer entries for these contexts: (key, label), in table order, except that
-/// help and quit come last: the footer keeps them in view on narrow screens.
-pub fn footer(contexts: &[Context]) -> Vec<(String, &'static str)> {
+/// Footer entries for these contexts and the actions `shown` accepts: (key,
+/// label), in table order, except that help and quit come last: the footer keeps
+/// them in view on narrow screens.
+pub fn footer(contexts: &[Context], shown: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let mut last = Vec::new();
     for &context in contexts {
-        for b in BINDINGS.iter().filter(|b| b.context == context) {
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.context == context && shown(b.action))
+        {
             let Some(label) = b.footer else { continue };
             let key = match b.action {
                 A::Up => "↑↓".to_string(),

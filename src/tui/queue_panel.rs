@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph, Sparkline};
 
 use super::app::App;
-use super::draw::{panel, title};
+use super::draw::{panel, put, title};
 use super::format;
 use crate::engine::Snapshot;
 
@@ -80,7 +80,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let rate_text = rate.map_or("–".to_string(), |r| format!("{r:.2}/s"));
     let eta = app
         .history
-        .eta(snapshot)
+        .eta(&snapshot.queue)
         .map_or("–".to_string(), format::duration);
     let mut rate_line = Line::from(vec![
         Span::styled("throughput ", t.dim()),
@@ -125,18 +125,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             ..chart
         };
         frame.render_widget(Sparkline::default().data(data).style(t.sparkline()), spark);
-    }
-}
-
-/// Draws one line at `*y` inside `inner` and moves down, while there is room.
-fn put(frame: &mut Frame, inner: Rect, y: &mut u16, content: Line) {
-    if *y < inner.bottom() {
-        let area = Rect {
-            y: *y,
-            height: 1,
-            ..inner
-        };
-        frame.render_widget(Paragraph::new(content), area);
-        *y += 1;
     }
 }

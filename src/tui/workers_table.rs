@@ -96,11 +96,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         return;
     }
     if snapshot.workers.is_empty() {
-        let hint = Line::from(vec![
-            Span::styled("No workers yet. Press ", t.dim()),
-            Span::styled(" n ", t.key()),
-            Span::styled(" to launch one.", t.dim()),
-        ]);
+        let hint = if app.map.is_some() {
+            Line::from(Span::styled("No task has started yet.", t.dim()))
+        } else {
+            Line::from(vec![
+                Span::styled("No workers yet. Press ", t.dim()),
+                Span::styled(" n ", t.key()),
+                Span::styled(" to launch one.", t.dim()),
+            ])
+        };
         let y = inner.y + inner.height / 2;
         let row = Rect {
             y,

@@ -1,0 +1,113 @@
+//! The engine's events as the driver reads them: they track each attempt, end
+//! it (for a retry or the task's result), and are passed on to the front end,
+//! `queue` events rewritten to count tasks.
+
+use super::{Driver, Stop};
+use crate::engine::{Event, EventKind, QueueStats};
+use crate::map::attempt::Ending;
+use crate::map::outbox::Outbox;
+
+impl Driver {
+    pub(super) async fn on_event(&mut self, event: Event, out: &mut Outbox) {
+        match &event.kind {
+            EventKind::Spawned { worker, pid, .. } => {
+                if let Some(a) = self.running.get_mut(worker) {
+                    a.pid = Some(*pid);
+                    a.start = Some(event.t);
+                }
+            }
+            EventKind::Output { worker, line, .. } => {
+                let number = self.running.get_mut(worker).map(|a| {
+                    a.output_bytes += line.len() as u64 + 1;
+                    a.task.number
+                });
+                if !self.settings.forward_output {
+                    return;
+                }
+                if let Some(number) = number {
+                    out.output(number, event).await;
+                    return;
+                }
+            }
+            EventKind::Exited {
+                worker,
+                code,
+                signal,
+                runtime_s,
+                timed_out,
+                ..
+            } => {
+                let ending = Ending::exited(*code, signal.clone(), *runtime_s, *timed_out);
+                let worker = worker.clone();
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
+                return;
+            }
+            EventKind::Failed { worker, error } => {
+                let ending = Ending::failed(error.clone());
+                let worker = worker.clone();
+                out.send(event).await;
+                self.attempt_ended(&worker, ending, out).await;
+                return;
+            }
+            EventKind::Cancelled { worker } => {
+                if let Some(a) = self.running.remove(worker) {
+                    let number = a.task.number;
+                    out.send(event).await;
+                    out.release(number).await;
+                    return;
+                }
+            }
+            EventKind::Queue {
+                stats,
+                max_parallel,
+                paused,
+                closed,
+            } => {
+                self.settings.max_parallel = *max_parallel;
+                let kind = EventKind::Queue {
+                    stats: self.queue_stats(*stats),
+                    max_parallel: *max_parallel,
+                    paused: *paused,
+                    closed: *closed,
+                };
+                out.queue(event.t, kind).await;
+                return;
+            }
+            EventKind::Interrupted { .. } => {
+                // The engine stops everything itself; start nothing more.
+                self.stop(Stop::Interrupted, out).await;
+            }
+            EventKind::Summary { workers, .. } => {
+                // Output still held belongs to tasks that never ended (a launch
+                // the engine refused while stopping): print it rather than lose it.
+                out.release_all().await;
+                let kind = EventKind::Summary {
+                    ok: self.ok(),
+                    workers: workers.clone(),
+                };
+                out.send(Event { t: event.t, kind }).await;
+                return;
+            }
+            _ => {}
+        }
+        out.send(event).await;
+    }
+
+    /// Depth counts tasks waiting here and what is known to remain in the input;
+    /// done and failed count tasks (after retries), not attempts.
+    fn queue_stats(&self, engine: QueueStats) -> QueueStats {
+        let unread = match (self.takes_tasks(), self.total.get()) {
+            (true, Some(total)) => total
+                .saturating_sub(self.last_read)
+                .saturating_sub(self.records.resume.after(self.last_read)),
+            _ => 0,
+        };
+        QueueStats {
+            depth: engine.depth + self.pending.len() + unread as usize,
+            running: engine.running,
+            done: self.counts.succeeded as usize,
+            failed: self.counts.failed as usize,
+        }
+    }
+}
