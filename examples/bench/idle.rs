@@ -97,8 +97,10 @@ pub fn run_tui(bin: &Path, n: usize) -> Option<Row> {
     while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Usually gone with proctor already; this only makes sure.
     let _ = Command::new("tmux")
         .args(["-L", &socket, "kill-server"])
+        .stderr(Stdio::null())
         .status();
     Some(row(
         format!("sampling cost: {n} idle workers, TUI in tmux 200x60"),

@@ -11,25 +11,32 @@ use crate::util::workload;
 
 const N: usize = 2000;
 
+/// Rounds, interleaved; the best of each side counts, so a noisy neighbour on a
+/// shared machine does not decide the ratio.
+const ROUNDS: usize = 3;
+
 pub fn run(bin: &Path) -> Row {
-    let bare = bare_loop();
     let (_dir, file) = workload(&format!(
         r#"{{"max_parallel":2,"jobs":[{{"name":"t","cmd":["/bin/true"],"count":{N}}}]}}"#
     ));
-    let start = Instant::now();
-    let status = Command::new(bin)
-        .args(["--headless", "--output", "none", "-f"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run proctor");
-    let proctor = start.elapsed().as_secs_f64();
-    assert!(status.success(), "proctor failed: {status}");
+    let (mut bare, mut proctor) = (f64::MAX, f64::MAX);
+    for _ in 0..ROUNDS {
+        bare = bare.min(bare_loop());
+        let start = Instant::now();
+        let status = Command::new(bin)
+            .args(["--headless", "--output", "none", "-f"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .status()
+            .expect("run proctor");
+        proctor = proctor.min(start.elapsed().as_secs_f64());
+        assert!(status.success(), "proctor failed: {status}");
+    }
     let bare_rate = N as f64 / bare;
     let rate = N as f64 / proctor;
     let ratio = rate / bare_rate;
     Row {
-        name: format!("launch rate: {N} × /bin/true, -j 2"),
+        name: format!("launch rate: {N} × /bin/true, -j 2 (best of {ROUNDS})"),
         target: "≥ 0.9 × bare loop".into(),
         measured: format!("{rate:.0}/s (bare loop {bare_rate:.0}/s)"),
         ratio: format!("{ratio:.2}×"),

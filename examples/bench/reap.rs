@@ -50,7 +50,7 @@ pub fn run(bin: &Path, parallel: usize) -> Row {
     let p99 = percentile(&latencies, 0.99);
     Row {
         name: format!(
-            "reap latency: last timestamp → `exited`, {} exits",
+            "reap latency: last timestamp → `exited`, {} exits, -j {parallel}",
             latencies.len()
         ),
         target: "median < 1 ms, p99 < 10 ms".into(),

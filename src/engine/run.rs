@@ -109,9 +109,12 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
     let (event_tx, event_rx) = mpsc::channel(4096);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine_store = store.clone();
+    // Every thread but the engine's keeps SIGCHLD blocked (threads inherit the mask).
+    reaper::route_sigchld_here(false);
     let thread = std::thread::Builder::new()
         .name("proctor-engine".into())
         .spawn(move || {
+            reaper::route_sigchld_here(true);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();

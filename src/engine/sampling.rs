@@ -20,6 +20,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("proctor-sampler".into())
         .spawn(move || {
+            super::os::reaper::route_sigchld_here(false);
             let mut sampler = Sampler::new();
             let mut roots = Vec::new();
             let mut next = Instant::now();

@@ -6,6 +6,7 @@
 //! keeps all the policy unit-testable with plain values.
 
 mod commands;
+mod counts;
 mod exit;
 mod join;
 mod retire;
@@ -26,6 +27,38 @@ use crate::sample::Sample;
 use crate::spec::JobSpec;
 use join::PendingJoin;
 use worker::{StopReason, Worker};
+
+/// The workers an input may move between counts.
+fn subjects(input: &Input) -> counts::Subjects {
+    use counts::Subjects;
+    let ids = match input {
+        Input::Spawned { id, .. } | Input::SpawnFailed { id, .. } | Input::Exited { id, .. } => {
+            vec![*id]
+        }
+        Input::Output { .. } => Vec::new(),
+        Input::Timer(t) if t.kind == TimerKind::Join => Vec::new(),
+        Input::Timer(t) => vec![t.id],
+        Input::Sample(_) => return Subjects::All,
+        Input::Command(cmd) => match cmd {
+            Command::Signal { workers, .. } => workers.clone(),
+            Command::Terminate(ids)
+            | Command::Kill(ids)
+            | Command::Pause(ids)
+            | Command::Resume(ids)
+            | Command::Restart(ids)
+            | Command::Cancel(ids) => ids.clone(),
+            Command::ReapZombies(id) | Command::TerminateZombieParents(id) => vec![*id],
+            Command::StopAll => return Subjects::All,
+            Command::Launch(_)
+            | Command::Join { .. }
+            | Command::PauseQueue
+            | Command::ResumeQueue
+            | Command::SetMaxParallel(_)
+            | Command::CloseQueue => Vec::new(),
+        },
+    };
+    counts::Subjects::Some(ids)
+}
 
 /// How a worker's leader ended, as waitpid reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +190,7 @@ pub struct Supervisor {
     workers: BTreeMap<WorkerId, Worker>,
     next_id: u32,
     retired: retire::Retired,
+    counts: counts::Counts,
     queue: VecDeque<WorkerId>,
     queue_paused: bool,
     queue_closed: bool,
@@ -176,6 +210,7 @@ impl Supervisor {
             workers: BTreeMap::new(),
             next_id: 0,
             retired: retire::Retired::default(),
+            counts: counts::Counts::default(),
             queue: VecDeque::new(),
             queue_paused: false,
             queue_closed: false,
@@ -190,6 +225,17 @@ impl Supervisor {
 
     /// Reacts to one input and returns what the OS half must do, in order.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Effect> {
+        if let Input::Output { id, last_line } = input {
+            // The hot path with chatty workers: no state changes, nothing to recount.
+            if let Some(w) = self.worker_mut(id) {
+                w.last_line = last_line;
+                w.busy_at = now;
+                w.stuck = false;
+            }
+            return Vec::new();
+        }
+        let subjects = subjects(&input);
+        let before = self.buckets_of(&subjects);
         match input {
             Input::Command(cmd) => self.command(cmd, now),
             Input::Spawned { id, pid } => self.spawned(id, pid, now),
@@ -205,6 +251,7 @@ impl Supervisor {
             Input::Timer(timer) => self.timer(timer, now),
             Input::Sample(sample) => self.sample(*sample, now),
         }
+        self.settle(subjects, before);
         self.fill(now);
         self.check_joins(now);
         self.retire_finished();
@@ -214,28 +261,19 @@ impl Supervisor {
 
     /// True once the queue is closed and every worker is finished for good.
     pub fn is_done(&self) -> bool {
-        self.queue_closed && self.queue.is_empty() && self.workers.values().all(Worker::is_done)
+        self.queue_closed
+            && self.queue.is_empty()
+            && self.counts.active == 0
+            && self.counts.waiting == 0
     }
 
     pub fn queue_stats(&self) -> QueueStats {
-        let mut s = QueueStats {
+        QueueStats {
             depth: self.queue.len(),
-            done: self.retired.done,
-            failed: self.retired.failed,
-            ..QueueStats::default()
-        };
-        for w in self.workers.values() {
-            if w.state.is_active() {
-                s.running += 1;
-            } else if w.is_done() && w.state != WorkerState::Cancelled {
-                if w.succeeded() {
-                    s.done += 1;
-                } else {
-                    s.failed += 1;
-                }
-            }
+            running: self.counts.active,
+            done: self.retired.done + self.counts.ok,
+            failed: self.retired.failed + self.counts.failed,
         }
-        s
     }
 
     pub fn snapshot(&self, now: Instant) -> Snapshot {
@@ -344,6 +382,7 @@ impl Supervisor {
             self.workers
                 .insert(id, Worker::new(id, name, job.clone(), now));
             self.queue.push_back(id);
+            self.counts.add(counts::Bucket::Waiting);
         }
     }
 
@@ -352,26 +391,23 @@ impl Supervisor {
         if self.queue_paused {
             return;
         }
-        let mut running = self
-            .workers
-            .values()
-            .filter(|w| w.state.is_active())
-            .count();
-        while running < self.policy.max_parallel {
+        while self.counts.active < self.policy.max_parallel {
             let Some(id) = self.queue.pop_front() else {
                 break;
             };
-            let Some(w) = self.worker_mut(id) else {
+            let Some(w) = self.workers.get_mut(&id) else {
                 continue;
             };
+            let before = counts::Bucket::of(w);
             w.reset_for_run(now);
+            self.counts.remove(before);
+            self.counts.add(counts::Bucket::of(w));
             let effect = Effect::Spawn {
                 id,
                 name: w.name.clone(),
                 job: w.job.clone(),
             };
             self.effects.push(effect);
-            running += 1;
         }
     }
 

@@ -13,6 +13,25 @@ pub fn become_subreaper() {
     }
 }
 
+/// Blocks (`true`) or unblocks SIGCHLD for the calling thread. The engine thread is
+/// the only one that leaves it unblocked, so the kernel delivers each SIGCHLD
+/// straight to the thread that reaps, instead of waking another thread that then
+/// has to wake the engine.
+pub fn route_sigchld_here(here: bool) {
+    // SAFETY: sigset manipulation on a local, initialised set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        let how = if here {
+            libc::SIG_UNBLOCK
+        } else {
+            libc::SIG_BLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// Reaps every child that has exited, without blocking.
 pub fn reap_exited(out: &mut Vec<(u32, ExitStatus)>) {
     loop {

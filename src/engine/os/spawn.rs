@@ -31,9 +31,7 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
     };
     precheck(program, job.cwd.as_deref())?;
     let stdin = match &job.stdin {
-        StdinSpec::Null => {
-            Some(File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?)
-        }
+        StdinSpec::Null => None,
         StdinSpec::Inherit if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
             return Err(
                 "stdin: 'inherit' cannot work while proctor's stdin is a terminal: \
@@ -51,13 +49,33 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let fd = stdin.as_ref().map_or(0, |f| f.as_raw_fd());
+        let fd = match (&job.stdin, &stdin) {
+            (StdinSpec::Null, _) => dev_null()?,
+            (_, Some(f)) => f.as_raw_fd(),
+            (_, None) => 0,
+        };
         vfork::spawn(job, &argv, fd)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let stdin = stdin.map_or_else(std::process::Stdio::inherit, Into::into);
+        let stdin = match (&job.stdin, stdin) {
+            (StdinSpec::Null, _) => std::process::Stdio::null(),
+            (_, Some(f)) => f.into(),
+            (_, None) => std::process::Stdio::inherit(),
+        };
         portable::spawn(job, &argv, stdin)
+    }
+}
+
+/// One /dev/null for every worker's stdin, opened once (close-on-exec; each child
+/// gets its own copy as fd 0).
+#[cfg(target_os = "linux")]
+fn dev_null() -> Result<std::os::fd::RawFd, String> {
+    use std::os::fd::AsRawFd;
+    static NULL: std::sync::OnceLock<std::io::Result<File>> = std::sync::OnceLock::new();
+    match NULL.get_or_init(|| File::open("/dev/null")) {
+        Ok(f) => Ok(f.as_raw_fd()),
+        Err(e) => Err(format!("cannot open /dev/null: {e}")),
     }
 }
 

@@ -60,6 +60,7 @@ impl Supervisor {
                 continue;
             }
             if let Some(w) = self.workers.remove(&id) {
+                self.counts.remove(super::counts::Bucket::of(&w));
                 if w.succeeded() {
                     self.retired.done += 1;
                 } else if w.state != WorkerState::Cancelled {

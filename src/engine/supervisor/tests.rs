@@ -487,3 +487,64 @@ fn nothing_restarts_once_proctor_is_stopping_everything() {
     }
     assert!(s.is_done());
 }
+
+/// The incremental counts always equal a fresh count, whatever the inputs.
+#[test]
+fn counts_stay_exact_through_every_kind_of_input() {
+    let now = Instant::now();
+    let mut s = sup(3);
+    let mut j = job("w", 8);
+    j.restart = RestartPolicy::OnFailure;
+    j.max_restarts = Some(1);
+    let check = |s: &mut Supervisor, step: &str| {
+        let kept = s.counts;
+        s.recount();
+        assert_eq!(kept, s.counts, "after {step}");
+    };
+    launch(&mut s, j, now);
+    check(&mut s, "launch");
+    s.handle(
+        Input::Exited {
+            id: WorkerId(0),
+            status: ExitStatus::Code(0),
+        },
+        now,
+    );
+    check(&mut s, "exit 0");
+    s.handle(
+        Input::Exited {
+            id: WorkerId(1),
+            status: ExitStatus::Code(3),
+        },
+        now,
+    );
+    check(&mut s, "exit 3 with a restart pending");
+    s.handle(
+        Input::SpawnFailed {
+            id: WorkerId(3),
+            error: "x".into(),
+        },
+        now,
+    );
+    check(&mut s, "spawn failure");
+    s.handle(Input::Command(Command::Cancel(vec![WorkerId(7)])), now);
+    check(&mut s, "cancel");
+    s.handle(Input::Command(Command::Pause(vec![WorkerId(2)])), now);
+    check(&mut s, "pause");
+    s.handle(Input::Command(Command::Restart(vec![WorkerId(0)])), now);
+    check(&mut s, "restart of a finished worker");
+    s.handle(Input::Command(Command::StopAll), now);
+    check(&mut s, "stop all");
+    let ids: Vec<WorkerId> = s.workers.keys().copied().collect();
+    for id in ids {
+        s.handle(
+            Input::Exited {
+                id,
+                status: ExitStatus::Signal(15),
+            },
+            now,
+        );
+        check(&mut s, "exits during stop");
+    }
+    assert!(s.is_done());
+}
