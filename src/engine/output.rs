@@ -134,6 +134,12 @@ impl OutputStore {
         }
     }
 
+    /// Reserves `n` consecutive sequence numbers and returns the first. A reader
+    /// takes one block per chunk (gaps are harmless: only the order matters).
+    pub fn reserve_seq(&self, n: u64) -> u64 {
+        self.seq.fetch_add(n, Ordering::Relaxed)
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }

@@ -15,7 +15,11 @@ use crate::engine::event::{Event, EventKind, Stream};
 use crate::engine::output::{LineSplitter, LogBuffer, OutputStore, to_text};
 use crate::engine::supervisor::Input;
 
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+/// Pipe capacity asked for: a flooding worker then writes (and proctor reads) in
+/// larger pieces, with fewer wake-ups per megabyte. The kernel may give less.
+const PIPE_SIZE: i32 = 1024 * 1024;
 
 thread_local! {
     /// One read buffer for every reader: they all run on the engine thread and never
@@ -69,6 +73,12 @@ impl Reader {
     /// Runs until end of stream. `flush` requests come from the reaper path, so the
     /// `exited` event follows the output the worker wrote before it exited.
     pub async fn run(mut self, fd: OwnedFd, mut flush: mpsc::UnboundedReceiver<FlushRequest>) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: fcntl on a pipe fd we own; failure just keeps the default size.
+            unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
+        }
         let rx = match pipe::Receiver::from_owned_fd(fd) {
             Ok(rx) => rx,
             Err(e) => {
@@ -118,7 +128,7 @@ impl Reader {
                 }
             }
         }
-        let stored = self.store(&buffer, |emit| splitter.finish(emit));
+        let stored = self.store(&buffer, 1, |emit| splitter.finish(emit));
         self.report(stored).await;
         if let Some(f) = &mut self.log_file {
             let _ = f.flush();
@@ -155,7 +165,9 @@ impl Reader {
                     {
                         self.log_file = None; // a full disk must not stop the worker
                     }
-                    Read::Stored(self.store(buffer, |emit| splitter.feed(bytes, emit)))
+                    // Each newline ends a line, plus one gathered from earlier chunks.
+                    let max_lines = n + 1;
+                    Read::Stored(self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit)))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::WouldBlock,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::WouldBlock,
@@ -166,9 +178,11 @@ impl Reader {
 
     /// Stores the lines `split` emits into the buffer under one lock: a copy into
     /// the ring per line, no allocation (text is made only for output events).
+    /// `max_lines` bounds how many lines `split` can emit (one sequence number each).
     fn store(
         &self,
         buffer: &Mutex<LogBuffer>,
+        max_lines: usize,
         split: impl FnOnce(&mut dyn FnMut(&[u8])),
     ) -> Stored {
         let mut stored = Stored::default();
@@ -176,16 +190,19 @@ impl Reader {
             return stored;
         };
         b.set_byte_cap(self.store.share());
+        let mut seq = self.store.reserve_seq(max_lines as u64);
         let mut any = false;
         let events = self.events.is_some();
         split(&mut |line: &[u8]| {
-            b.push_bytes(self.store.next_seq(), self.stream, line);
+            b.append(seq, self.stream, line);
+            seq += 1;
             any = true;
             if events {
                 stored.lines.push(to_text(line));
             }
         });
         if any {
+            b.fit();
             stored.last_line = b.last_text();
         }
         stored

@@ -44,15 +44,21 @@ impl LogBuffer {
 
     /// Stores one line's raw bytes (no newline).
     pub fn push_bytes(&mut self, seq: u64, stream: Stream, bytes: &[u8]) {
+        self.append(seq, stream, bytes);
+        self.fit();
+    }
+
+    /// Stores a line without enforcing the limits yet: a reader appends a whole
+    /// chunk's lines, then calls `fit` once.
+    pub fn append(&mut self, seq: u64, stream: Stream, bytes: &[u8]) {
         let start = self.base + self.data.len() as u64;
         self.data.extend(bytes);
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        self.index.push_back(Slot {
-            seq,
-            start,
-            len,
-            stream,
-        });
+        self.index.push_back(Slot { seq, start, len, stream });
+    }
+
+    /// Drops the oldest lines until both limits hold.
+    pub fn fit(&mut self) {
         self.trim();
     }
 
