@@ -54,7 +54,12 @@ impl LogBuffer {
         let start = self.base + self.data.len() as u64;
         self.data.extend(bytes);
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        self.index.push_back(Slot { seq, start, len, stream });
+        self.index.push_back(Slot {
+            seq,
+            start,
+            len,
+            stream,
+        });
     }
 
     /// Drops the oldest lines until both limits hold.
@@ -151,8 +156,20 @@ impl LogBuffer {
             self.base = next;
             self.dropped += 1;
         }
+        // Rings only grow by doubling and never give memory back on their own: a
+        // buffer that filled up while its share was large (few workers yet) would
+        // keep that memory after the share shrank. Give back what is far beyond use.
+        if self.data.capacity() > 2 * self.data.len().max(MIN_KEEP) {
+            self.data.shrink_to(self.data.len().max(MIN_KEEP));
+        }
+        if self.index.capacity() > 2 * self.index.len().max(MIN_KEEP / 64) {
+            self.index.shrink_to(self.index.len().max(MIN_KEEP / 64));
+        }
     }
 }
+
+/// Capacity kept even for a quiet buffer, so shrinking does not churn.
+const MIN_KEEP: usize = 4096;
 
 #[cfg(test)]
 mod tests {
