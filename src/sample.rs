@@ -49,6 +49,9 @@ pub struct TreeSample {
     /// Every live descendant (not the root), any process group. Zombies are not
     /// live: they are listed in `zombies` instead.
     pub descendants: Vec<u32>,
+    /// Start times of `descendants` (same order): with the pid, a process's identity
+    /// across pid reuse, read in the same `stat` read as its parent check.
+    pub descendant_starts: Vec<u64>,
     /// Zombies among the descendants: (zombie pid, parent pid).
     pub zombies: Vec<(u32, u32)>,
 }

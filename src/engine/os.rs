@@ -237,9 +237,11 @@ impl Os {
             let Some(w) = self.workers.get_mut(id) else {
                 continue;
             };
-            let fresh = t.descendants.iter().filter_map(|&pid| {
-                crate::sample::proc::start_time(pid).map(|start| Known { pid, start })
-            });
+            let fresh = t
+                .descendants
+                .iter()
+                .zip(&t.descendant_starts)
+                .map(|(&pid, &start)| Known { pid, start });
             tree::remember(&mut w.known, fresh);
         }
     }

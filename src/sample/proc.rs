@@ -21,20 +21,6 @@ pub fn children(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Every descendant of `pid` (not `pid` itself), depth-first.
-pub fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let mut stack = children(pid);
-    while let Some(p) = stack.pop() {
-        if out.contains(&p) {
-            continue;
-        }
-        out.push(p);
-        stack.extend(children(p));
-    }
-    out
-}
-
 /// Parent pid and state letter from /proc/PID/stat, if the process exists.
 pub fn ppid_and_state(pid: u32) -> Option<(u32, char)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -33,7 +33,8 @@ pub struct TreeReader {
     next: HashMap<ProcKey, u64>,
     path: String,
     buf: Vec<u8>,
-    stack: Vec<u32>,
+    /// (pid, the parent it was listed under) still to visit.
+    stack: Vec<(u32, u32)>,
     seen: HashSet<u32>,
 }
 
@@ -65,13 +66,14 @@ impl TreeReader {
             tree_cpu: cpu,
             tree_rss: rss,
             descendants: Vec::new(),
+            descendant_starts: Vec::new(),
             zombies: Vec::new(),
         };
         self.stack.clear();
         self.seen.clear();
         self.seen.insert(root);
         self.push_children(root, &leader);
-        while let Some(pid) = self.stack.pop() {
+        while let Some((pid, parent)) = self.stack.pop() {
             // A pid can show up twice if it moved between two children files
             // while they were read; count it once.
             if !self.seen.insert(pid) {
@@ -81,6 +83,11 @@ impl TreeReader {
             let Some(stat) = self.stat(pid) else {
                 continue;
             };
+            // Exited and its pid already reused by a process outside this tree (or
+            // re-parented mid-walk): not ours to count or to remember.
+            if stat.ppid != parent {
+                continue;
+            }
             // A zombie's last CPU ticks are still real work done in this interval.
             out.tree_cpu += self.cpu_percent(pid, &stat, tick);
             if stat.state == 'Z' {
@@ -88,6 +95,7 @@ impl TreeReader {
                 continue;
             }
             out.descendants.push(pid);
+            out.descendant_starts.push(stat.start_time);
             out.tree_rss = out
                 .tree_rss
                 .saturating_add(stat.rss_pages.saturating_mul(self.page_size));
@@ -166,7 +174,8 @@ impl TreeReader {
         self.stack.extend(
             text.split(|&b| b == b' ' || b == b'\n')
                 .filter_map(parse_u64)
-                .filter_map(|n| u32::try_from(n).ok()),
+                .filter_map(|n| u32::try_from(n).ok())
+                .map(|child| (child, pid)),
         );
     }
 }

@@ -5,7 +5,13 @@
 //! process we recorded, and a recycled pid can never be hit.
 
 use super::pidfd::PidFd;
-use crate::sample::proc::{descendants, start_time};
+use crate::sample::proc::{children, parse_stat, start_time};
+
+/// Parent pid and start time from one read of /proc/PID/stat.
+fn ppid_and_start(pid: u32) -> Option<(u32, u64)> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text).map(|s| (s.ppid, s.start_time))
+}
 
 /// A process we may signal: pid plus the start time that proves its identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,12 +20,27 @@ pub struct Known {
     pub start: u64,
 }
 
-/// Descendants of `root` now, with their start times.
+/// Descendants of `root` now, with their start times. Each is checked to still be
+/// the child of the process it was listed under, so a pid freed and reused between
+/// the listing and the check is never taken for one of ours.
 pub fn walk(root: u32) -> Vec<Known> {
-    descendants(root)
-        .into_iter()
-        .filter_map(|pid| start_time(pid).map(|start| Known { pid, start }))
-        .collect()
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(parent) = stack.pop() {
+        for pid in children(parent) {
+            if out.iter().any(|k: &Known| k.pid == pid) {
+                continue;
+            }
+            let Some((ppid, start)) = ppid_and_start(pid) else {
+                continue;
+            };
+            if ppid == parent {
+                out.push(Known { pid, start });
+                stack.push(pid);
+            }
+        }
+    }
+    out
 }
 
 /// Sends `signal` to `k` only if it is still the same process. Returns true if sent.
