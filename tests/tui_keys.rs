@@ -435,3 +435,22 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
     let text = ui.app.current_notice().map(|n| n.text.clone()).unwrap();
     assert!(text.starts_with("--halt soon,fail=1: 1 of 8"), "{text}");
 }
+
+#[test]
+fn reap_zombies_nudges_then_offers_to_terminate_the_parent() {
+    let mut ui = Ui::new();
+    assert!(
+        ui.ch('z').is_empty(),
+        "worker 0 has no zombies: nothing is sent"
+    );
+    ui.select(6); // indexer: 2 zombies
+    assert_eq!(ui.ch('z'), [Command::ReapZombies(WorkerId(6))]);
+    assert!(
+        ui.app.overlay.is_none(),
+        "the parents get time to reap first"
+    );
+    ui.app.now += std::time::Duration::from_secs(3);
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert!(matches!(&ui.app.overlay, Some(Overlay::Confirm(c)) if c.title == "Zombies remain"));
+    assert_eq!(ui.ch('y'), [Command::TerminateZombieParents(WorkerId(6))]);
+}

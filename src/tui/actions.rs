@@ -80,6 +80,7 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
             return confirm_many(app, "Cancel", ids, snap, Command::Cancel);
         }
         A::Join => return join(app, snap),
+        A::ReapZombies => return reap_zombies(app, snap),
         A::JoinAll => return join_all(app, snap),
         A::Launch => app.overlay = Some(Overlay::Launch(Box::default())),
         A::MoreParallel => return set_parallel(app, snap.max_parallel.saturating_add(1)),
@@ -127,6 +128,53 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::Quit => return quit(app, snap),
     }
     Vec::new()
+}
+
+/// How long the zombies' parents get to wait for them before proctor offers more.
+const REAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Nudges the parents of the selected worker's zombies; `App::sync` checks back
+/// after `REAP_WAIT` and asks before terminating parents that did not reap.
+fn reap_zombies(app: &mut App, snap: &Snapshot) -> Vec<Request> {
+    let Some(w) = app.workers.selected_view(snap) else {
+        return Vec::new();
+    };
+    if w.stats.zombies == 0 {
+        app.notify(Level::Info, format!("{} has no zombies", w.name));
+        return Vec::new();
+    }
+    let (id, name, n) = (w.id, w.name.clone(), w.stats.zombies);
+    app.reap = Some(super::app::ReapCheck {
+        id,
+        at: app.now + REAP_WAIT,
+    });
+    app.notify(
+        Level::Info,
+        format!("asked the parents of {n} zombies under {name} to reap them…"),
+    );
+    send(app, vec![Command::ReapZombies(id)])
+}
+
+/// Called when the reap wait is over: zombies that remain mean their parent does
+/// not wait for children; terminating it hands them to proctor, which reaps them.
+pub fn reap_check(app: &mut App, id: WorkerId, snap: &Snapshot) {
+    let Some(w) = snap.workers.iter().find(|w| w.id == id) else {
+        return;
+    };
+    if w.stats.zombies == 0 || !w.state.is_active() {
+        app.notify(Level::Info, format!("zombies under {} reaped", w.name));
+        return;
+    }
+    let name = neutralise(&w.name);
+    app.overlay = Some(Overlay::Confirm(Confirm {
+        title: "Zombies remain".into(),
+        message: format!(
+            "{} zombies under {name} were not reaped: their parent does not wait for its \
+             children. Terminate the parent, so proctor adopts and reaps them?",
+            w.stats.zombies
+        ),
+        on_yes: Pending::Send(vec![Command::TerminateZombieParents(id)]),
+    }));
 }
 
 fn join(app: &mut App, snap: &Snapshot) -> Vec<Request> {

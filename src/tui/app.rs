@@ -94,6 +94,15 @@ pub struct App {
     pub screen: Rect,
     /// `Some` in map mode: the screen leads with the tasks.
     pub map: Option<MapRun>,
+    /// A reap-zombies action waiting to check whether the zombies are gone.
+    pub reap: Option<ReapCheck>,
+}
+
+/// When to look again at a worker whose zombies' parents were nudged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReapCheck {
+    pub id: crate::engine::WorkerId,
+    pub at: SystemTime,
 }
 
 impl App {
@@ -111,6 +120,7 @@ impl App {
             lifecycle: Lifecycle::default(),
             screen: Rect::default(),
             map: None,
+            reap: None,
         }
     }
 
@@ -137,6 +147,13 @@ impl App {
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);
         self.logs.show(self.workers.selected);
+        if let Some(check) = self.reap
+            && self.now >= check.at
+            && self.overlay.is_none()
+        {
+            self.reap = None;
+            super::actions::reap_check(self, check.id, snapshot);
+        }
     }
 
     /// Shows a message in the header; worker-derived text is neutralised.

@@ -28,6 +28,7 @@ pub enum Action {
     Cancel,
     Join,
     JoinAll,
+    ReapZombies,
     Launch,
     MoreParallel,
     FewerParallel,
@@ -162,6 +163,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Global, &[ch('x')], A::Cancel, None),
     bind(C::Global, &[ch('j')], A::Join, Some("join")),
     bind(C::Global, &[ch('J')], A::JoinAll, Some("join all")),
+    bind(C::Global, &[ch('z')], A::ReapZombies, None),
     bind(C::Global, &[ch('n')], A::Launch, Some("launch")),
     bind(C::Global, &[ch('+'), ch('=')], A::MoreParallel, None),
     bind(C::Global, &[ch('-')], A::FewerParallel, None),
@@ -223,6 +225,13 @@ impl Action {
                 return format!("{p} / {r}").into();
             }
             A::Restart => return Command::Restart(none()).desc().into(),
+            A::ReapZombies => {
+                let desc = Command::ReapZombies(WorkerId(0)).desc();
+                return format!(
+                    "{desc}: SIGCHLD to their parents; if they stay, offer to terminate the parents"
+                )
+                .into();
+            }
             A::Cancel => return Command::Cancel(none()).desc().into(),
             A::Join => {
                 let desc = join_desc(JoinTarget::Worker(WorkerId(0)));
