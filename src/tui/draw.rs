@@ -220,6 +220,16 @@ pub fn dialog(
 }
 
 /// ` key label  key label ` as a line of key chips.
+/// Shows the terminal cursor at column `x` of `area`'s bottom border (where an
+/// input field sits in a panel's bottom title), if that is on screen.
+pub fn cursor_on_bottom_border(frame: &mut Frame, area: Rect, x: u16) {
+    let at =
+        ratatui::layout::Position::new(area.x.saturating_add(x), area.bottom().saturating_sub(1));
+    if area.contains(at) {
+        frame.set_cursor_position(at);
+    }
+}
+
 pub fn hint_line<'a>(keys: &[(&'a str, &'a str)], theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::raw(" ")];
     for (key, label) in keys {

@@ -5,14 +5,14 @@
 use std::borrow::Cow;
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Margin, Position, Rect};
+use ratatui::layout::{Alignment, Margin, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
 use regex::Regex;
 
 use super::app::{App, Focus};
-use super::draw::{panel, title};
+use super::draw::{cursor_on_bottom_border, panel, title};
 use super::format;
 use super::theme::Theme;
 use crate::engine::output::Line as StoredLine;
@@ -113,10 +113,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
         }
         block = block.title_bottom(Line::from(spans));
         if search.editing {
-            let at = Position::new(area.x + 3 + cursor, area.bottom().saturating_sub(1));
-            if area.contains(at) {
-                frame.set_cursor_position(at);
-            }
+            cursor_on_bottom_border(frame, area, 3 + cursor);
         }
     }
     let inner = block.inner(area);

@@ -3,14 +3,14 @@
 //! no more than a screenful.
 
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Margin, Position, Rect};
+use ratatui::layout::{Alignment, Constraint, Margin, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Cell, Paragraph, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table, TableState,
 };
 
 use super::app::{App, Focus};
-use super::draw::{panel, title};
+use super::draw::{cursor_on_bottom_border, panel, title};
 use super::format;
 use super::worker_list::visible_offset;
 use crate::engine::{Snapshot, WorkerView};
@@ -84,10 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         spans.push(Span::raw(" "));
         block = block.title_bottom(Line::from(spans));
         if list.filtering {
-            let at = Position::new(area.x + 10 + cursor, area.bottom().saturating_sub(1));
-            if area.contains(at) {
-                frame.set_cursor_position(at);
-            }
+            cursor_on_bottom_border(frame, area, 10 + cursor);
         }
     }
     let inner = block.inner(area);
