@@ -289,25 +289,18 @@ impl Os {
     /// Emits an event from outside the supervisor (interrupts, the summary).
     /// Queues an event for the front end without ever waiting: a front end that
     /// stops reading must not stall reaping, timers or Ctrl-C. Events wait in
-    /// `overflow` (in order) until the channel has room again.
+    /// `overflow` (in order) until `drain_overflow` finds room in the channel.
     pub fn emit(&mut self, kind: EventKind) {
         let event = Event::now(kind);
-        if !self.overflow.is_empty() {
-            // Samples are the only steady stream; while the front end is stalled they
-            // are dropped rather than stored (the next one says the same, newer).
-            if matches!(event.kind, EventKind::Sample { .. })
-                && self.overflow.len() > OVERFLOW_SAMPLES
-            {
-                return;
-            }
-            self.overflow.push_back(event);
+        // Samples are the only steady stream; while the front end is stalled they
+        // are dropped rather than stored (the next one says the same, newer).
+        if matches!(event.kind, EventKind::Sample { .. }) && self.overflow.len() > OVERFLOW_SAMPLES
+        {
             return;
         }
-        match self.events.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => self.overflow.push_back(event),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        // Handed over in one go by `drain_overflow` after the input is processed:
+        // the front end then wakes once per input, not once per event.
+        self.overflow.push_back(event);
     }
 
     /// Moves waiting events into the channel while it has room.

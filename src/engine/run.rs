@@ -260,6 +260,7 @@ impl Loop<'_> {
             }
             pending.extend(next.drain(..).rev());
         }
+        self.os.drain_overflow();
         self.dirty = true;
     }
 
