@@ -3,9 +3,10 @@
 //!
 //!     cargo build --release && cargo run --release --example bench [-- NAME...]
 //!
-//! NAME picks benchmarks: launch, drain, reap, idle, tui-idle, render, memory.
+//! NAME picks benchmarks: launch, drain, blocked, reap, idle, tui-idle, render, memory.
 //! The output is the Markdown table the README's "Performance" section shows.
 
+mod blocked;
 mod drain;
 mod idle;
 mod launch;
@@ -26,6 +27,10 @@ pub struct Row {
 
 fn main() {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
+    if wanted.first().is_some_and(|a| a == "--writer") {
+        blocked::writer(&wanted[1..]);
+        return;
+    }
     let want = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let Some(bin) = util::proctor_binary() else {
         eprintln!("bench: build proctor first: cargo build --release");
@@ -37,6 +42,9 @@ fn main() {
     }
     if want("drain") {
         rows.extend(drain::run(&bin));
+    }
+    if want("blocked") {
+        rows.push(blocked::run(&bin));
     }
     if want("reap") {
         rows.push(reap::run(&bin, 1));

@@ -121,7 +121,12 @@ impl Reader {
                         break;
                     }
                     match self.read_once(&rx, &mut splitter, &buffer, Mode::Reactor) {
-                        Read::Stored(stored) => self.report(stored).await,
+                        Read::Stored(stored) => {
+                            self.report(stored).await;
+                            // One chunk per turn: every flooding worker's pipe gets
+                            // drained in turn, so none waits long on a full pipe.
+                            tokio::task::yield_now().await;
+                        }
                         Read::WouldBlock => {}
                         Read::End => break,
                     }
