@@ -6,11 +6,10 @@
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Row;
-use crate::util::workload;
+use crate::util::{run_quiet, workload};
 
 const WRITERS: usize = 4;
 const BYTES: usize = 250_000_000;
@@ -38,13 +37,7 @@ pub fn run(bin: &Path) -> Row {
         r#"{{"max_parallel":{WRITERS},"jobs":[{}]}}"#,
         jobs.join(",")
     ));
-    let status = Command::new(bin)
-        .args(["--headless", "--output", "none", "-f"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run proctor");
-    assert!(status.success(), "proctor failed: {status}");
+    run_quiet(bin, &file);
     let worst_ms = reports
         .iter()
         .filter_map(|r| std::fs::read_to_string(r).ok())

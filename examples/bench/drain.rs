@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::Row;
-use crate::util::{watch_peak_rss, workload};
+use crate::util::{spawn_quiet, watch_peak_rss, workload};
 
 const WRITERS: usize = 4;
 const BYTES: u64 = 250_000_000;
@@ -31,12 +31,7 @@ pub fn run(bin: &Path) -> Vec<Row> {
     for _ in 0..ROUNDS {
         bare = bare.min(bare_drain());
         let start = Instant::now();
-        let mut child = Command::new(bin)
-            .args(["--headless", "--output", "none", "-f"])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("run proctor");
+        let mut child = spawn_quiet(bin, &file);
         let watcher = watch_peak_rss(child.id());
         let status = child.wait().expect("wait proctor");
         secs = secs.min(start.elapsed().as_secs_f64());

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::Row;
-use crate::util::workload;
+use crate::util::{run_quiet, workload};
 
 const N: usize = 2000;
 
@@ -23,14 +23,8 @@ pub fn run(bin: &Path) -> Row {
     for _ in 0..ROUNDS {
         bare = bare.min(bare_loop());
         let start = Instant::now();
-        let status = Command::new(bin)
-            .args(["--headless", "--output", "none", "-f"])
-            .arg(&file)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run proctor");
+        run_quiet(bin, &file);
         proctor = proctor.min(start.elapsed().as_secs_f64());
-        assert!(status.success(), "proctor failed: {status}");
     }
     let bare_rate = N as f64 / bare;
     let rate = N as f64 / proctor;

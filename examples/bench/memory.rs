@@ -2,11 +2,10 @@
 //! of 100-byte lines (each worker prints 10,000 of them, then sleeps).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Row;
-use crate::util::{status_kb, workload};
+use crate::util::{spawn_quiet, status_kb, workload};
 
 const N: usize = 1000;
 
@@ -16,12 +15,7 @@ pub fn run(bin: &Path) -> Row {
     let (_dir, file) = workload(&format!(
         r#"{{"max_parallel":{N},"jobs":[{{"name":"m","shell":"{script}","count":{N}}}]}}"#
     ));
-    let mut child = Command::new(bin)
-        .args(["--headless", "--output", "none", "-f"])
-        .arg(&file)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run proctor");
+    let mut child = spawn_quiet(bin, &file);
     let pid = child.id();
     // Done when every worker is down to its `sleep` and RSS has settled.
     let deadline = Instant::now() + Duration::from_secs(300);

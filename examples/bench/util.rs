@@ -10,6 +10,23 @@ pub fn proctor_binary() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
+/// proctor on a workload file, headless, output kept out of the event stream, events
+/// discarded: the way every benchmark but reap latency runs it.
+pub fn spawn_quiet(bin: &std::path::Path, file: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(bin)
+        .args(["--headless", "--output", "none", "-f"])
+        .arg(file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run proctor")
+}
+
+/// `spawn_quiet` to the end; panics unless every worker exited 0.
+pub fn run_quiet(bin: &std::path::Path, file: &std::path::Path) {
+    let status = spawn_quiet(bin, file).wait().expect("wait proctor");
+    assert!(status.success(), "proctor failed: {status}");
+}
+
 /// A workload file in a temp dir (kept alive by the returned guard).
 pub fn workload(json: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
