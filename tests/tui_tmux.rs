@@ -178,12 +178,18 @@ fn start_proctor(env: &str, args: &str, ready: &str) -> (Tmux, u32) {
 
 /// Waits for proctor's exit status line and returns the status.
 fn exit_status(tmux: &Tmux) -> String {
+    // Digits only: a long typed command can wrap so a screen line starts with
+    // "proctor-exit=$?", which is not the status.
+    let status = |l: &str| {
+        l.strip_prefix("proctor-exit=")
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_string)
+    };
     let screen = tmux.wait_until("proctor's exit status", |s| {
-        s.lines().any(|l| l.starts_with("proctor-exit="))
+        s.lines().any(|l| status(l).is_some())
     });
-    let line = screen.lines().find(|l| l.starts_with("proctor-exit="));
-    line.map(|l| l.trim_start_matches("proctor-exit=").to_string())
-        .unwrap_or_default()
+    screen.lines().find_map(status).unwrap_or_default()
 }
 
 /// Waits until no process holds `marker` in its environment and none is a child
@@ -358,7 +364,7 @@ fn an_idle_ui_with_100_quiet_workers_does_not_spin() {
 #[test]
 fn ctrl_z_suspends_and_fg_resumes() {
     let marker = marker("suspend");
-    let (tmux, pid) = start_proctor(&marker, "'sleep 300'", "1/");
+    let (tmux, pid) = start_proctor(&marker, "'sleep 300'", "Workers");
     tmux.keys(&["C-z"]);
     tmux.wait_until("the shell's job report", |s| s.contains("Stopped"));
     assert_eq!(
@@ -388,7 +394,8 @@ fn map_mode_runs_every_task_in_the_terminal_ui() {
     let (tmux, pid) = start_proctor(
         &marker,
         "map -j 2 -- sh -c 'sleep 0.2; echo $1' _ {} ::: 1 2 3 4 5 6",
-        "proctor map",
+        // A panel title: unlike "proctor map", the typed command line never shows it.
+        "Slowest running",
     );
     let screen = tmux.wait_until("six tasks done and the run ended", |s| {
         s.contains("done 6  failed 0") && s.contains("run ended")
