@@ -109,15 +109,7 @@ fn launch_dialog(app: &mut App, _: &Snapshot, _: &OutputStore) {
 fn merged_search(app: &mut App, snapshot: &Snapshot, store: &OutputStore) {
     app.focus = Focus::Logs;
     app.logs.toggle_merged();
-    let mut search = Search {
-        input: TextInput::new("warn|fail"),
-        editing: false,
-        regex: None,
-        error: None,
-        current: None,
-    };
-    search.compile();
-    app.logs.search = Some(search);
+    app.logs.search = Some(Search::for_pattern("warn|fail"));
     app.sync(snapshot, app.screen);
     app.logs.find(store, false);
     app.logs.find(store, false);

@@ -181,15 +181,7 @@ fn merged_logs_with_search_and_filter() {
     let mut app = app_for(&s, 160, 48);
     app.focus = Focus::Logs;
     app.logs.toggle_merged();
-    let mut search = Search {
-        input: TextInput::new("warn|fail"),
-        editing: false,
-        regex: None,
-        error: None,
-        current: None,
-    };
-    search.compile();
-    app.logs.search = Some(search);
+    app.logs.search = Some(Search::for_pattern("warn|fail"));
     app.workers.filter = TextInput::new("crawl");
     app.sync(&s.snapshot, Rect::new(0, 0, 160, 48));
     insta::assert_snapshot!("merged_search_filter_160x48", screen(&s, &app, 160, 48));

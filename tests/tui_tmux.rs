@@ -94,21 +94,19 @@ impl Drop for Tmux {
     }
 }
 
+/// Every process in /proc: its pid and its /proc directory.
+fn processes() -> impl Iterator<Item = (u32, std::path::PathBuf)> {
+    std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse::<u32>().ok()?, e.path())))
+}
+
 /// Pids of processes whose environment holds `marker`.
 fn pids_with_env(marker: &str) -> Vec<u32> {
     let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+    for (pid, dir) in processes() {
+        let Ok(env) = std::fs::read(dir.join("environ")) else {
             continue;
         };
         if env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()) {
@@ -121,18 +119,8 @@ fn pids_with_env(marker: &str) -> Vec<u32> {
 /// (pid, ppid) of every process.
 fn process_parents() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-    {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+    for (pid, dir) in processes() {
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
             continue;
         };
         // The command name may hold spaces and parentheses: fields follow the last ')'.

@@ -33,6 +33,17 @@ impl Default for Search {
 }
 
 impl Search {
+    /// A search for `pattern`, already compiled, no longer being typed.
+    pub fn for_pattern(pattern: &str) -> Self {
+        let mut search = Search {
+            input: TextInput::new(pattern),
+            editing: false,
+            ..Search::default()
+        };
+        search.compile();
+        search
+    }
+
     /// Compiles the typed pattern; lowercase-only patterns ignore case (smart case).
     pub fn compile(&mut self) {
         let text = self.input.text();
