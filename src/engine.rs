@@ -5,6 +5,7 @@
 pub mod command;
 pub mod event;
 pub mod os;
+pub mod outbound;
 pub mod output;
 mod run;
 mod sampling;
@@ -14,6 +15,7 @@ mod sweep;
 
 pub use command::{Command, JoinTarget, WorkerId};
 pub use event::{Event, EventKind, Stream};
+pub use outbound::{EventReceiver, EventSender};
 pub use output::OutputStore;
 pub use run::{EngineConfig, EngineHandle, Outcome, start};
 pub use snapshot::{QueueStats, Snapshot, WorkerState, WorkerStats, WorkerView};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::engine::{Command, EngineHandle, Event, Outcome, Snapshot, WorkerId};
+use crate::engine::{Command, EngineHandle, Event, EventReceiver, Outcome, Snapshot, WorkerId};
 
 /// Prints events until the engine ends; returns how it ended.
 /// `control` is an opened `--control` stream (see `open_control`).
@@ -35,7 +35,7 @@ pub fn run(
 /// Prints each event as one JSON line on stdout until the channel closes (true)
 /// or stdout stops taking them (false). Output is flushed whenever the channel
 /// is momentarily empty, so lines appear promptly without a write per event.
-pub fn print_events(events: &mut mpsc::Receiver<Event>) -> bool {
+pub fn print_events(events: &mut EventReceiver) -> bool {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     // For the reliability suite: a panic in the front end must still stop every worker.
@@ -43,6 +43,11 @@ pub fn print_events(events: &mut mpsc::Receiver<Event>) -> bool {
     while let Some(event) = events.blocking_recv() {
         if write_event(&mut out, &event).is_err() {
             return false;
+        }
+        // A problem (a log that cannot be written) is for the person too, who
+        // may not be reading the JSON.
+        if let crate::engine::EventKind::Error { message } = &event.kind {
+            eprintln!("proctor: {message}");
         }
         if induce_panic && matches!(event.kind, crate::engine::EventKind::Output { .. }) {
             let _ = out.flush();

@@ -165,7 +165,7 @@ fn run_headless(started: Started) -> Result<Outcome, MapError> {
     } = started;
     let commands = engine.commands.clone();
     let driver = Driver::new(settings, records, total, commands, Notes::stderr());
-    let (printer, mut to_print) = mpsc::channel(4096);
+    let (printer, mut to_print) = crate::engine::outbound::channel();
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
         .spawn(move || {
@@ -201,7 +201,7 @@ fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
     // driver's events (task counts and results). The handle stays the UI's, so
     // its drop still stops everything if the UI fails.
     let (to_driver, controls) = mpsc::unbounded_channel();
-    let (to_ui, from_driver) = mpsc::channel(4096);
+    let (to_ui, from_driver) = crate::engine::outbound::channel();
     let commands = std::mem::replace(&mut engine.commands, to_driver);
     let mut events = std::mem::replace(&mut engine.events, from_driver);
     let driver = Driver::new(settings, records, total, commands, Notes::held());

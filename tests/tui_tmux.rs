@@ -416,3 +416,26 @@ fn quitting_a_map_run_terminates_its_tasks_and_starts_no_more() {
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert_all_gone(&marker, pid);
 }
+
+#[test]
+fn four_floods_at_start_still_show_a_live_table_that_takes_keys() {
+    // `yes` never lets its pipe run dry: the engine must still publish what it
+    // knows, so the table fills, the queue panel counts, and keys act.
+    let marker = marker("flood");
+    let (tmux, pid) = start_proctor(&marker, "-j 4 yes yes yes yes", "4/4 running");
+    tmux.wait_until("per-core load figures", |s| !s.contains("sampling…"));
+    // Kill the selected worker from the signal menu while all four flood.
+    tmux.keys(&["k"]);
+    tmux.wait_for("Send signal");
+    tmux.keys(&["9"]);
+    tmux.wait_until("SIGKILL selected", |s| s.contains("SIGKILL"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("a killed worker and three still running", |s| {
+        s.contains("-9 SIGKILL") && s.contains("3/4 running")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}

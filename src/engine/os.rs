@@ -11,22 +11,21 @@ pub mod tree;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::command::WorkerId;
 use super::event::{Event, EventKind, Stream};
+use super::outbound::EventSender;
 use super::output::OutputStore;
 use super::supervisor::{Effect, ExitStatus, Input, Scope, TimerKind};
 use crate::sample::Sample;
 use crate::spec::JobSpec;
 use pidfd::PidFd;
-use pipes::{FlushRequest, Reader};
+use pipes::{FlushRequest, LogFile, Reader};
 use tree::Known;
-
-/// How long an exit waits for its pipes to hand over what was already written.
-const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 struct OsWorker {
     pid: u32,
@@ -40,28 +39,38 @@ struct OsWorker {
     timeout: Option<tokio::task::AbortHandle>,
 }
 
-/// Past this many waiting events, `sample` events are dropped instead of queued.
-const OVERFLOW_SAMPLES: usize = 1_000;
+/// How long, once every process proctor started is gone, a pipe may stay open
+/// before its reader gives up: only a process outside proctor's tree (one that
+/// was handed the descriptor) can hold it then, and the run must still end.
+const ORPHAN_PIPE_WAIT: Duration = Duration::from_secs(5);
 
 pub struct Os {
-    overflow: std::collections::VecDeque<Event>,
+    /// Events of the input being processed, sent in one batch after it (the front
+    /// end then wakes once per input, not once per event).
+    batch: Vec<Event>,
     workers: HashMap<WorkerId, OsWorker>,
     pids: HashMap<u32, WorkerId>,
     pub store: Arc<OutputStore>,
-    pub events: mpsc::Sender<Event>,
+    pub events: EventSender,
     pub output_events: bool,
     pub inputs: mpsc::UnboundedSender<Input>,
     pub log_dir: Option<PathBuf>,
+    /// Set by a reader whose output did not reach where it was asked to go.
+    troubled: Arc<AtomicBool>,
+    /// Cloned into every pipe reader; see `readers_done`.
+    alive: Option<mpsc::Sender<()>>,
+    readers_gone: mpsc::Receiver<()>,
 }
 
 impl Os {
     pub fn new(
         store: Arc<OutputStore>,
-        events: mpsc::Sender<Event>,
+        events: EventSender,
         inputs: mpsc::UnboundedSender<Input>,
     ) -> Self {
+        let (alive, readers_gone) = mpsc::channel(1);
         Os {
-            overflow: std::collections::VecDeque::new(),
+            batch: Vec::new(),
             workers: HashMap::new(),
             pids: HashMap::new(),
             store,
@@ -69,7 +78,58 @@ impl Os {
             output_events: false,
             inputs,
             log_dir: None,
+            troubled: Arc::new(AtomicBool::new(false)),
+            alive: Some(alive),
+            readers_gone,
         }
+    }
+
+    /// True when some output did not reach where it was asked to go.
+    pub fn troubled(&self) -> bool {
+        self.troubled.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every pipe reader has read its stream to the end and handed
+    /// the lines on. Call once every process proctor started is gone.
+    pub async fn readers_done(&mut self) {
+        let Some(alive) = self.alive.take() else {
+            return;
+        };
+        drop(alive);
+        // Every writer proctor knows of is gone, and readers still wait only on
+        // credit (the front end reading) or on a writer outside proctor's tree.
+        // Credit is no reason to stop; such a writer is, after a while.
+        let ended = {
+            let events = &self.events;
+            let gone = &mut self.readers_gone;
+            let all_ended = async move { while gone.recv().await.is_some() {} };
+            tokio::pin!(all_ended);
+            let mut waited = Duration::ZERO;
+            let step = Duration::from_millis(250);
+            loop {
+                if tokio::time::timeout(step, &mut all_ended).await.is_ok() {
+                    break true;
+                }
+                waited = if events.output_in_flight() {
+                    Duration::ZERO
+                } else {
+                    waited + step
+                };
+                if waited >= ORPHAN_PIPE_WAIT {
+                    break false;
+                }
+            }
+        };
+        if ended {
+            return;
+        }
+        self.troubled.store(true, Ordering::Relaxed);
+        self.emit(EventKind::Error {
+            message: "a worker's output pipe is still held open by a process outside \
+                      proctor's tree; stopped reading it"
+                .into(),
+        });
+        self.send_pending();
     }
 
     /// Carries out one effect; facts it learns at once (spawned or not) go to `next`.
@@ -127,14 +187,20 @@ impl Os {
         ] {
             let (tx, rx) = mpsc::unbounded_channel();
             flush.push(tx);
+            let Some(alive) = self.alive.clone() else {
+                continue; // the run is ending: nothing spawns then
+            };
             let reader = Reader {
                 id,
                 name: name.to_string(),
                 stream,
                 store: self.store.clone(),
-                events: self.output_events.then(|| self.events.clone()),
+                events: self.events.clone(),
+                output_events: self.output_events,
                 inputs: self.inputs.clone(),
                 log_file: self.open_log(name, stream),
+                troubled: self.troubled.clone(),
+                alive,
             };
             tokio::spawn(reader.run(fd, rx));
         }
@@ -151,7 +217,7 @@ impl Os {
         Input::Spawned { id, pid }
     }
 
-    fn open_log(&self, name: &str, stream: Stream) -> Option<std::fs::File> {
+    fn open_log(&self, name: &str, stream: Stream) -> Option<LogFile> {
         let dir = self.log_dir.as_ref()?;
         let safe: String = name
             .chars()
@@ -168,11 +234,12 @@ impl Os {
             Stream::Stderr => "err",
         };
         let path = dir.join(format!("{safe}.{suffix}.log"));
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)
-            .ok()
+            .open(&path)
+            .ok()?;
+        Some(LogFile { file, path })
     }
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {
@@ -267,12 +334,15 @@ impl Os {
                 acks.push(done);
             }
         }
+        // No time limit: the readers answer once what the worker wrote is handed
+        // on, which waits only for the front end (backpressure), never forever.
         let inputs = self.inputs.clone();
+        let at = Instant::now();
         tokio::spawn(async move {
             for done in acks {
-                let _ = tokio::time::timeout(FLUSH_WAIT, done).await;
+                let _ = done.await;
             }
-            let _ = inputs.send(Input::Exited { id, status });
+            let _ = inputs.send(Input::Exited { id, status, at });
         });
     }
 
@@ -286,48 +356,17 @@ impl Os {
         self.pids.is_empty()
     }
 
-    /// Emits an event from outside the supervisor (interrupts, the summary).
-    /// Queues an event for the front end without ever waiting: a front end that
-    /// stops reading must not stall reaping, timers or Ctrl-C. Events wait in
-    /// `overflow` (in order) until `drain_overflow` finds room in the channel.
+    /// Queues an event for the front end; it goes out with the rest of the
+    /// input's events in `send_pending`, and never waits for the front end: one
+    /// that stops reading must not stall reaping, timers or Ctrl-C.
     pub fn emit(&mut self, kind: EventKind) {
-        let event = Event::now(kind);
-        // Samples are the only steady stream; while the front end is stalled they
-        // are dropped rather than stored (the next one says the same, newer).
-        if matches!(event.kind, EventKind::Sample { .. }) && self.overflow.len() > OVERFLOW_SAMPLES
-        {
-            return;
-        }
-        // Handed over in one go by `drain_overflow` after the input is processed:
-        // the front end then wakes once per input, not once per event.
-        self.overflow.push_back(event);
+        self.batch.push(Event::now(kind));
     }
 
-    /// Moves waiting events into the channel while it has room.
-    pub fn drain_overflow(&mut self) {
-        while let Some(event) = self.overflow.pop_front() {
-            match self.events.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    self.overflow.push_front(event);
-                    return;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => self.overflow.clear(),
-            }
-        }
-    }
-
-    /// True while events wait for room in the channel.
-    pub fn has_overflow(&self) -> bool {
-        !self.overflow.is_empty()
-    }
-
-    /// At the end: waits until every queued event is in the channel.
-    pub async fn flush_events(&mut self) {
-        while let Some(event) = self.overflow.pop_front() {
-            if self.events.send(event).await.is_err() {
-                self.overflow.clear();
-            }
+    /// Hands the events queued so far to the front end.
+    pub fn send_pending(&mut self) {
+        if !self.batch.is_empty() {
+            self.events.send_batch(std::mem::take(&mut self.batch));
         }
     }
 }

@@ -12,8 +12,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use super::command::Command;
-use super::event::{Event, EventKind};
+use super::event::EventKind;
 use super::os::{Os, reaper};
+use super::outbound::{self, EventReceiver};
 use super::output::OutputStore;
 use super::snapshot::Snapshot;
 use super::supervisor::{Input, Policy, Supervisor};
@@ -62,7 +63,7 @@ pub struct Outcome {
 /// A front end's connection to a running engine.
 pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
-    pub events: mpsc::Receiver<Event>,
+    pub events: EventReceiver,
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
     pub store: Arc<OutputStore>,
     thread: Option<std::thread::JoinHandle<Outcome>>,
@@ -91,10 +92,10 @@ impl Drop for EngineHandle {
             return;
         };
         let _ = self.commands.send(Command::StopAll);
-        // Nobody reads events any more; closing lets the engine's sends fail fast
-        // instead of waiting on a full channel.
+        // Nobody reads events any more; closing lets output waiting for the front
+        // end go, so the engine can end.
         self.events.close();
-        while self.events.try_recv().is_ok() {}
+        while self.events.try_recv().is_some() {}
         let _ = thread.join();
     }
 }
@@ -106,7 +107,7 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
         config.output_budget,
     ));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (event_tx, event_rx) = mpsc::channel(4096);
+    let (event_tx, event_rx) = outbound::channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine_store = store.clone();
     // Every thread but the engine's keeps SIGCHLD blocked (threads inherit the mask).
@@ -157,7 +158,7 @@ async fn run(
     jobs: Vec<JobSpec>,
     store: Arc<OutputStore>,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: outbound::EventSender,
     snapshot: watch::Sender<Arc<Snapshot>>,
 ) -> Outcome {
     reaper::become_subreaper();
@@ -174,9 +175,6 @@ async fn run(
         };
     };
     let (in_tx, mut in_rx) = mpsc::unbounded_channel();
-    // A second handle on the event channel, to wait for room while events the
-    // engine could not hand over yet wait in the OS half's overflow queue.
-    let room = events.clone();
     let mut os = Os::new(store, events, in_tx.clone());
     os.output_events = config.output_events;
     os.log_dir = config.log_dir.clone();
@@ -203,6 +201,11 @@ async fn run(
     let mut commands_open = true;
     let mut reaped = Vec::new();
     while !(engine.sup.is_done() && engine.os.all_reaped()) {
+        // Published here, not only when nothing else is ready: pipe activity never
+        // runs dry while workers flood, and the UI must stay live through it.
+        if engine.publish_due() {
+            engine.publish();
+        }
         let publish_at = engine.publish_deadline();
         tokio::select! {
             biased;
@@ -226,21 +229,20 @@ async fn run(
             _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
             _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
             Some(input) = in_rx.recv() => engine.process(input).await,
-            permit = room.reserve(), if engine.os.has_overflow() => {
-                drop(permit);
-                engine.os.drain_overflow();
-            }
             _ = sleep_until(publish_at) => engine.publish(),
         }
     }
     super::sweep::sweep_orphans(config.policy.stop_grace, &mut sigchld).await;
+    // Everything proctor started is gone; what they wrote may still be on its way
+    // (a slow front end holds the readers back). The run ends after all of it.
+    engine.os.readers_done().await;
     let now = Instant::now();
     let (ok, workers) = engine.sup.summary(now);
+    let ok = ok && !engine.os.troubled();
     engine.dirty = true;
     engine.publish();
     engine.os.emit(EventKind::Summary { ok, workers });
-    engine.os.flush_events().await;
-    drop(room);
+    engine.os.send_pending();
     Outcome { ok, interrupted }
 }
 
@@ -274,7 +276,7 @@ impl Loop<'_> {
             }
             pending.extend(next.drain(..).rev());
         }
-        self.os.drain_overflow();
+        self.os.send_pending();
         self.dirty = true;
     }
 
@@ -286,6 +288,11 @@ impl Loop<'_> {
             });
         }
         self.process(Input::Command(Command::StopAll)).await;
+    }
+
+    fn publish_due(&self) -> bool {
+        self.publish_deadline()
+            .is_some_and(|at| at <= Instant::now())
     }
 
     fn publish_deadline(&self) -> Option<Instant> {

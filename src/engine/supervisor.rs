@@ -79,10 +79,13 @@ pub enum Input {
         id: WorkerId,
         error: String,
     },
-    /// The leader was reaped (after its pipes were drained of what was buffered).
+    /// The leader was reaped (reported after its pipes have handed on what it
+    /// wrote, which a slow front end can delay).
     Exited {
         id: WorkerId,
         status: ExitStatus,
+        /// When it was reaped: its runtime ends here, not when reported.
+        at: Instant,
     },
     /// Output arrived; carries the last complete line of the batch.
     Output {
@@ -240,7 +243,7 @@ impl Supervisor {
             Input::Command(cmd) => self.command(cmd, now),
             Input::Spawned { id, pid } => self.spawned(id, pid, now),
             Input::SpawnFailed { id, error } => self.spawn_failed(id, error, now),
-            Input::Exited { id, status } => self.exited(id, status, now),
+            Input::Exited { id, status, at } => self.exited(id, status, at.min(now)),
             Input::Output { id, last_line } => {
                 if let Some(w) = self.worker_mut(id) {
                     w.last_line = last_line;

@@ -23,7 +23,7 @@ use super::notes::Notes;
 use super::outbox::Outbox;
 use super::source::{Item, MAX_TASK_BYTES, Total};
 use super::template::Template;
-use crate::engine::{Command, Event, EventKind};
+use crate::engine::{Command, Event, EventKind, EventReceiver, EventSender};
 use crate::spec::JobSpec;
 
 /// What the user asked for, fixed for the run.
@@ -125,9 +125,9 @@ impl Driver {
     /// `controls` are the terminal UI's commands for the engine (`None` headless).
     pub async fn run(
         mut self,
-        events: &mut mpsc::Receiver<Event>,
+        events: &mut EventReceiver,
         tasks: mpsc::Receiver<Item>,
-        printer: mpsc::Sender<Event>,
+        printer: EventSender,
         mut controls: Option<mpsc::UnboundedReceiver<Command>>,
     ) -> Finish {
         let mut out = Outbox::new(printer, self.settings.keep_order);

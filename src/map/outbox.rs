@@ -1,13 +1,11 @@
 //! The driver's way out to the printer: output held for `--keep-order`, queue
 //! events without repeats, and noticing when nobody reads any more.
 
-use tokio::sync::mpsc;
-
 use super::order::Order;
-use crate::engine::{Event, EventKind};
+use crate::engine::{Event, EventKind, EventSender};
 
 pub struct Outbox {
-    printer: Option<mpsc::Sender<Event>>,
+    printer: Option<EventSender>,
     /// `Some` with `--keep-order`.
     order: Option<Order<Event>>,
     last_queue: Option<EventKind>,
@@ -16,7 +14,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(printer: mpsc::Sender<Event>, keep_order: bool) -> Self {
+    pub fn new(printer: EventSender, keep_order: bool) -> Self {
         Outbox {
             printer: Some(printer),
             order: keep_order.then(Order::default),
@@ -33,7 +31,14 @@ impl Outbox {
 
     pub async fn send(&mut self, event: Event) {
         let Some(printer) = &self.printer else { return };
-        if printer.send(event).await.is_err() {
+        // Output waits for the printer (backpressure back to the engine's
+        // readers, and so to the workers); the rest never waits.
+        let sent = if matches!(event.kind, EventKind::Output { .. }) {
+            printer.send_output(vec![event]).await
+        } else {
+            printer.send_batch(vec![event])
+        };
+        if !sent {
             self.printer = None;
             self.closed_unseen = true;
         }

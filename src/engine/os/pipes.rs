@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::pipe;
@@ -12,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::command::WorkerId;
 use crate::engine::event::{Event, EventKind, Stream};
+use crate::engine::outbound::EventSender;
 use crate::engine::output::{LineSplitter, LogBuffer, OutputStore, to_text};
 use crate::engine::supervisor::Input;
 
@@ -35,10 +37,24 @@ pub struct Reader {
     pub name: String,
     pub stream: Stream,
     pub store: Arc<OutputStore>,
-    /// Output events go here when the front end wants them (headless `--output events`).
-    pub events: Option<mpsc::Sender<Event>>,
+    /// The front end's event stream: output lines go there when it wants them
+    /// (`output_events`), and problems (a log that cannot be written) always.
+    pub events: EventSender,
+    pub output_events: bool,
     pub inputs: mpsc::UnboundedSender<Input>,
-    pub log_file: Option<std::fs::File>,
+    pub log_file: Option<LogFile>,
+    /// Set when something was not delivered where the user asked (a log write
+    /// failed): the run then does not count as a success.
+    pub troubled: Arc<AtomicBool>,
+    /// Held until the stream ends: the engine waits for every reader before it
+    /// reports the end of the run, so no output is left unread.
+    pub alive: mpsc::Sender<()>,
+}
+
+/// A worker's `--log-dir` file and its path (for messages).
+pub struct LogFile {
+    pub file: std::fs::File,
+    pub path: std::path::PathBuf,
 }
 
 /// How to read: through tokio (which clears its readiness on "would block"), or
@@ -55,7 +71,8 @@ enum Mode {
 
 /// What one non-blocking read produced.
 enum Read {
-    Stored(Stored),
+    /// Lines stored from this many bytes.
+    Stored(Stored, usize),
     WouldBlock,
     End,
 }
@@ -101,14 +118,7 @@ impl Reader {
                 biased;
                 request = flush.recv(), if flush_open => match request {
                     Some(ack) => {
-                        let eof = loop {
-                            match self.read_once(&rx, &mut splitter, &buffer, Mode::Now) {
-                                Read::Stored(stored) => self.report(stored).await,
-                                Read::WouldBlock => break false,
-                                Read::End => break true,
-                            }
-                        };
-                        if eof {
+                        if self.drain_written(&rx, &mut splitter, &buffer).await {
                             eof_ack = Some(ack);
                             break;
                         }
@@ -120,8 +130,8 @@ impl Reader {
                     if ready.is_err() {
                         break;
                     }
-                    match self.read_once(&rx, &mut splitter, &buffer, Mode::Reactor) {
-                        Read::Stored(stored) => {
+                    match self.read_once(&rx, &mut splitter, &buffer, Mode::Reactor, CHUNK) {
+                        Read::Stored(stored, _) => {
                             self.report(stored).await;
                             // One chunk per turn: every flooding worker's pipe gets
                             // drained in turn, so none waits long on a full pipe.
@@ -135,8 +145,10 @@ impl Reader {
         }
         let stored = self.store(&buffer, 1, |emit| splitter.finish(emit));
         self.report(stored).await;
-        if let Some(f) = &mut self.log_file {
-            let _ = f.flush();
+        if let Some(log) = &mut self.log_file
+            && let Err(e) = log.file.flush()
+        {
+            self.log_failed(e);
         }
         if let Some(ack) = eof_ack {
             let _ = ack.send(());
@@ -147,32 +159,61 @@ impl Reader {
         }
     }
 
-    /// One non-blocking read into the shared scratch buffer, stored as lines.
+    /// The worker was reaped: stores what is in the pipe now, which holds all it
+    /// wrote, so `exited` comes after its output. Reads no more than that, so a
+    /// descendant that keeps the pipe open and writes on cannot hold `exited`
+    /// back (its later output still comes, after). True at end of stream.
+    async fn drain_written(
+        &mut self,
+        rx: &pipe::Receiver,
+        splitter: &mut LineSplitter,
+        buffer: &Mutex<LogBuffer>,
+    ) -> bool {
+        let mut left = buffered_bytes(rx);
+        while left > 0 {
+            match self.read_once(rx, splitter, buffer, Mode::Now, left) {
+                Read::Stored(stored, n) => {
+                    left = left.saturating_sub(n);
+                    self.report(stored).await;
+                }
+                Read::WouldBlock => return false,
+                Read::End => return true,
+            }
+        }
+        // All read: the stream has ended if no writer is left.
+        hung_up(rx)
+    }
+
+    /// One non-blocking read of at most `limit` bytes into the shared scratch
+    /// buffer, stored as lines.
     fn read_once(
         &mut self,
         rx: &pipe::Receiver,
         splitter: &mut LineSplitter,
         buffer: &Mutex<LogBuffer>,
         mode: Mode,
+        limit: usize,
     ) -> Read {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
+            let space = &mut scratch[..limit.clamp(1, CHUNK)];
             let read = match mode {
-                Mode::Reactor => rx.try_read(&mut scratch),
-                Mode::Now => read_now(rx, &mut scratch),
+                Mode::Reactor => rx.try_read(space),
+                Mode::Now => read_now(rx, space),
             };
             match read {
                 Ok(0) => Read::End,
                 Ok(n) => {
                     let bytes = &scratch[..n];
-                    if let Some(f) = &mut self.log_file
-                        && f.write_all(bytes).is_err()
+                    if let Some(log) = &mut self.log_file
+                        && let Err(e) = log.file.write_all(bytes)
                     {
-                        self.log_file = None; // a full disk must not stop the worker
+                        self.log_failed(e);
                     }
                     // Each newline ends a line, plus one gathered from earlier chunks.
                     let max_lines = n + 1;
-                    Read::Stored(self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit)))
+                    let stored = self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit));
+                    Read::Stored(stored, n)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::WouldBlock,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Read::WouldBlock,
@@ -197,7 +238,7 @@ impl Reader {
         b.set_byte_cap(self.store.share());
         let mut seq = self.store.reserve_seq(max_lines as u64);
         let mut any = false;
-        let events = self.events.is_some();
+        let events = self.output_events;
         split(&mut |line: &[u8]| {
             b.append(seq, self.stream, line);
             seq += 1;
@@ -222,20 +263,63 @@ impl Reader {
             id: self.id,
             last_line,
         });
-        let Some(events) = &self.events else { return };
-        for line in stored.lines {
-            let kind = EventKind::Output {
-                worker: self.name.clone(),
-                stream: self.stream,
-                line,
-            };
-            // Awaiting here is the backpressure: with a slow consumer of the event
-            // stream the reader waits, and the pipe (not proctor's memory) fills.
-            if events.send(Event::now(kind)).await.is_err() {
-                self.events = None;
-                break;
-            }
+        if !self.output_events {
+            return;
         }
+        let lines = stored
+            .lines
+            .into_iter()
+            .map(|line| {
+                Event::now(EventKind::Output {
+                    worker: self.name.clone(),
+                    stream: self.stream,
+                    line,
+                })
+            })
+            .collect();
+        // Waiting here is the backpressure: with a slow consumer of the event
+        // stream the reader waits, and the pipe (not proctor's memory) fills.
+        if !self.events.send_output(lines).await {
+            self.output_events = false; // the front end is gone
+        }
+    }
+
+    /// A log write failed (a full disk, say): say so where the user looks, keep
+    /// the worker running and its output in memory, and fail the run at the end.
+    fn log_failed(&mut self, error: std::io::Error) {
+        let Some(log) = self.log_file.take() else {
+            return;
+        };
+        self.troubled.store(true, Ordering::Relaxed);
+        let message = format!(
+            "cannot write {}'s log '{}': {error}; its output from here on is kept in memory only",
+            self.name,
+            log.path.display()
+        );
+        self.events
+            .send_batch(vec![Event::now(EventKind::Error { message })]);
+    }
+}
+
+/// Bytes waiting in the pipe now.
+fn buffered_bytes(rx: &pipe::Receiver) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer we pass.
+    let r = unsafe { libc::ioctl(rx.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 { 0 } else { n.max(0) as usize }
+}
+
+/// True when the pipe is empty and no writer is left (read would return 0).
+fn hung_up(rx: &pipe::Receiver) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(rx.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLHUP) && !r.contains(PollFlags::POLLIN)),
+        Err(_) => false,
     }
 }
 

@@ -66,6 +66,7 @@ fn pool_never_runs_more_than_max_parallel_and_fills_in_fifo_order() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Code(0),
+            at: now,
         },
         now,
     );
@@ -82,6 +83,7 @@ fn exit_codes_and_signals_are_reported_python_style() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Signal(9),
+            at: now,
         },
         now,
     );
@@ -93,6 +95,7 @@ fn exit_codes_and_signals_are_reported_python_style() {
         Input::Exited {
             id: WorkerId(1),
             status: ExitStatus::Code(137),
+            at: now,
         },
         now,
     );
@@ -183,6 +186,7 @@ fn on_failure_restarts_with_growing_backoff_up_to_max_restarts() {
             Input::Exited {
                 id: WorkerId(0),
                 status: ExitStatus::Code(1),
+                at: now,
             },
             now,
         );
@@ -224,6 +228,7 @@ fn a_terminated_worker_is_not_restarted_even_with_restart_always() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Signal(15),
+            at: now,
         },
         now,
     );
@@ -254,6 +259,7 @@ fn join_all_closes_the_queue_and_answers_when_everything_finished() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Code(0),
+            at: now,
         },
         now,
     );
@@ -261,6 +267,7 @@ fn join_all_closes_the_queue_and_answers_when_everything_finished() {
         Input::Exited {
             id: WorkerId(1),
             status: ExitStatus::Code(0),
+            at: now,
         },
         now,
     );
@@ -384,6 +391,7 @@ fn exit(s: &mut Supervisor, id: u32, code: i32, now: Instant) -> Vec<Effect> {
         Input::Exited {
             id: WorkerId(id),
             status: ExitStatus::Code(code),
+            at: now,
         },
         now,
     )
@@ -432,6 +440,7 @@ fn a_worker_is_retired_only_after_its_stop_ladder_ends() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Signal(libc::SIGTERM),
+            at: now,
         },
         now,
     );
@@ -475,6 +484,7 @@ fn nothing_restarts_once_proctor_is_stopping_everything() {
             Input::Exited {
                 id,
                 status: ExitStatus::Signal(15),
+                at: now,
             },
             now,
         );
@@ -507,6 +517,7 @@ fn counts_stay_exact_through_every_kind_of_input() {
         Input::Exited {
             id: WorkerId(0),
             status: ExitStatus::Code(0),
+            at: now,
         },
         now,
     );
@@ -515,6 +526,7 @@ fn counts_stay_exact_through_every_kind_of_input() {
         Input::Exited {
             id: WorkerId(1),
             status: ExitStatus::Code(3),
+            at: now,
         },
         now,
     );
@@ -541,6 +553,7 @@ fn counts_stay_exact_through_every_kind_of_input() {
             Input::Exited {
                 id,
                 status: ExitStatus::Signal(15),
+                at: now,
             },
             now,
         );

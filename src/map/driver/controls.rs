@@ -104,8 +104,8 @@ mod tests {
             tasks_tx.send(Item::Task(task)).await.unwrap();
         }
         drop(tasks_tx);
-        let (events_tx, mut events) = mpsc::channel(64);
-        let (printer, mut printed) = mpsc::channel(64);
+        let (events_tx, mut events) = crate::engine::outbound::channel();
+        let (printer, mut printed) = crate::engine::outbound::channel();
         let (ui, controls) = mpsc::unbounded_channel();
         let run = tokio::spawn(async move {
             driver
@@ -116,8 +116,7 @@ mod tests {
         assert_eq!(launched(engine.recv().await).as_deref(), Some("task-2"));
         ui.send(Command::StopAll).unwrap();
         assert_eq!(engine.recv().await, Some(Command::StopAll));
-        events_tx.send(exited("task-1", -15)).await.unwrap();
-        events_tx.send(exited("task-2", 0)).await.unwrap();
+        assert!(events_tx.send_batch(vec![exited("task-1", -15), exited("task-2", 0)]));
         drop(events_tx);
         let finish = run.await.unwrap();
         assert!(!finish.ok, "tasks 3 and 4 never ran");
@@ -127,7 +126,7 @@ mod tests {
         }
         assert!(more.is_empty(), "nothing after the stop: {more:?}");
         let mut tasks_ended = Vec::new();
-        while let Ok(event) = printed.try_recv() {
+        while let Some(event) = printed.try_recv() {
             if let EventKind::Task(record) = event.kind {
                 tasks_ended.push((record.task, record.exit_code, record.retries));
             }
