@@ -70,14 +70,20 @@ impl Live {
         if control {
             cmd.args(["--control", "-"]);
         }
-        cmd.args(args)
-            .stdin(if control {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args);
+        Live::start_command(cmd, control)
+    }
+
+    /// Starts a command that runs proctor headless (under strace, say); with
+    /// `control`, its stdin is a pipe for `send`.
+    pub fn start_command(mut cmd: Command, control: bool) -> Live {
+        cmd.stdin(if control {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start proctor");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");

@@ -313,12 +313,18 @@ fn workers_die_with_proctor_even_when_it_is_sigkilled() {
 
 #[test]
 fn workers_start_with_null_stdin_and_a_clean_signal_mask() {
-    // SigBlk/SigIgn come from /proc: a worker must inherit nothing blocked or ignored.
-    let run = run(&[
+    // proctor's own stdin is a pipe holding data: a worker must see none of it.
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.args([
+        "--headless",
         "--shell",
-        "grep -E '^(SigBlk|SigIgn)' /proc/self/status; cat; echo eof",
+        "grep -E '^(SigBlk|SigIgn)' /proc/self/status; readlink /proc/self/fd/0; cat; echo eof",
     ]);
+    let mut p = common::Live::start_command(cmd, true);
+    p.send("data on proctor's stdin");
+    let run = p.finish();
     let lines = run.output_of("sh");
+    // SigBlk/SigIgn come from /proc: a worker must inherit nothing blocked or ignored.
     assert!(
         lines.contains(&"SigBlk:\t0000000000000000".to_string()),
         "{lines:?}"
@@ -327,6 +333,8 @@ fn workers_start_with_null_stdin_and_a_clean_signal_mask() {
         lines.contains(&"SigIgn:\t0000000000000000".to_string()),
         "{lines:?}"
     );
+    assert!(lines.contains(&"/dev/null".to_string()), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("data on")), "{lines:?}");
     assert_eq!(lines.last().map(String::as_str), Some("eof"));
 }
 

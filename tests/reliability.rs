@@ -103,7 +103,9 @@ fn nothing_is_left_after_a_panic_in_proctor() {
 #[test]
 fn no_zombie_lingers_among_proctors_children() {
     // Orphans re-parented to proctor exit one after another while the worker runs.
-    let script = "for i in 1 2 3 4 5 6 7 8; do (sleep 0.$i &); done; sleep 2";
+    // The worker outlives the watch below, so every zombie is proctor's to reap
+    // (after proctor exits, init would reap them and the test would prove nothing).
+    let script = "for i in 1 2 3 4 5 6 7 8; do (sleep 0.$i &); done; sleep 6";
     let mut p = Live::start(&["--interval", "200ms", "--shell", script], false);
     p.wait_event("spawned", "sh");
     let proctor = p.pid();
@@ -120,6 +122,11 @@ fn no_zombie_lingers_among_proctors_children() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(
+        p.child.try_wait().is_ok_and(|s| s.is_none()),
+        "proctor ended during the watch"
+    );
+    // Reaping follows SIGCHLD at once; 1 s is the bound for a busy machine.
+    assert!(
         longest < Duration::from_secs(1),
         "a zombie child lingered {longest:?}"
     );
@@ -128,22 +135,38 @@ fn no_zombie_lingers_among_proctors_children() {
 
 #[test]
 fn workers_are_signalled_through_pidfds() {
-    let mut p = Live::start(&["sleep 300"], true);
+    // strace records how proctor sends each signal: through the worker's pidfd
+    // (which cannot point at a recycled pid), never kill(2) on its bare pid.
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    assert!(
+        strace.is_ok_and(|o| o.status.success()),
+        "this test needs strace: install it (e.g. `apt-get install -y strace`)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args([
+        "-f",
+        "-qq",
+        "-e",
+        "trace=kill,tkill,tgkill,pidfd_send_signal",
+        "-o",
+    ])
+    .arg(&trace)
+    .args([common::BIN, "--headless", "--control", "-", "sleep 300"]);
+    let mut p = Live::start_command(cmd, true);
     let pid = p.wait_event("spawned", "sleep")["pid"].as_u64().unwrap();
-    let proctor = p.pid();
-    // A pidfd's fdinfo names the pid it holds; proctor keeps one per live worker.
-    let holds_pidfd = std::fs::read_dir(format!("/proc/{proctor}/fdinfo"))
-        .unwrap()
-        .flatten()
-        .any(|e| {
-            std::fs::read_to_string(e.path())
-                .is_ok_and(|info| info.lines().any(|l| l == format!("Pid:\t{pid}")))
-        });
-    assert!(holds_pidfd, "proctor holds no pidfd for worker {pid}");
-    p.send(r#"{"cmd":"kill","worker":"sleep"}"#);
+    p.send(r#"{"cmd":"signal","worker":"sleep","signal":"USR1","group":false}"#);
     p.wait_event("exited", "sleep");
     p.close();
     p.finish();
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert!(
+        trace.contains("pidfd_send_signal(") && trace.contains("SIGUSR1"),
+        "no pidfd_send_signal in:\n{trace}"
+    );
+    let by_pid = format!("kill({pid}, SIGUSR1)");
+    assert!(!trace.contains(&by_pid), "signalled by pid:\n{trace}");
 }
 
 #[test]
