@@ -45,6 +45,8 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
 (nothing started); 130/143 interrupted by SIGINT/SIGTERM."
     )]
     Map(MapArgs),
+    /// Command or query a running proctor through its control socket.
+    Ctl(crate::ctl::args::CtlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +121,11 @@ pub struct CommonArgs {
     /// open until it ends.
     #[arg(long, value_name = "FILE")]
     pub control: Option<PathBuf>,
+
+    /// This instance's name on the control socket (default: `default`, or `pid-PID`
+    /// when a live instance has that); `proctor ctl --name NAME` reaches it.
+    #[arg(long = "name", value_name = "NAME")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,6 @@ pub use command::{Command, JoinTarget, WorkerId};
 pub use event::{Event, EventKind, Stream};
 pub use outbound::{EventReceiver, EventSender};
 pub use output::OutputStore;
-pub use run::{EngineConfig, EngineHandle, Outcome, start};
+pub use run::{EngineConfig, EngineHandle, Outcome, Request, start};
 pub use snapshot::{QueueStats, Snapshot, WorkerState, WorkerStats, WorkerView};
 pub use supervisor::Policy;

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod control;
+pub mod ctl;
 pub mod engine;
 pub mod headless;
 pub mod map;

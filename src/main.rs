@@ -16,6 +16,15 @@ const EXIT_INTERNAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Sub::Ctl(args)) = &cli.map {
+        return match proctor::ctl::client::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("proctor ctl: {}", e.message);
+                ExitCode::from(e.status)
+            }
+        };
+    }
     if let Some(Sub::Map(args)) = &cli.map {
         return match map::run(args) {
             Ok(outcome) => exit_status(outcome),
@@ -62,6 +71,14 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("proctor: cannot start the engine: {e}");
             return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    let _socket = match proctor::ctl::listen(&engine, common.instance.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            drop(engine); // stops what it started
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let result = if headless {

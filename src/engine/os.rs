@@ -363,6 +363,25 @@ impl Os {
         self.batch.push(Event::now(kind));
     }
 
+    /// How many events wait to be sent (a mark for `errors_since`).
+    pub fn pending_len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Messages of `error` events queued since `mark`: what went wrong with the
+    /// command just processed, for the client that sent it.
+    pub fn errors_since(&self, mark: usize) -> Vec<String> {
+        self.batch
+            .get(mark..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Error { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Hands the events queued so far to the front end.
     pub fn send_pending(&mut self) {
         if !self.batch.is_empty() {

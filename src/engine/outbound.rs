@@ -10,12 +10,16 @@
 //!
 //! Both go through one channel, so the order they were sent in is the order the
 //! front end sees: a worker's output always comes before its `exited`.
+//!
+//! A `Tap` copies every event, numbered, to any number of subscribers (control
+//! socket clients). Unlike the front end they never slow anything: a subscriber
+//! that falls behind loses the oldest copies and is told how many (`lagged`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
 
 use super::event::{Event, EventKind};
 use super::output::MAX_LINE;
@@ -37,6 +41,41 @@ const WAITING_SAMPLES: usize = 64;
 /// `output::MAX_LINE`) always fits in one step.
 const CREDIT_STEP: usize = 1 << 20;
 
+/// Copies kept for a subscriber that is behind, at most.
+pub const TAP_CAPACITY: usize = 4096;
+
+/// Every event, numbered, for subscribers.
+pub struct Tap {
+    tx: broadcast::Sender<(u64, Arc<Event>)>,
+    seq: AtomicU64,
+}
+
+impl Tap {
+    pub fn new() -> Arc<Tap> {
+        Arc::new(Tap {
+            tx: broadcast::channel(TAP_CAPACITY).0,
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    /// A new subscriber sees events sent from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<(u64, Arc<Event>)> {
+        self.tx.subscribe()
+    }
+
+    /// True while someone listens (copies cost nothing otherwise).
+    pub fn listened(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    fn copy(&self, event: &Event) {
+        if self.listened() {
+            let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+            let _ = self.tx.send((seq, Arc::new(event.clone())));
+        }
+    }
+}
+
 struct Shared {
     credit: Semaphore,
     /// The credit when nothing is in flight.
@@ -49,6 +88,7 @@ struct Shared {
 pub struct EventSender {
     tx: mpsc::UnboundedSender<Vec<Event>>,
     shared: Arc<Shared>,
+    tap: Option<Arc<Tap>>,
 }
 
 /// The front end's side.
@@ -76,6 +116,7 @@ pub fn channel_with_credit(credit: usize) -> (EventSender, EventReceiver) {
         EventSender {
             tx,
             shared: shared.clone(),
+            tap: None,
         },
         EventReceiver {
             rx,
@@ -86,10 +127,32 @@ pub fn channel_with_credit(credit: usize) -> (EventSender, EventReceiver) {
 }
 
 impl EventSender {
+    /// Copies every event sent from now on to `tap`'s subscribers too.
+    pub fn with_tap(mut self, tap: Arc<Tap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// True when output lines have somewhere to go without the front end.
+    pub fn tapped(&self) -> bool {
+        self.tap.as_ref().is_some_and(|t| t.listened())
+    }
+
+    /// Copies output lines to the subscribers only (for a front end that reads
+    /// output from the rings, not as events).
+    pub fn tap_only(&self, lines: &[Event]) {
+        if let Some(tap) = &self.tap {
+            lines.iter().for_each(|e| tap.copy(e));
+        }
+    }
+
     /// Sends the engine's own events; never waits. False once the front end is gone.
     pub fn send_batch(&self, mut events: Vec<Event>) -> bool {
         if events.is_empty() {
             return !self.tx.is_closed();
+        }
+        if let Some(tap) = &self.tap {
+            events.iter().for_each(|e| tap.copy(e));
         }
         let samples = &self.shared.samples;
         events.retain(|e| {
@@ -121,6 +184,7 @@ impl EventSender {
                 .count()
                 .max(1);
             let rest = lines.split_off(step);
+            self.tap_only(&lines);
             let cost: usize = lines.iter().map(output_cost).sum();
             match self.shared.credit.acquire_many(cost as u32).await {
                 // Given back by the receiver, line by line, as it takes them.

@@ -153,6 +153,11 @@ impl OutputStore {
         b.lines(b.len().saturating_sub(n), b.len()).collect()
     }
 
+    /// Lines dropped from the front of a worker's ring to make room for new ones.
+    pub fn dropped(&self, id: WorkerId) -> u64 {
+        self.buffer(id).lock().map_or(0, |b| b.dropped)
+    }
+
     /// Number of workers with a buffer.
     pub fn workers(&self) -> usize {
         self.buffers

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::command::Command;
 use super::event::EventKind;
 use super::os::{Os, reaper};
-use super::outbound::{self, EventReceiver};
+use super::outbound::{self, EventReceiver, Tap};
 use super::output::OutputStore;
 use super::snapshot::Snapshot;
 use super::supervisor::{Input, Policy, Supervisor};
@@ -60,12 +60,23 @@ pub struct Outcome {
     pub interrupted: Option<i32>,
 }
 
+/// A command whose sender wants to know how it went: `Err` carries the messages
+/// of the `error` events it caused (an unknown worker name, say).
+pub struct Request {
+    pub command: Command,
+    pub reply: oneshot::Sender<Result<(), Vec<String>>>,
+}
+
 /// A front end's connection to a running engine.
 pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
+    /// Commands with an answer (the control socket's).
+    pub requests: mpsc::UnboundedSender<Request>,
     pub events: EventReceiver,
     pub snapshot: watch::Receiver<Arc<Snapshot>>,
     pub store: Arc<OutputStore>,
+    /// Every event, numbered, for control socket subscribers.
+    pub tap: Arc<Tap>,
     thread: Option<std::thread::JoinHandle<Outcome>>,
 }
 
@@ -107,7 +118,10 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
         config.output_budget,
     ));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (req_tx, req_rx) = mpsc::unbounded_channel();
+    let tap = Tap::new();
     let (event_tx, event_rx) = outbound::channel();
+    let event_tx = event_tx.with_tap(tap.clone());
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine_store = store.clone();
     // Every thread but the engine's keeps SIGCHLD blocked (threads inherit the mask).
@@ -121,7 +135,14 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
                 .enable_all()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(run(config, jobs, engine_store, cmd_rx, event_tx, snap_tx)),
+                Ok(rt) => rt.block_on(run(
+                    config,
+                    jobs,
+                    engine_store,
+                    (cmd_rx, req_rx),
+                    event_tx,
+                    snap_tx,
+                )),
                 Err(_) => Outcome {
                     ok: false,
                     interrupted: None,
@@ -130,9 +151,11 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
         })?;
     Ok(EngineHandle {
         commands: cmd_tx,
+        requests: req_tx,
         events: event_rx,
         snapshot: snap_rx,
         store,
+        tap,
         thread: Some(thread),
     })
 }
@@ -157,7 +180,10 @@ async fn run(
     config: EngineConfig,
     jobs: Vec<JobSpec>,
     store: Arc<OutputStore>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    (mut commands, mut requests): (
+        mpsc::UnboundedReceiver<Command>,
+        mpsc::UnboundedReceiver<Request>,
+    ),
     events: outbound::EventSender,
     snapshot: watch::Sender<Arc<Snapshot>>,
 ) -> Outcome {
@@ -225,6 +251,11 @@ async fn run(
                     engine.process(Input::Command(Command::StopAll)).await;
                 }
             },
+            Some(request) = requests.recv() => {
+                let mark = engine.os.pending_len();
+                let errors = engine.process_then(Input::Command(request.command), |os| os.errors_since(mark)).await;
+                let _ = request.reply.send(if errors.is_empty() { Ok(()) } else { Err(errors) });
+            }
             _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
             _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
             _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
@@ -265,6 +296,11 @@ struct Loop<'a> {
 impl Loop<'_> {
     /// Feeds one input, then every fact its effects produce, to the supervisor.
     async fn process(&mut self, input: Input) {
+        self.process_then(input, |_| ()).await;
+    }
+
+    /// `process`, then `look` at the OS half before its events go out.
+    async fn process_then<T>(&mut self, input: Input, look: impl FnOnce(&Os) -> T) -> T {
         if let Input::Sample(sample) = &input {
             self.os.note_sample(sample);
         }
@@ -276,8 +312,10 @@ impl Loop<'_> {
             }
             pending.extend(next.drain(..).rev());
         }
+        let seen = look(self.os);
         self.os.send_pending();
         self.dirty = true;
+        seen
     }
 
     async fn interrupt(&mut self, sig: i32, interrupted: &mut Option<i32>) {

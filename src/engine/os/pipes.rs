@@ -238,7 +238,8 @@ impl Reader {
         b.set_byte_cap(self.store.share());
         let mut seq = self.store.reserve_seq(max_lines as u64);
         let mut any = false;
-        let events = self.output_events;
+        // Text is made only when someone takes lines as events.
+        let events = self.output_events || self.events.tapped();
         split(&mut |line: &[u8]| {
             b.append(seq, self.stream, line);
             seq += 1;
@@ -263,10 +264,10 @@ impl Reader {
             id: self.id,
             last_line,
         });
-        if !self.output_events {
+        if stored.lines.is_empty() {
             return;
         }
-        let lines = stored
+        let lines: Vec<Event> = stored
             .lines
             .into_iter()
             .map(|line| {
@@ -277,6 +278,10 @@ impl Reader {
                 })
             })
             .collect();
+        if !self.output_events {
+            self.events.tap_only(&lines);
+            return;
+        }
         // Waiting here is the backpressure: with a slow consumer of the event
         // stream the reader waits, and the pipe (not proctor's memory) fills.
         if !self.events.send_output(lines).await {

@@ -1,0 +1,35 @@
+//! Control from anywhere: every proctor listens on a private Unix socket, and
+//! `proctor ctl` (or any program speaking the protocol) commands and watches it.
+//! The server is one more front end: it sends the engine `Command`s and reads its
+//! Events and Snapshots, nothing else.
+
+pub mod args;
+pub mod client;
+pub mod instance;
+pub mod protocol;
+pub mod server;
+
+use crate::engine::EngineHandle;
+
+/// Claims an instance name and serves the socket for `engine`. With no `--name`,
+/// a problem with the runtime directory is a warning and proctor runs without a
+/// socket; with one, it is an error (the user asked for a name).
+pub fn listen(engine: &EngineHandle, name: Option<&str>) -> Result<Option<server::Server>, String> {
+    let instance = match instance::claim(name) {
+        Ok(i) => i,
+        Err(e) if name.is_some() => return Err(e),
+        Err(e) => {
+            eprintln!("proctor: no control socket: {e}");
+            return Ok(None);
+        }
+    };
+    let link = server::Link {
+        requests: engine.requests.clone(),
+        snapshot: engine.snapshot.clone(),
+        store: engine.store.clone(),
+        tap: engine.tap.clone(),
+    };
+    server::start(instance, link)
+        .map(Some)
+        .map_err(|e| format!("cannot listen on the control socket: {e}"))
+}
