@@ -12,12 +12,18 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
+
+mod streams;
+mod waits;
+
+use streams::{logs, subscribe};
+use waits::{join, wait};
 
 use super::instance::Instance;
 use super::protocol::{self, Code, Failure, MAX_LINE};
 use crate::engine::outbound::Tap;
-use crate::engine::{Command, EventKind, OutputStore, Request, Snapshot, WorkerId};
+use crate::engine::{Command, OutputStore, Request, Snapshot, WorkerId};
 
 /// What the server needs of the engine: the same things any front end gets.
 #[derive(Clone)]
@@ -68,12 +74,12 @@ pub fn start(instance: Instance, link: Link) -> std::io::Result<Server> {
     })
 }
 
-struct Ctx {
-    link: Link,
+pub(super) struct Ctx {
+    pub(super) link: Link,
     name: String,
 }
 
-type Out = mpsc::Sender<Value>;
+pub(super) type Out = mpsc::Sender<Value>;
 
 async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
     let ours = nix::unistd::geteuid().as_raw();
@@ -222,11 +228,11 @@ async fn handle(request: Value, ctx: Arc<Ctx>, out: Out) {
 }
 
 impl Ctx {
-    fn snapshot(&self) -> Arc<Snapshot> {
+    pub(super) fn snapshot(&self) -> Arc<Snapshot> {
         self.link.snapshot.borrow().clone()
     }
 
-    fn worker(&self, name: &str) -> Result<WorkerId, Failure> {
+    pub(super) fn worker(&self, name: &str) -> Result<WorkerId, Failure> {
         self.snapshot()
             .workers
             .iter()
@@ -236,7 +242,7 @@ impl Ctx {
     }
 
     /// Runs a command in the engine and waits for how it went.
-    async fn execute(&self, command: Command) -> Result<(), Failure> {
+    pub(super) async fn execute(&self, command: Command) -> Result<(), Failure> {
         let (reply, answer) = oneshot::channel();
         let gone = || Failure::new(Code::Failed, "the engine has ended");
         self.link
@@ -265,7 +271,7 @@ async fn command(request: &Value, ctx: &Ctx) -> Result<(), Failure> {
     ctx.execute(command).await
 }
 
-fn parse_command(request: &Value, ctx: &Ctx) -> Result<Command, Failure> {
+pub(super) fn parse_command(request: &Value, ctx: &Ctx) -> Result<Command, Failure> {
     let mut line = request.clone();
     if let Some(map) = line.as_object_mut() {
         map.remove("id");
@@ -283,7 +289,7 @@ fn parse_command(request: &Value, ctx: &Ctx) -> Result<Command, Failure> {
     })
 }
 
-fn names(request: &Value) -> Option<Vec<String>> {
+pub(super) fn names(request: &Value) -> Option<Vec<String>> {
     match request.get("worker")? {
         Value::String(s) => Some(vec![s.clone()]),
         Value::Array(a) => Some(
@@ -295,209 +301,12 @@ fn names(request: &Value) -> Option<Vec<String>> {
     }
 }
 
-fn one_name(request: &Value, what: &str) -> Result<String, Failure> {
+pub(super) fn one_name(request: &Value, what: &str) -> Result<String, Failure> {
     match names(request).as_deref() {
         Some([one]) => Ok(one.clone()),
         _ => Err(Failure::new(
             Code::BadRequest,
             format!("'{what}' needs \"worker\": one worker's name"),
         )),
-    }
-}
-
-/// A worker's kept lines (`tail`, default 100), then with `follow` its new ones
-/// as `output` events until the connection closes.
-async fn logs(request: &Value, ctx: &Ctx, id: &Value, out: &Out) -> Result<Option<Value>, Failure> {
-    let name = one_name(request, "logs")?;
-    let worker = ctx.worker(&name)?;
-    let tail = match request.get("tail") {
-        None | Some(Value::Null) => 100,
-        Some(v) => v.as_u64().map(|n| n as usize).ok_or_else(|| {
-            Failure::new(Code::BadRequest, "\"tail\" must be a number of lines >= 0")
-        })?,
-    };
-    let follow = request.get("follow").and_then(Value::as_bool) == Some(true);
-    // Subscribed before the tail is read, so no line falls between the two.
-    let mut events = follow.then(|| ctx.link.tap.subscribe());
-    let lines: Vec<Value> = ctx
-        .link
-        .store
-        .tail(worker, tail)
-        .into_iter()
-        .map(|l| serde_json::json!({"stream": l.stream, "line": l.text}))
-        .collect();
-    let dropped = ctx.link.store.dropped(worker);
-    let result = serde_json::json!({"worker": name, "lines": lines, "dropped": dropped});
-    let Some(events) = events.as_mut() else {
-        return Ok(Some(result));
-    };
-    if out.send(protocol::ok(id, Some(result))).await.is_err() {
-        return Ok(Some(Value::Null));
-    }
-    let filter = Filter {
-        workers: Some(vec![name]),
-        kinds: Some(vec!["output".into()]),
-    };
-    stream(events, &filter, ctx, id, out).await;
-    Ok(Some(Value::Null))
-}
-
-/// Which events a subscriber wants.
-struct Filter {
-    workers: Option<Vec<String>>,
-    kinds: Option<Vec<String>>,
-}
-
-impl Filter {
-    fn wants(&self, event: &crate::engine::Event) -> bool {
-        let value = serde_json::to_value(event).unwrap_or(Value::Null);
-        let kind_ok = self.kinds.as_ref().is_none_or(|k| {
-            value
-                .get("event")
-                .and_then(Value::as_str)
-                .is_some_and(|e| k.iter().any(|x| x == e))
-        });
-        let worker_ok = self.workers.as_ref().is_none_or(|w| {
-            value
-                .get("worker")
-                .and_then(Value::as_str)
-                .is_some_and(|n| w.iter().any(|x| x == n))
-        });
-        kind_ok && worker_ok
-    }
-}
-
-/// A snapshot, then every event (numbered) until the connection closes. A
-/// subscriber that falls behind gets `lagged` with a fresh snapshot.
-async fn subscribe(
-    request: &Value,
-    ctx: &Ctx,
-    id: &Value,
-    out: &Out,
-) -> Result<Option<Value>, Failure> {
-    let kinds = match request.get("events") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        ),
-        Some(_) => {
-            return Err(Failure::new(
-                Code::BadRequest,
-                "\"events\" must be a list of event names",
-            ));
-        }
-    };
-    let filter = Filter {
-        workers: names(request),
-        kinds,
-    };
-    let mut events = ctx.link.tap.subscribe();
-    let first = protocol::ok(id, Some(protocol::snapshot_json(&ctx.snapshot())));
-    if out.send(first).await.is_err() {
-        return Ok(Some(Value::Null));
-    }
-    stream(&mut events, &filter, ctx, id, out).await;
-    Ok(Some(Value::Null))
-}
-
-async fn stream(
-    events: &mut broadcast::Receiver<(u64, Arc<crate::engine::Event>)>,
-    filter: &Filter,
-    ctx: &Ctx,
-    id: &Value,
-    out: &Out,
-) {
-    loop {
-        let item = match events.recv().await {
-            Ok((seq, event)) => {
-                if !filter.wants(&event) {
-                    continue;
-                }
-                protocol::event(id, seq, &event)
-            }
-            Err(broadcast::error::RecvError::Lagged(n)) => protocol::lagged(id, n, &ctx.snapshot()),
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if out.send(item).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Joins a worker (or all), answering with how it ended.
-async fn join(request: &Value, ctx: &Ctx) -> Result<Option<Value>, Failure> {
-    let worker = names(request).and_then(|n| n.first().cloned());
-    // Subscribed before the join goes in, so its answer cannot be missed.
-    let mut events = ctx.link.tap.subscribe();
-    ctx.execute(parse_command(request, ctx)?).await?;
-    loop {
-        let event = match events.recv().await {
-            Ok((_, e)) => e,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => {
-                return Err(Failure::new(Code::Failed, "the engine has ended"));
-            }
-        };
-        match &event.kind {
-            EventKind::Joined {
-                worker: w,
-                code,
-                signal,
-                ok,
-            } if *w == worker => {
-                return Ok(Some(serde_json::json!({
-                    "worker": w, "code": code, "signal": signal, "ok": ok
-                })));
-            }
-            EventKind::JoinTimeout { worker: w } if *w == worker => {
-                return Err(Failure::new(Code::Failed, "join timed out"));
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Waits until a worker is running, or has finished.
-async fn wait(request: &Value, ctx: &Ctx) -> Result<Option<Value>, Failure> {
-    let name = one_name(request, "wait")?;
-    let until = request
-        .get("until")
-        .and_then(Value::as_str)
-        .unwrap_or("exited");
-    if !["running", "exited"].contains(&until) {
-        return Err(Failure::new(
-            Code::BadRequest,
-            "\"until\" must be \"running\" or \"exited\"",
-        ));
-    }
-    let mut snapshot = ctx.link.snapshot.clone();
-    ctx.worker(&name)?;
-    loop {
-        let state = snapshot
-            .borrow_and_update()
-            .workers
-            .iter()
-            .find(|w| w.name == name)
-            .map(|w| (w.state, w.code));
-        let Some((state, code)) = state else {
-            return Err(Failure::new(
-                Code::NotFound,
-                format!("no worker named '{name}'"),
-            ));
-        };
-        let reached = match until {
-            "running" => state.is_active() || state.is_finished(),
-            _ => state.is_finished(),
-        };
-        if reached {
-            return Ok(Some(
-                serde_json::json!({"worker": name, "state": state.as_str(), "code": code}),
-            ));
-        }
-        if snapshot.changed().await.is_err() {
-            return Err(Failure::new(Code::Failed, "the engine has ended"));
-        }
     }
 }
