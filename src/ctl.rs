@@ -11,10 +11,11 @@ pub mod server;
 
 use crate::engine::EngineHandle;
 
-/// Claims an instance name and serves the socket for `engine`. With no `--name`,
-/// a problem with the runtime directory is a warning and proctor runs without a
-/// socket; with one, it is an error (the user asked for a name).
-pub fn listen(engine: &EngineHandle, name: Option<&str>) -> Result<Option<server::Server>, String> {
+/// Claims an instance name and tells workers where the socket is
+/// (`PROCTOR_SOCKET`). Call before any thread starts. With no `--name`, a problem
+/// with the runtime directory is a warning and proctor runs without a socket;
+/// with one, it is an error (the user asked for a name).
+pub fn claim(name: Option<&str>) -> Result<Option<instance::Instance>, String> {
     let instance = match instance::claim(name) {
         Ok(i) => i,
         Err(e) if name.is_some() => return Err(e),
@@ -22,6 +23,20 @@ pub fn listen(engine: &EngineHandle, name: Option<&str>) -> Result<Option<server
             eprintln!("proctor: no control socket: {e}");
             return Ok(None);
         }
+    };
+    // SAFETY: called from main before any other thread exists, so nothing reads
+    // the environment concurrently.
+    unsafe { std::env::set_var("PROCTOR_SOCKET", &instance.socket) };
+    Ok(Some(instance))
+}
+
+/// Serves the claimed instance's socket for `engine`.
+pub fn serve(
+    instance: Option<instance::Instance>,
+    engine: &EngineHandle,
+) -> Result<Option<server::Server>, String> {
+    let Some(instance) = instance else {
+        return Ok(None);
     };
     let link = server::Link {
         requests: engine.requests.clone(),

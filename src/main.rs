@@ -60,6 +60,13 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let instance = match proctor::ctl::claim(common.instance.as_deref()) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("proctor: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let mut config = plan.config;
     if !headless {
         // The UI keeps the queue open for launches and reads output from the store.
@@ -73,12 +80,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
-    let _socket = match proctor::ctl::listen(&engine, common.instance.as_deref()) {
+    let _socket = match proctor::ctl::serve(instance, &engine) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("proctor: {e}");
             drop(engine); // stops what it started
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(EXIT_INTERNAL);
         }
     };
     let result = if headless {

@@ -135,7 +135,14 @@ async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
             }
             continue;
         }
-        tokio::spawn(handle(request, ctx.clone(), out.clone()));
+        // Commands run in the order they came, each answered before the next is
+        // read (a launch, then a command for the new worker, just works);
+        // requests that stream or wait run beside them.
+        if waits_or_streams(&request) {
+            tokio::spawn(handle(request, ctx.clone(), out.clone()));
+        } else {
+            handle(request, ctx.clone(), out.clone()).await;
+        }
     }
     drop(out);
     let _ = writer.await;
@@ -201,12 +208,18 @@ async fn write_line(
     wr.write_all(&bytes).await
 }
 
+fn waits_or_streams(request: &Value) -> bool {
+    let cmd = request.get("cmd").and_then(Value::as_str).unwrap_or("");
+    matches!(cmd, "subscribe" | "join" | "wait")
+        || (cmd == "logs" && request.get("follow").and_then(Value::as_bool) == Some(true))
+}
+
 /// Serves one request; its replies and stream items carry its id.
 async fn handle(request: Value, ctx: Arc<Ctx>, out: Out) {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let cmd = request.get("cmd").and_then(Value::as_str).unwrap_or("");
     let result = match cmd {
-        "status" => Ok(Some(protocol::snapshot_json(&ctx.snapshot()))),
+        "status" => Ok(Some(protocol::snapshot_json(&*ctx.fresh_snapshot().await))),
         "logs" => logs(&request, &ctx, &id, &out).await,
         "subscribe" => subscribe(&request, &ctx, &id, &out).await,
         "join" => join(&request, &ctx).await,
@@ -241,8 +254,18 @@ impl Ctx {
             .ok_or_else(|| Failure::new(Code::NotFound, format!("no worker named '{name}'")))
     }
 
+    /// The engine's state now, including every command answered so far.
+    pub(super) async fn fresh_snapshot(&self) -> Arc<Snapshot> {
+        let _ = self.request(None).await;
+        self.snapshot()
+    }
+
     /// Runs a command in the engine and waits for how it went.
     pub(super) async fn execute(&self, command: Command) -> Result<(), Failure> {
+        self.request(Some(command)).await
+    }
+
+    async fn request(&self, command: Option<Command>) -> Result<(), Failure> {
         let (reply, answer) = oneshot::channel();
         let gone = || Failure::new(Code::Failed, "the engine has ended");
         self.link

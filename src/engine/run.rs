@@ -61,9 +61,11 @@ pub struct Outcome {
 }
 
 /// A command whose sender wants to know how it went: `Err` carries the messages
-/// of the `error` events it caused (an unknown worker name, say).
+/// of the `error` events it caused (an unknown worker name, say). The snapshot is
+/// published before the answer, so what the sender reads next includes it;
+/// `None` just asks for that (a fresh snapshot).
 pub struct Request {
-    pub command: Command,
+    pub command: Option<Command>,
     pub reply: oneshot::Sender<Result<(), Vec<String>>>,
 }
 
@@ -251,11 +253,7 @@ async fn run(
                     engine.process(Input::Command(Command::StopAll)).await;
                 }
             },
-            Some(request) = requests.recv() => {
-                let mark = engine.os.pending_len();
-                let errors = engine.process_then(Input::Command(request.command), |os| os.errors_since(mark)).await;
-                let _ = request.reply.send(if errors.is_empty() { Ok(()) } else { Err(errors) });
-            }
+            Some(request) = requests.recv() => engine.answer(request).await,
             _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
             _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
             _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
@@ -316,6 +314,24 @@ impl Loop<'_> {
         self.os.send_pending();
         self.dirty = true;
         seen
+    }
+
+    /// Carries out a request and answers it once the snapshot shows its effect.
+    async fn answer(&mut self, request: Request) {
+        let mut errors = Vec::new();
+        if let Some(command) = request.command {
+            let mark = self.os.pending_len();
+            errors = self
+                .process_then(Input::Command(command), |os| os.errors_since(mark))
+                .await;
+        }
+        self.dirty = true;
+        self.publish();
+        let _ = request.reply.send(if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        });
     }
 
     async fn interrupt(&mut self, sig: i32, interrupted: &mut Option<i32>) {
