@@ -100,13 +100,50 @@ fn signal_menu_sends_the_chosen_signal_to_process_or_group() {
     assert!(ui.app.overlay.is_none());
 
     ui.key(KeyCode::F(9));
-    ui.ch('g');
+    ui.key(KeyCode::Tab);
     let sent = ui.key(KeyCode::Enter);
     assert!(
         matches!(&sent[..], [Command::Signal { signal, group: true, .. }] if *signal == libc::SIGTERM)
     );
     ui.ch('k');
     assert!(ui.key(KeyCode::Esc).is_empty(), "Esc cancels");
+}
+
+/// Opens the signal menu, types `text` and presses Enter: what was sent.
+fn signal_typed(ui: &mut Ui, text: &str) -> Vec<Command> {
+    ui.ch('k');
+    for c in text.chars() {
+        assert!(ui.ch(c).is_empty(), "typing '{text}' sends nothing");
+    }
+    ui.key(KeyCode::Enter)
+}
+
+#[test]
+fn a_typed_signal_name_sends_exactly_that_signal() {
+    let mut ui = Ui::new();
+    for (text, sig) in [
+        ("usr1", libc::SIGUSR1),
+        ("SIGUSR1", libc::SIGUSR1),
+        ("term", libc::SIGTERM),
+        ("kill", libc::SIGKILL),
+        ("Quit", libc::SIGQUIT),
+        ("rtmin+1", libc::SIGRTMIN() + 1),
+    ] {
+        let sent = signal_typed(&mut ui, text);
+        let expected = Command::Signal {
+            workers: vec![WorkerId(0)],
+            signal: sig,
+            group: false,
+        };
+        assert_eq!(sent, [expected], "typed '{text}'");
+        assert!(ui.app.overlay.is_none());
+    }
+    // Ambiguous or unknown: Enter sends nothing and the menu stays open.
+    for text in ["usr", "t", "nosuch"] {
+        assert!(signal_typed(&mut ui, text).is_empty(), "typed '{text}'");
+        assert!(matches!(ui.app.overlay, Some(Overlay::Signal(_))));
+        ui.key(KeyCode::Esc);
+    }
 }
 
 #[test]
