@@ -163,7 +163,7 @@ fn actions_on_one_worker_go_straight_to_the_engine() {
     };
     assert_eq!(ui.ch('j'), [join]);
     assert_eq!(ui.ch('+'), [Command::SetMaxParallel(9)]);
-    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(7)]);
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(8)]); // counts from the 9 just asked for
     assert_eq!(ui.ch('P'), [Command::PauseQueue]);
 }
 
@@ -490,4 +490,27 @@ fn reap_zombies_nudges_then_offers_to_terminate_the_parent() {
     ui.app.sync(&ui.snapshot, SCREEN);
     assert!(matches!(&ui.app.overlay, Some(Overlay::Confirm(c)) if c.title == "Zombies remain"));
     assert_eq!(ui.ch('y'), [Command::TerminateZombieParents(WorkerId(6))]);
+}
+
+#[test]
+fn quick_plus_presses_each_count_before_the_engine_answers() {
+    let mut ui = Ui::new();
+    assert_eq!(ui.snapshot.max_parallel, 8);
+    let sent: Vec<Command> = (0..5).flat_map(|_| ui.ch('+')).collect();
+    let wanted: Vec<Command> = (9..=13).map(Command::SetMaxParallel).collect();
+    assert_eq!(
+        sent, wanted,
+        "each press counts from the last one asked for"
+    );
+    assert_eq!(ui.app.max_parallel(&ui.snapshot), 13, "the new value shows");
+    let notice = ui.app.current_notice().map(|n| n.text.clone());
+    assert_eq!(notice.as_deref(), Some("max parallel → 13"));
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(12)]);
+    // The engine's answer arrives: from then on the snapshot leads again.
+    ui.snapshot.max_parallel = 12;
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert_eq!(ui.app.parallel, None);
+    ui.snapshot.max_parallel = 1;
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(1)], "never below 1");
 }

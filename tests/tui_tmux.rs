@@ -482,3 +482,20 @@ fn typed_signal_names_send_exactly_that_signal() {
     assert_all_gone(&marker, pid);
     let _ = std::fs::remove_file(script);
 }
+
+#[test]
+fn quick_plus_presses_each_raise_max_parallel() {
+    let marker = marker("plus");
+    let sleeps = vec!["'sleep 300'"; 6].join(" ");
+    let (tmux, pid) = start_proctor(&marker, &format!("-j 1 {sleeps}"), "1/1 running");
+    // One send-keys call: the five presses arrive faster than any snapshot.
+    tmux.keys(&["+", "+", "+", "+", "+"]);
+    tmux.wait_for("6/6 running");
+    tmux.keys(&["-", "-"]);
+    tmux.wait_until("max parallel 4", |s| s.contains("/4 running"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}

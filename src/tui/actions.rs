@@ -83,8 +83,14 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::ReapZombies => return reap_zombies(app, snap),
         A::JoinAll => return join_all(app, snap),
         A::Launch => app.overlay = Some(Overlay::Launch(Box::default())),
-        A::MoreParallel => return set_parallel(app, snap.max_parallel.saturating_add(1)),
-        A::FewerParallel => return set_parallel(app, snap.max_parallel.saturating_sub(1)),
+        A::MoreParallel => {
+            let n = app.max_parallel(snap).saturating_add(1);
+            return set_parallel(app, n);
+        }
+        A::FewerParallel => {
+            let n = app.max_parallel(snap).saturating_sub(1);
+            return set_parallel(app, n);
+        }
         A::PauseQueue => {
             let cmd = if snap.queue_paused {
                 Command::ResumeQueue
@@ -206,8 +212,16 @@ fn join_all(app: &mut App, snap: &Snapshot) -> Vec<Request> {
     )
 }
 
+/// Asks for `n` (at least 1) workers at once and shows the new value; it leads
+/// until a snapshot reports it.
 fn set_parallel(app: &mut App, n: usize) -> Vec<Request> {
-    send(app, vec![Command::SetMaxParallel(n.max(1))])
+    let n = n.max(1);
+    app.parallel = Some(super::app::PendingParallel {
+        value: n,
+        at: app.now,
+    });
+    app.notify(Level::Info, format!("max parallel → {n}"));
+    send(app, vec![Command::SetMaxParallel(n)])
 }
 
 fn navigate(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) {

@@ -96,7 +96,21 @@ pub struct App {
     pub map: Option<MapRun>,
     /// A reap-zombies action waiting to check whether the zombies are gone.
     pub reap: Option<ReapCheck>,
+    /// A max-parallel value sent to the engine and not yet seen in a snapshot:
+    /// quick `+`/`-` presses count on from it, so none is lost.
+    pub parallel: Option<PendingParallel>,
 }
+
+/// A requested max-parallel value and when it was asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PendingParallel {
+    pub value: usize,
+    pub at: SystemTime,
+}
+
+/// How long a requested max-parallel value leads before the snapshot's wins again
+/// (in case the engine settled on another value).
+const PARALLEL_LEADS_FOR: Duration = Duration::from_secs(3);
 
 /// When to look again at a worker whose zombies' parents were nudged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,12 +135,19 @@ impl App {
             screen: Rect::default(),
             map: None,
             reap: None,
+            parallel: None,
         }
     }
 
     /// The queue figures to show: tasks in map mode, else the snapshot's workers.
     pub fn queue(&self, snapshot: &Snapshot) -> QueueStats {
         self.map.as_ref().map_or(snapshot.queue, |m| m.tasks)
+    }
+
+    /// The max-parallel value to show and to count `+`/`-` from: the one last
+    /// asked for until a snapshot reports it.
+    pub fn max_parallel(&self, snapshot: &Snapshot) -> usize {
+        self.parallel.map_or(snapshot.max_parallel, |p| p.value)
     }
 
     /// The panels' places on this screen.
@@ -147,6 +168,12 @@ impl App {
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);
         self.logs.show(self.workers.selected);
+        if let Some(p) = self.parallel {
+            let waited = self.now.duration_since(p.at).unwrap_or_default();
+            if snapshot.max_parallel == p.value || waited > PARALLEL_LEADS_FOR {
+                self.parallel = None;
+            }
+        }
         if let Some(check) = self.reap
             && self.now >= check.at
             && self.overlay.is_none()

@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         left.push(Span::styled(ended, t.banner()));
         left.push(Span::raw(" "));
     }
-    let running = format!("{}/{} running", q.running, snapshot.max_parallel);
+    let running = format!("{}/{} running", q.running, app.max_parallel(snapshot));
     left.push(Span::styled(running, t.good()));
     left.push(Span::styled(" · ", t.dim()));
     left.push(Span::raw(format!("{} {waiting}", q.depth)));

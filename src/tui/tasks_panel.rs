@@ -40,7 +40,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     ];
     let left = vec![
         Span::styled("running ", t.dim()),
-        Span::styled(format!("{}/{}", q.running, snapshot.max_parallel), t.bold()),
+        Span::styled(
+            format!("{}/{}", q.running, app.max_parallel(snapshot)),
+            t.bold(),
+        ),
         Span::styled("  pending ", t.dim()),
         Span::styled(q.depth.to_string(), t.bold()),
     ];
