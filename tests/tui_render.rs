@@ -407,3 +407,50 @@ fn ten_thousand_workers_draw_only_what_shows() {
     assert!(per_frame.as_millis() < 250, "{per_frame:?} per frame");
     println!("{per_frame:?} per frame with 10k workers");
 }
+
+#[test]
+fn narrow_tables_show_whole_pids() {
+    let s = scene();
+    for w in [30u16, 40, 50, 60] {
+        let app = app_for(&s, w, 30);
+        let shown = text(&draw(w, 30, |f| {
+            workers_table::render(f, f.area(), &app, &s.snapshot)
+        }));
+        for worker in &s.snapshot.workers {
+            let Some(pid) = worker.pid else { continue };
+            let row = shown
+                .lines()
+                .find(|l| {
+                    l.contains(&worker.name[..worker.name.len().min(4)])
+                        && l.contains(&pid.to_string()[1..])
+                })
+                .unwrap_or_else(|| panic!("{} at {w} columns:\n{shown}", worker.name));
+            let whole = row
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|field| field == pid.to_string());
+            assert!(whole, "pid {pid} whole at {w} columns: {row}");
+        }
+        if w == 40 {
+            insta::assert_snapshot!("workers_40_columns", shown);
+        }
+    }
+}
+
+#[test]
+fn a_worker_that_could_not_start_keeps_its_reason_in_row_and_log() {
+    let s = scene();
+    let mut app = app_for(&s, 160, 48);
+    app.workers.selected = Some(WorkerId(12));
+    app.now += std::time::Duration::from_secs(60); // any notice is long gone
+    app.sync(&s.snapshot, Rect::new(0, 0, 160, 48));
+    let shown = screen(&s, &app, 160, 48);
+    assert!(
+        shown.contains("could not start: No such file or directory (os error 2)"),
+        "{shown}"
+    );
+    let row = shown
+        .lines()
+        .find(|l| l.contains("report") && l.contains("spawn error"))
+        .expect("the row");
+    assert!(row.contains("No such file or directory"), "{row}");
+}

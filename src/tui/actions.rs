@@ -103,6 +103,16 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
             app.workers.sort = app.workers.sort.next();
             app.workers.sync(snap);
         }
+        A::TreeFigures => {
+            app.workers.tree = !app.workers.tree;
+            app.workers.sync(snap);
+            let what = if app.workers.tree {
+                "CPU% and MEM: whole process trees (⊕)"
+            } else {
+                "CPU% and MEM: each worker's own process"
+            };
+            app.notify(Level::Info, what);
+        }
         A::ReverseSort => {
             app.workers.reverse = !app.workers.reverse;
             app.workers.sync(snap);

@@ -2,6 +2,7 @@
 //! panel states, chart histories, the open dialog, notices, the quit lifecycle
 //! and, in map mode, the task counts.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use ratatui::layout::Rect;
@@ -99,6 +100,8 @@ pub struct App {
     /// A max-parallel value sent to the engine and not yet seen in a snapshot:
     /// quick `+`/`-` presses count on from it, so none is lost.
     pub parallel: Option<PendingParallel>,
+    /// Workers waiting out a restart back-off: name → when they start again.
+    pub restarts: HashMap<String, SystemTime>,
 }
 
 /// A requested max-parallel value and when it was asked for.
@@ -136,6 +139,7 @@ impl App {
             map: None,
             reap: None,
             parallel: None,
+            restarts: HashMap::new(),
         }
     }
 
@@ -148,6 +152,14 @@ impl App {
     /// asked for until a snapshot reports it.
     pub fn max_parallel(&self, snapshot: &Snapshot) -> usize {
         self.parallel.map_or(snapshot.max_parallel, |p| p.value)
+    }
+
+    /// When an ended worker starts again, while it waits out a restart back-off.
+    pub fn restart_at(&self, w: &crate::engine::WorkerView) -> Option<SystemTime> {
+        if w.state.is_active() || self.restarts.is_empty() {
+            return None;
+        }
+        self.restarts.get(&w.name).copied()
     }
 
     /// The panels' places on this screen.
@@ -168,6 +180,8 @@ impl App {
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);
         self.logs.show(self.workers.selected);
+        let now = self.now;
+        self.restarts.retain(|_, at| *at > now);
         if let Some(p) = self.parallel {
             let waited = self.now.duration_since(p.at).unwrap_or_default();
             if snapshot.max_parallel == p.value || waited > PARALLEL_LEADS_FOR {

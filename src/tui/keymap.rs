@@ -35,6 +35,7 @@ pub enum Action {
     PauseQueue,
     CycleSort,
     ReverseSort,
+    TreeFigures,
     SwitchFocus,
     MergedLogs,
     Follow,
@@ -170,6 +171,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Global, &[ch('P')], A::PauseQueue, None),
     bind(C::Global, &[ch('s')], A::CycleSort, Some("sort")),
     bind(C::Global, &[ch('S')], A::ReverseSort, None),
+    bind(C::Global, &[ch('c')], A::TreeFigures, None),
     bind(
         C::Global,
         &[code(KeyCode::Tab), code(KeyCode::BackTab)],
@@ -254,6 +256,7 @@ impl Action {
             }
             A::CycleSort => "sort: launch, name, CPU, memory, runtime, state",
             A::ReverseSort => "reverse the sort order",
+            A::TreeFigures => "CPU% and MEM: whole process tree (⊕, default) / own process",
             A::SwitchFocus => "focus: workers table / logs",
             A::MergedLogs => "logs: selected worker / all workers merged",
             A::Follow => "logs: follow new output",
@@ -398,7 +401,7 @@ mod tests {
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(lookup(&ctrl_c, &[C::Global]), Some(A::Quit));
         let plain_c = key(KeyCode::Char('c'), KeyModifiers::NONE);
-        assert_eq!(lookup(&plain_c, &[C::Global]), None);
+        assert_ne!(lookup(&plain_c, &[C::Global]), Some(A::Quit));
         assert_eq!(ctrl('z').label(), "Ctrl-Z");
     }
 
