@@ -499,3 +499,34 @@ fn quick_plus_presses_each_raise_max_parallel() {
     exit_status(&tmux);
     assert_all_gone(&marker, pid);
 }
+
+#[test]
+fn pids_show_whole_at_40_columns() {
+    let marker = marker("narrow");
+    let (tmux, pid) = start_proctor(&marker, "-j 2 'sleep 300' 'sleep 301'", "2/2 running");
+    // proctor itself carries the marker too.
+    let workers = || -> Vec<u32> {
+        let mut w = pids_with_env(&marker);
+        w.retain(|&p| p != pid);
+        w
+    };
+    tmux.wait_until("two sleeps", |_| workers().len() == 2);
+    let workers = workers();
+    assert!(
+        tmux.run(&["resize-window", "-t", "0", "-x", "40", "-y", "14"])
+            .status
+            .success()
+    );
+    let whole = |s: &str, p: u32| {
+        s.split(|c: char| !c.is_ascii_digit())
+            .any(|field| field == p.to_string())
+    };
+    tmux.wait_until("every worker's whole PID at 40 columns", |s| {
+        s.lines().all(|l| l.chars().count() <= 40) && workers.iter().all(|&p| whole(s, p))
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}

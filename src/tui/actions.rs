@@ -166,7 +166,10 @@ fn reap_zombies(app: &mut App, snap: &Snapshot) -> Vec<Request> {
     });
     app.notify(
         Level::Info,
-        format!("asked the parents of {n} zombies under {name} to reap them…"),
+        format!(
+            "asked the parents of {} under {name} to reap them…",
+            super::format::count(n as usize, "zombie")
+        ),
     );
     send(app, vec![Command::ReapZombies(id)])
 }
@@ -185,9 +188,9 @@ pub fn reap_check(app: &mut App, id: WorkerId, snap: &Snapshot) {
     app.overlay = Some(Overlay::Confirm(Confirm {
         title: "Zombies remain".into(),
         message: format!(
-            "{} zombies under {name} were not reaped: their parent does not wait for its \
-             children. Terminate the parent, so proctor adopts and reaps them?",
-            w.stats.zombies
+            "{} under {name} not reaped: their parent does not wait for its children. \
+             Terminate the parent, so proctor adopts and reaps them?",
+            super::format::count(w.stats.zombies as usize, "zombie")
         ),
         on_yes: Pending::Send(vec![Command::TerminateZombieParents(id)]),
     }));

@@ -23,6 +23,34 @@ pub fn safe(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Splits `text` at spaces into lines of at most `width` characters (a longer
+/// word gets a line of its own).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if len > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// `1 zombie`, `2 zombies`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `0:05`, `12:34`, `1:02:03`, `3d04h`.
 pub fn duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -152,6 +180,12 @@ pub fn mem(w: &WorkerView, tree: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_words_and_width() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("short", 40), ["short"]);
+    }
 
     #[test]
     fn durations_read_like_clocks() {

@@ -349,12 +349,20 @@ pub fn keys_label(keys: &[Key]) -> String {
 pub fn footer(contexts: &[Context], shown: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let mut last = Vec::new();
-    for &context in contexts {
+    for (i, &context) in contexts.iter().enumerate() {
         for b in BINDINGS
             .iter()
             .filter(|b| b.context == context && shown(b.action))
         {
             let Some(label) = b.footer else { continue };
+            // A narrower context's binding of the same key wins: show only that.
+            let shadowed = BINDINGS.iter().any(|n| {
+                contexts[..i].contains(&n.context)
+                    && b.keys.first().is_some_and(|k| n.keys.contains(k))
+            });
+            if shadowed {
+                continue;
+            }
             let key = match b.action {
                 A::Up => "↑↓".to_string(),
                 _ => b.keys.first().map(Key::label).unwrap_or_default(),
@@ -403,6 +411,19 @@ mod tests {
         let plain_c = key(KeyCode::Char('c'), KeyModifiers::NONE);
         assert_ne!(lookup(&plain_c, &[C::Global]), Some(A::Quit));
         assert_eq!(ctrl('z').label(), "Ctrl-Z");
+    }
+
+    #[test]
+    fn the_footer_shows_a_key_once_with_its_narrowest_meaning() {
+        let entries = footer(&[C::Search, C::Logs, C::Global], |_| true);
+        let n: Vec<&str> = entries
+            .iter()
+            .filter(|(k, _)| k == "n")
+            .map(|(_, l)| *l)
+            .collect();
+        assert_eq!(n, ["next"]);
+        let entries = footer(&[C::Workers, C::Global], |_| true);
+        assert!(entries.iter().any(|(k, l)| k == "n" && *l == "launch"));
     }
 
     #[test]
