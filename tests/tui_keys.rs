@@ -514,3 +514,18 @@ fn quick_plus_presses_each_count_before_the_engine_answers() {
     ui.app.sync(&ui.snapshot, SCREEN);
     assert_eq!(ui.ch('-'), [Command::SetMaxParallel(1)], "never below 1");
 }
+
+#[test]
+fn map_queue_events_say_whether_the_total_is_known() {
+    let mut ui = Ui::map();
+    for closed in [false, true] {
+        let queue = EventKind::Queue {
+            stats: QueueStats::default(),
+            max_parallel: 2,
+            paused: false,
+            closed,
+        };
+        events::apply(&mut ui.app, EngineEvent::now(queue));
+        assert_eq!(ui.app.map.as_ref().map(|m| m.total_known), Some(closed));
+    }
+}
