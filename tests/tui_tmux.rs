@@ -486,7 +486,7 @@ fn typed_signal_names_send_exactly_that_signal() {
 #[test]
 fn quick_plus_presses_each_raise_max_parallel() {
     let marker = marker("plus");
-    let sleeps = vec!["'sleep 300'"; 6].join(" ");
+    let sleeps = ["'sleep 300'"; 6].join(" ");
     let (tmux, pid) = start_proctor(&marker, &format!("-j 1 {sleeps}"), "1/1 running");
     // One send-keys call: the five presses arrive faster than any snapshot.
     tmux.keys(&["+", "+", "+", "+", "+"]);

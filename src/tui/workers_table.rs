@@ -100,7 +100,7 @@ fn columns(width: u16, needs: Needs) -> (Vec<Column>, Option<u16>) {
         optional.push(c(Kind::Restarts, 3));
     }
     for col in optional {
-        if used(&cols) + col.width + 1 <= width {
+        if used(&cols) + col.width < width {
             cols.push(col);
         }
     }
