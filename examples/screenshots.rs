@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proctor::engine::{OutputStore, Snapshot, WorkerId};
 use proctor::tui::app::{App, Focus, Level, Overlay};
 use proctor::tui::launch_dialog::LaunchDialog;
@@ -92,7 +93,10 @@ fn main_screen(app: &mut App, _: &Snapshot, _: &OutputStore) {
 fn signal_menu(app: &mut App, _: &Snapshot, _: &OutputStore) {
     app.workers.selected = Some(WorkerId(8));
     let mut menu = SignalMenu::new(vec![WorkerId(8)], "crawler#1 (pid 41056)".into());
-    menu.selected = 8; // SIGKILL
+    // From SIGTERM up to SIGKILL, as a person would with the arrow keys.
+    for _ in 0..6 {
+        menu.handle(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE));
+    }
     app.overlay = Some(Overlay::Signal(menu));
 }
 

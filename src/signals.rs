@@ -52,7 +52,63 @@ fn max_signal() -> i32 {
     }
 }
 
-/// Parses `TERM`, `SIGTERM`, `sigterm` or `15`. The error says what is accepted.
+/// The lowest real-time signal a program may use (glibc keeps the first few for
+/// itself, so this is read at run time); `None` where there are none.
+fn rt_min() -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        Some(libc::SIGRTMIN())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Every signal a person can send, standard ones then real-time ones, in number
+/// order, with bare names (`TERM`, `RTMIN`, `RTMIN+3`). The signal menu lists these.
+pub fn all_signals() -> Vec<(i32, String)> {
+    let mut out: Vec<(i32, String)> = SIGNALS.iter().map(|&(n, s)| (n, s.to_string())).collect();
+    if let Some(min) = rt_min() {
+        out.extend((min..=max_signal()).map(|n| (n, rt_name(n - min))));
+    }
+    out
+}
+
+/// `RTMIN` for the first real-time signal, `RTMIN+N` after it.
+fn rt_name(offset: i32) -> String {
+    if offset == 0 {
+        "RTMIN".into()
+    } else {
+        format!("RTMIN+{offset}")
+    }
+}
+
+/// The real-time signal a bare upper-case name means: `RTMIN`, `RTMIN+N`, `RTMAX`,
+/// `RTMAX-N`.
+fn parse_rt(bare: &str) -> Option<i32> {
+    let min = rt_min()?;
+    let max = max_signal();
+    let n = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        match rest.strip_prefix('+') {
+            Some(k) => min.checked_add(k.parse::<i32>().ok()?)?,
+            None if rest.is_empty() => min,
+            None => return None,
+        }
+    } else if let Some(rest) = bare.strip_prefix("RTMAX") {
+        match rest.strip_prefix('-') {
+            Some(k) => max.checked_sub(k.parse::<i32>().ok()?)?,
+            None if rest.is_empty() => max,
+            None => return None,
+        }
+    } else {
+        return None;
+    };
+    (min..=max).contains(&n).then_some(n)
+}
+
+/// Parses `TERM`, `SIGTERM`, `sigterm`, `RTMIN+2` or `15`. The error says what is
+/// accepted.
 pub fn parse_signal(text: &str) -> Result<i32, String> {
     let trimmed = text.trim();
     if let Ok(n) = trimmed.parse::<i32>() {
@@ -70,20 +126,24 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
         .iter()
         .find(|(_, name)| *name == bare)
         .map(|(n, _)| *n)
+        .or_else(|| parse_rt(bare))
         .ok_or_else(|| {
             format!(
-                "unknown signal '{trimmed}': use a name such as TERM, KILL, HUP, USR1 or a number"
+                "unknown signal '{trimmed}': use a name such as TERM, KILL, HUP, USR1, \
+                 RTMIN+1 or a number"
             )
         })
 }
 
-/// `SIGKILL` for 9, `SIG34` for a real-time or unknown number.
+/// `SIGKILL` for 9, `SIGRTMIN+2` for a real-time signal, `SIG99` for an unknown number.
 pub fn signal_name(sig: i32) -> String {
-    SIGNALS
-        .iter()
-        .find(|(n, _)| *n == sig)
-        .map(|(_, name)| format!("SIG{name}"))
-        .unwrap_or_else(|| format!("SIG{sig}"))
+    if let Some((_, name)) = SIGNALS.iter().find(|(n, _)| *n == sig) {
+        return format!("SIG{name}");
+    }
+    match rt_min() {
+        Some(min) if (min..=max_signal()).contains(&sig) => format!("SIG{}", rt_name(sig - min)),
+        _ => format!("SIG{sig}"),
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +175,24 @@ mod tests {
             assert_eq!(parse_signal(&signal_name(*n)), Ok(*n));
         }
         assert_eq!(signal_name(libc::SIGKILL), "SIGKILL");
+        for (n, name) in all_signals() {
+            assert_eq!(parse_signal(&name), Ok(n), "{name}");
+            assert_eq!(signal_name(n), format!("SIG{name}"));
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn real_time_signals_by_offset_from_either_end() {
+        let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+        assert_eq!(parse_signal("RTMIN"), Ok(min));
+        assert_eq!(parse_signal("sigrtmin+2"), Ok(min + 2));
+        assert_eq!(parse_signal("RTMAX"), Ok(max));
+        assert_eq!(parse_signal("RTMAX-1"), Ok(max - 1));
+        assert!(parse_signal("RTMIN+99").is_err());
+        assert!(parse_signal("RTMINX").is_err());
+        let all = all_signals();
+        assert_eq!(all.last().map(|(n, _)| *n), Some(max));
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "number order");
     }
 }

@@ -100,13 +100,50 @@ fn signal_menu_sends_the_chosen_signal_to_process_or_group() {
     assert!(ui.app.overlay.is_none());
 
     ui.key(KeyCode::F(9));
-    ui.ch('g');
+    ui.key(KeyCode::Tab);
     let sent = ui.key(KeyCode::Enter);
     assert!(
         matches!(&sent[..], [Command::Signal { signal, group: true, .. }] if *signal == libc::SIGTERM)
     );
     ui.ch('k');
     assert!(ui.key(KeyCode::Esc).is_empty(), "Esc cancels");
+}
+
+/// Opens the signal menu, types `text` and presses Enter: what was sent.
+fn signal_typed(ui: &mut Ui, text: &str) -> Vec<Command> {
+    ui.ch('k');
+    for c in text.chars() {
+        assert!(ui.ch(c).is_empty(), "typing '{text}' sends nothing");
+    }
+    ui.key(KeyCode::Enter)
+}
+
+#[test]
+fn a_typed_signal_name_sends_exactly_that_signal() {
+    let mut ui = Ui::new();
+    for (text, sig) in [
+        ("usr1", libc::SIGUSR1),
+        ("SIGUSR1", libc::SIGUSR1),
+        ("term", libc::SIGTERM),
+        ("kill", libc::SIGKILL),
+        ("Quit", libc::SIGQUIT),
+        ("rtmin+1", libc::SIGRTMIN() + 1),
+    ] {
+        let sent = signal_typed(&mut ui, text);
+        let expected = Command::Signal {
+            workers: vec![WorkerId(0)],
+            signal: sig,
+            group: false,
+        };
+        assert_eq!(sent, [expected], "typed '{text}'");
+        assert!(ui.app.overlay.is_none());
+    }
+    // Ambiguous or unknown: Enter sends nothing and the menu stays open.
+    for text in ["usr", "t", "nosuch"] {
+        assert!(signal_typed(&mut ui, text).is_empty(), "typed '{text}'");
+        assert!(matches!(ui.app.overlay, Some(Overlay::Signal(_))));
+        ui.key(KeyCode::Esc);
+    }
 }
 
 #[test]
@@ -126,7 +163,7 @@ fn actions_on_one_worker_go_straight_to_the_engine() {
     };
     assert_eq!(ui.ch('j'), [join]);
     assert_eq!(ui.ch('+'), [Command::SetMaxParallel(9)]);
-    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(7)]);
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(8)]); // counts from the 9 just asked for
     assert_eq!(ui.ch('P'), [Command::PauseQueue]);
 }
 
@@ -453,4 +490,42 @@ fn reap_zombies_nudges_then_offers_to_terminate_the_parent() {
     ui.app.sync(&ui.snapshot, SCREEN);
     assert!(matches!(&ui.app.overlay, Some(Overlay::Confirm(c)) if c.title == "Zombies remain"));
     assert_eq!(ui.ch('y'), [Command::TerminateZombieParents(WorkerId(6))]);
+}
+
+#[test]
+fn quick_plus_presses_each_count_before_the_engine_answers() {
+    let mut ui = Ui::new();
+    assert_eq!(ui.snapshot.max_parallel, 8);
+    let sent: Vec<Command> = (0..5).flat_map(|_| ui.ch('+')).collect();
+    let wanted: Vec<Command> = (9..=13).map(Command::SetMaxParallel).collect();
+    assert_eq!(
+        sent, wanted,
+        "each press counts from the last one asked for"
+    );
+    assert_eq!(ui.app.max_parallel(&ui.snapshot), 13, "the new value shows");
+    let notice = ui.app.current_notice().map(|n| n.text.clone());
+    assert_eq!(notice.as_deref(), Some("max parallel → 13"));
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(12)]);
+    // The engine's answer arrives: from then on the snapshot leads again.
+    ui.snapshot.max_parallel = 12;
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert_eq!(ui.app.parallel, None);
+    ui.snapshot.max_parallel = 1;
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert_eq!(ui.ch('-'), [Command::SetMaxParallel(1)], "never below 1");
+}
+
+#[test]
+fn map_queue_events_say_whether_the_total_is_known() {
+    let mut ui = Ui::map();
+    for closed in [false, true] {
+        let queue = EventKind::Queue {
+            stats: QueueStats::default(),
+            max_parallel: 2,
+            paused: false,
+            closed,
+        };
+        events::apply(&mut ui.app, EngineEvent::now(queue));
+        assert_eq!(ui.app.map.as_ref().map(|m| m.total_known), Some(closed));
+    }
 }

@@ -93,3 +93,37 @@ fn no_running_task_and_tiny_terminals() {
         }
     }
 }
+
+#[test]
+fn progress_from_a_pipe_says_the_total_is_not_known_yet() {
+    let s = scene();
+    let mut app = app_for(&s, 80, 24);
+    let map = app.map.as_mut().expect("map mode");
+    // 54 finished, 4 running and 60 read but waiting: 200 will come in all.
+    map.tasks.done = 54;
+    map.tasks.failed = 0;
+    map.tasks.running = 4;
+    map.tasks.depth = 60;
+    map.total_known = false;
+    let shown = screen(&s, &app, 80, 24);
+    assert!(shown.contains("54 done · reading input"), "{shown}");
+    assert!(
+        shown.contains("pending ≥60") && shown.contains("≥60 pending"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("54/118") && !shown.contains("46%"),
+        "{shown}"
+    );
+    assert!(shown.contains("ETA –"), "{shown}");
+    let wide = screen(&s, &app, 160, 48);
+    assert!(
+        wide.contains("54 done · ≥64 pending · reading input"),
+        "{wide}"
+    );
+    // The input ended: from here on there is a total, a percentage and an ETA.
+    let map = app.map.as_mut().expect("map mode");
+    map.total_known = true;
+    let shown = screen(&s, &app, 80, 24);
+    assert!(shown.contains("54/118 · 46%"), "{shown}");
+}

@@ -3,6 +3,7 @@
 //! terminals must not panic; worker output can never put a raw ESC on screen;
 //! NO_COLOR draws without a single colour.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use proctor::engine::output::Line as StoredLine;
 use proctor::engine::{OutputStore, Snapshot, Stream, WorkerId};
 use proctor::tui::app::{App, Focus, Overlay};
@@ -14,7 +15,7 @@ use proctor::tui::text_input::TextInput;
 use proctor::tui::{Theme, cores, fake, footer, header, logs, queue_panel, render, workers_table};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Color;
+use ratatui::style::{Color, Modifier};
 use ratatui::{Frame, Terminal, backend::TestBackend};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
@@ -140,6 +141,56 @@ fn signal_menu() {
         menu.group = true;
         app.overlay = Some(Overlay::Signal(menu));
         insta::assert_snapshot!(format!("signal_menu_{w}x{h}"), screen(&s, &app, w, h));
+    }
+}
+
+fn menu_typed(text: &str) -> SignalMenu {
+    let mut menu = SignalMenu::new(vec![WorkerId(0)], "encode#1 (pid 41000)".into());
+    for c in text.chars() {
+        menu.handle(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    menu
+}
+
+#[test]
+fn signal_menu_shows_the_filter_and_why_enter_waits() {
+    let s = scene();
+    let mut app = app_for(&s, 80, 24);
+    app.overlay = Some(Overlay::Signal(menu_typed("usr")));
+    insta::assert_snapshot!("signal_menu_ambiguous", screen(&s, &app, 80, 24));
+    app.overlay = Some(Overlay::Signal(menu_typed("sigusr1")));
+    let shown = screen(&s, &app, 80, 24);
+    assert!(shown.contains("signal: SIGUSR1▏"), "{shown}");
+    assert!(shown.contains(">10  SIGUSR1"), "{shown}");
+    assert!(!shown.contains("SIGUSR2"), "{shown}");
+}
+
+#[test]
+fn the_chosen_signal_stands_out_with_and_without_colour() {
+    let s = scene();
+    for color in [true, false] {
+        let mut app = app_for(&s, 80, 24);
+        app.theme = Theme { color };
+        app.overlay = Some(Overlay::Signal(menu_typed("kill")));
+        let buffer = draw(80, 24, |f| render(f, &app, &s.snapshot, &s.store));
+        let shown = text(&buffer);
+        let (y, line) = shown
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("> 9  SIGKILL"))
+            .expect("the chosen row has a marker");
+        assert!(!line.contains(">15"), "one marker");
+        let cell = buffer
+            .content()
+            .iter()
+            .skip(y * 80)
+            .take(80)
+            .find(|c| c.symbol() == "K")
+            .expect("a cell of the row");
+        assert!(
+            cell.modifier.contains(Modifier::REVERSED),
+            "reverse video (color {color})"
+        );
     }
 }
 
@@ -355,4 +406,51 @@ fn ten_thousand_workers_draw_only_what_shows() {
     // every row would take far longer.
     assert!(per_frame.as_millis() < 250, "{per_frame:?} per frame");
     println!("{per_frame:?} per frame with 10k workers");
+}
+
+#[test]
+fn narrow_tables_show_whole_pids() {
+    let s = scene();
+    for w in [30u16, 40, 50, 60] {
+        let app = app_for(&s, w, 30);
+        let shown = text(&draw(w, 30, |f| {
+            workers_table::render(f, f.area(), &app, &s.snapshot)
+        }));
+        for worker in &s.snapshot.workers {
+            let Some(pid) = worker.pid else { continue };
+            let row = shown
+                .lines()
+                .find(|l| {
+                    l.contains(&worker.name[..worker.name.len().min(4)])
+                        && l.contains(&pid.to_string()[1..])
+                })
+                .unwrap_or_else(|| panic!("{} at {w} columns:\n{shown}", worker.name));
+            let whole = row
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|field| field == pid.to_string());
+            assert!(whole, "pid {pid} whole at {w} columns: {row}");
+        }
+        if w == 40 {
+            insta::assert_snapshot!("workers_40_columns", shown);
+        }
+    }
+}
+
+#[test]
+fn a_worker_that_could_not_start_keeps_its_reason_in_row_and_log() {
+    let s = scene();
+    let mut app = app_for(&s, 160, 48);
+    app.workers.selected = Some(WorkerId(12));
+    app.now += std::time::Duration::from_secs(60); // any notice is long gone
+    app.sync(&s.snapshot, Rect::new(0, 0, 160, 48));
+    let shown = screen(&s, &app, 160, 48);
+    assert!(
+        shown.contains("could not start: No such file or directory (os error 2)"),
+        "{shown}"
+    );
+    let row = shown
+        .lines()
+        .find(|l| l.contains("report") && l.contains("spawn error"))
+        .expect("the row");
+    assert!(row.contains("No such file or directory"), "{row}");
 }

@@ -417,6 +417,89 @@ fn quitting_a_map_run_terminates_its_tasks_and_starts_no_more() {
     assert_all_gone(&marker, pid);
 }
 
+/// A script that reports USR1 and TERM and keeps running after USR1 (a wrongly
+/// picked HUP, INT or KILL would end it with that signal instead).
+fn signal_reporter(test: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("proctor-e2e-{test}-{}.sh", std::process::id()));
+    let script = "trap 'echo got-usr1' USR1\n\
+                  trap 'echo got-term; exit 3' TERM\n\
+                  echo ready-for-signals\n\
+                  while :; do sleep 0.1; done\n";
+    std::fs::write(&path, script).expect("temp script written");
+    path
+}
+
+/// Opens the signal menu on the selected worker, types `name` and sends it.
+fn send_typed_signal(tmux: &Tmux, name: &str) {
+    tmux.keys(&["k"]);
+    tmux.wait_for("Send signal");
+    tmux.type_text(name);
+    tmux.wait_for(&format!("signal: {}▏", name.to_ascii_uppercase()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("the menu closed", |s| !s.contains("Send signal"));
+}
+
+/// The screen row of the worker whose name starts with `name`.
+fn row_of<'a>(screen: &'a str, name: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.trim_start_matches('│').trim_start().starts_with(name))
+        .unwrap_or("")
+}
+
+#[test]
+fn typed_signal_names_send_exactly_that_signal() {
+    let marker = marker("signal-names");
+    let script = signal_reporter("signal-names");
+    let (tmux, pid) = start_proctor(
+        &marker,
+        &format!("-j 2 'sh {}' 'sleep 300'", script.display()),
+        "ready-for-signals",
+    );
+
+    // USR1 reaches the script, which keeps running: not HUP, not KILL.
+    send_typed_signal(&tmux, "usr1");
+    let screen = tmux.wait_for("got-usr1");
+    assert!(!screen.contains("got-term"), "{screen}");
+    assert!(row_of(&screen, "sh").contains("running"), "{screen}");
+
+    // TERM runs the script's TERM trap, which exits 3.
+    send_typed_signal(&tmux, "term");
+    tmux.wait_until("the TERM trap's exit", |s| {
+        s.contains("got-term") && row_of(s, "sh").contains("exited")
+    });
+
+    // KILL on the second worker.
+    tmux.keys(&["Down"]);
+    send_typed_signal(&tmux, "kill");
+    let screen = tmux.wait_until("-9 SIGKILL on sleep", |s| {
+        row_of(s, "sleep").contains("-9 SIGKILL")
+    });
+    assert!(row_of(&screen, "sh").contains(" 3 "), "{screen}");
+
+    tmux.keys(&["q"]);
+    assert_eq!(exit_status(&tmux), "1", "a worker failed");
+    assert_all_gone(&marker, pid);
+    let _ = std::fs::remove_file(script);
+}
+
+#[test]
+fn quick_plus_presses_each_raise_max_parallel() {
+    let marker = marker("plus");
+    let sleeps = ["'sleep 300'"; 6].join(" ");
+    let (tmux, pid) = start_proctor(&marker, &format!("-j 1 {sleeps}"), "1/1 running");
+    // One send-keys call: the five presses arrive faster than any snapshot.
+    tmux.keys(&["+", "+", "+", "+", "+"]);
+    tmux.wait_for("6/6 running");
+    tmux.keys(&["-", "-"]);
+    tmux.wait_until("max parallel 4", |s| s.contains("/4 running"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}
+
 #[test]
 fn four_floods_at_start_still_show_a_live_table_that_takes_keys() {
     // `yes` never lets its pipe run dry: the engine must still publish what it
@@ -435,6 +518,37 @@ fn four_floods_at_start_still_show_a_live_table_that_takes_keys() {
     });
     tmux.keys(&["q"]);
     tmux.wait_for("Terminate them all");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}
+
+#[test]
+fn pids_show_whole_at_40_columns() {
+    let marker = marker("narrow");
+    let (tmux, pid) = start_proctor(&marker, "-j 2 'sleep 300' 'sleep 301'", "2/2 running");
+    // proctor itself carries the marker too.
+    let workers = || -> Vec<u32> {
+        let mut w = pids_with_env(&marker);
+        w.retain(|&p| p != pid);
+        w
+    };
+    tmux.wait_until("two sleeps", |_| workers().len() == 2);
+    let workers = workers();
+    assert!(
+        tmux.run(&["resize-window", "-t", "0", "-x", "40", "-y", "14"])
+            .status
+            .success()
+    );
+    let whole = |s: &str, p: u32| {
+        s.split(|c: char| !c.is_ascii_digit())
+            .any(|field| field == p.to_string())
+    };
+    tmux.wait_until("every worker's whole PID at 40 columns", |s| {
+        s.lines().all(|l| l.chars().count() <= 40) && workers.iter().all(|&p| whole(s, p))
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate");
     tmux.keys(&["y"]);
     exit_status(&tmux);
     assert_all_gone(&marker, pid);

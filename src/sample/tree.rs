@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::fs;
 
 use super::TreeSample;
-use super::proc::{Stat, parse_stat, parse_u64, read_proc_file};
+use super::proc::{Stat, parse_stat, parse_statm_resident, parse_u64, read_proc_file};
 
 /// (pid, start time): names one process even after its pid is reused.
 type ProcKey = (u32, u64);
@@ -56,7 +56,7 @@ impl TreeReader {
     pub fn tree(&mut self, root: u32, tick: Tick) -> Option<TreeSample> {
         let leader = self.stat(root)?;
         let cpu = self.cpu_percent(root, &leader, tick);
-        let rss = leader.rss_pages.saturating_mul(self.page_size);
+        let rss = self.resident(root, &leader);
         let mut out = TreeSample {
             root,
             state: leader.state,
@@ -96,9 +96,8 @@ impl TreeReader {
             }
             out.descendants.push(pid);
             out.descendant_starts.push(stat.start_time);
-            out.tree_rss = out
-                .tree_rss
-                .saturating_add(stat.rss_pages.saturating_mul(self.page_size));
+            let rss = self.resident(pid, &stat);
+            out.tree_rss = out.tree_rss.saturating_add(rss);
             self.push_children(pid, &stat);
         }
         Some(out)
@@ -116,6 +115,18 @@ impl TreeReader {
         // Writing to a String cannot fail.
         let _ = write!(self.path, "/proc/{pid}/stat");
         parse_stat(read_proc_file(&self.path, &mut self.buf).ok()?)
+    }
+
+    /// Resident bytes, from statm (exact, as `ps` and htop show it); the stat
+    /// read's approximate figure if statm cannot be read.
+    fn resident(&mut self, pid: u32, stat: &Stat) -> u64 {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/statm");
+        let pages = read_proc_file(&self.path, &mut self.buf)
+            .ok()
+            .and_then(parse_statm_resident)
+            .unwrap_or(stat.rss_pages);
+        pages.saturating_mul(self.page_size)
     }
 
     /// CPU % since the previous tick (100.0 = one core), and records this tick's

@@ -83,8 +83,14 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::ReapZombies => return reap_zombies(app, snap),
         A::JoinAll => return join_all(app, snap),
         A::Launch => app.overlay = Some(Overlay::Launch(Box::default())),
-        A::MoreParallel => return set_parallel(app, snap.max_parallel.saturating_add(1)),
-        A::FewerParallel => return set_parallel(app, snap.max_parallel.saturating_sub(1)),
+        A::MoreParallel => {
+            let n = app.max_parallel(snap).saturating_add(1);
+            return set_parallel(app, n);
+        }
+        A::FewerParallel => {
+            let n = app.max_parallel(snap).saturating_sub(1);
+            return set_parallel(app, n);
+        }
         A::PauseQueue => {
             let cmd = if snap.queue_paused {
                 Command::ResumeQueue
@@ -96,6 +102,16 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::CycleSort => {
             app.workers.sort = app.workers.sort.next();
             app.workers.sync(snap);
+        }
+        A::TreeFigures => {
+            app.workers.tree = !app.workers.tree;
+            app.workers.sync(snap);
+            let what = if app.workers.tree {
+                "CPU% and MEM: whole process trees (⊕)"
+            } else {
+                "CPU% and MEM: each worker's own process"
+            };
+            app.notify(Level::Info, what);
         }
         A::ReverseSort => {
             app.workers.reverse = !app.workers.reverse;
@@ -150,7 +166,10 @@ fn reap_zombies(app: &mut App, snap: &Snapshot) -> Vec<Request> {
     });
     app.notify(
         Level::Info,
-        format!("asked the parents of {n} zombies under {name} to reap them…"),
+        format!(
+            "asked the parents of {} under {name} to reap them…",
+            super::format::count(n as usize, "zombie")
+        ),
     );
     send(app, vec![Command::ReapZombies(id)])
 }
@@ -169,9 +188,9 @@ pub fn reap_check(app: &mut App, id: WorkerId, snap: &Snapshot) {
     app.overlay = Some(Overlay::Confirm(Confirm {
         title: "Zombies remain".into(),
         message: format!(
-            "{} zombies under {name} were not reaped: their parent does not wait for its \
-             children. Terminate the parent, so proctor adopts and reaps them?",
-            w.stats.zombies
+            "{} under {name} not reaped: their parent does not wait for its children. \
+             Terminate the parent, so proctor adopts and reaps them?",
+            super::format::count(w.stats.zombies as usize, "zombie")
         ),
         on_yes: Pending::Send(vec![Command::TerminateZombieParents(id)]),
     }));
@@ -206,8 +225,16 @@ fn join_all(app: &mut App, snap: &Snapshot) -> Vec<Request> {
     )
 }
 
+/// Asks for `n` (at least 1) workers at once and shows the new value; it leads
+/// until a snapshot reports it.
 fn set_parallel(app: &mut App, n: usize) -> Vec<Request> {
-    send(app, vec![Command::SetMaxParallel(n.max(1))])
+    let n = n.max(1);
+    app.parallel = Some(super::app::PendingParallel {
+        value: n,
+        at: app.now,
+    });
+    app.notify(Level::Info, format!("max parallel → {n}"));
+    send(app, vec![Command::SetMaxParallel(n)])
 }
 
 fn navigate(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore) {

@@ -2,6 +2,7 @@
 //! panel states, chart histories, the open dialog, notices, the quit lifecycle
 //! and, in map mode, the task counts.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use ratatui::layout::Rect;
@@ -96,7 +97,23 @@ pub struct App {
     pub map: Option<MapRun>,
     /// A reap-zombies action waiting to check whether the zombies are gone.
     pub reap: Option<ReapCheck>,
+    /// A max-parallel value sent to the engine and not yet seen in a snapshot:
+    /// quick `+`/`-` presses count on from it, so none is lost.
+    pub parallel: Option<PendingParallel>,
+    /// Workers waiting out a restart back-off: name → when they start again.
+    pub restarts: HashMap<String, SystemTime>,
 }
+
+/// A requested max-parallel value and when it was asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PendingParallel {
+    pub value: usize,
+    pub at: SystemTime,
+}
+
+/// How long a requested max-parallel value leads before the snapshot's wins again
+/// (in case the engine settled on another value).
+const PARALLEL_LEADS_FOR: Duration = Duration::from_secs(3);
 
 /// When to look again at a worker whose zombies' parents were nudged.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,12 +138,28 @@ impl App {
             screen: Rect::default(),
             map: None,
             reap: None,
+            parallel: None,
+            restarts: HashMap::new(),
         }
     }
 
     /// The queue figures to show: tasks in map mode, else the snapshot's workers.
     pub fn queue(&self, snapshot: &Snapshot) -> QueueStats {
         self.map.as_ref().map_or(snapshot.queue, |m| m.tasks)
+    }
+
+    /// The max-parallel value to show and to count `+`/`-` from: the one last
+    /// asked for until a snapshot reports it.
+    pub fn max_parallel(&self, snapshot: &Snapshot) -> usize {
+        self.parallel.map_or(snapshot.max_parallel, |p| p.value)
+    }
+
+    /// When an ended worker starts again, while it waits out a restart back-off.
+    pub fn restart_at(&self, w: &crate::engine::WorkerView) -> Option<SystemTime> {
+        if w.state.is_active() || self.restarts.is_empty() {
+            return None;
+        }
+        self.restarts.get(&w.name).copied()
     }
 
     /// The panels' places on this screen.
@@ -147,6 +180,14 @@ impl App {
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);
         self.logs.show(self.workers.selected);
+        let now = self.now;
+        self.restarts.retain(|_, at| *at > now);
+        if let Some(p) = self.parallel {
+            let waited = self.now.duration_since(p.at).unwrap_or_default();
+            if snapshot.max_parallel == p.value || waited > PARALLEL_LEADS_FOR {
+                self.parallel = None;
+            }
+        }
         if let Some(check) = self.reap
             && self.now >= check.at
             && self.overlay.is_none()

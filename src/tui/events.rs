@@ -43,6 +43,12 @@ pub fn apply(app: &mut App, event: Event) {
             app.notify(Level::Error, format!("{worker} could not start: {error}"));
         }
         EventKind::Error { message } => app.notify(Level::Error, message),
+        EventKind::Restarting {
+            worker, delay_s, ..
+        } => {
+            let delay = std::time::Duration::try_from_secs_f64(delay_s).unwrap_or_default();
+            app.restarts.insert(worker, app.now + delay);
+        }
         EventKind::Unkillable { worker, pids } => {
             let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
             let pids = pids.join(", ");

@@ -305,6 +305,7 @@ pub fn map_run() -> MapRun {
         },
         halted: None,
         ok: None,
+        total_known: true,
     }
 }
 

@@ -23,6 +23,34 @@ pub fn safe(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Splits `text` at spaces into lines of at most `width` characters (a longer
+/// word gets a line of its own).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("never empty");
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if len > 0 {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// `1 zombie`, `2 zombies`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// `0:05`, `12:34`, `1:02:03`, `3d04h`.
 pub fn duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -68,10 +96,21 @@ pub fn exit_code(w: &WorkerView) -> String {
     }
 }
 
-/// The state word plus what else a person should notice: a stop countdown, stuck,
-/// zombie children, a process SIGKILL could not end. Flags on a running worker
-/// replace the word `running`, which they imply.
-pub fn state(w: &WorkerView, now: SystemTime) -> String {
+/// The state word plus what else a person should notice: a stop countdown, a
+/// restart back-off, stuck, zombie children, a process SIGKILL could not end.
+/// Flags on a running worker replace the word `running`, which they imply; a
+/// worker that has ended carries none (its processes are gone).
+pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) -> String {
+    if !w.state.is_active() {
+        if let Some(at) = restart_at.filter(|&at| at > now) {
+            let left = at.duration_since(now).unwrap_or_default();
+            return format!("restarting in {}", countdown(left));
+        }
+        if w.timed_out && w.state != WorkerState::Cancelled {
+            return "timed out".into();
+        }
+        return w.state.as_str().to_string();
+    }
     let mut flags = Vec::new();
     if w.unkillable {
         flags.push("unkillable".to_string());
@@ -83,17 +122,22 @@ pub fn state(w: &WorkerView, now: SystemTime) -> String {
         flags.push(format!("Z{}", w.stats.zombies));
     }
     if w.timed_out {
-        flags.push("timeout".into());
+        flags.push("timed out".into());
     }
     let word = match w.kill_at {
-        Some(at) if w.state.is_active() => {
+        Some(at) => {
             let left = at.duration_since(now).unwrap_or_default();
-            Some(format!("stopping {}s", left.as_secs_f64().ceil() as u64))
+            Some(format!("stopping {}", countdown(left)))
         }
-        _ if w.state == WorkerState::Running && !flags.is_empty() => None,
-        _ => Some(w.state.as_str().to_string()),
+        None if w.state == WorkerState::Running && !flags.is_empty() => None,
+        None => Some(w.state.as_str().to_string()),
     };
     word.into_iter().chain(flags).collect::<Vec<_>>().join(" ")
+}
+
+/// Whole seconds left, rounded up: `2s`.
+fn countdown(left: Duration) -> String {
+    format!("{}s", left.as_secs_f64().ceil() as u64)
 }
 
 /// How long a worker has run: live for an active one, frozen once it ended.
@@ -104,18 +148,44 @@ pub fn runtime(w: &WorkerView, now: SystemTime) -> Duration {
     }
 }
 
-/// CPU % with one decimal, `-` when there is no live process.
-pub fn cpu(w: &WorkerView) -> String {
-    if w.state.is_active() && w.pid.is_some() {
-        format!("{:.1}", w.stats.cpu)
+/// The CPU % to show and sort by: of the whole process tree, or of the worker's
+/// own process; `None` when there is no live process.
+pub fn cpu_value(w: &WorkerView, tree: bool) -> Option<f32> {
+    (w.state.is_active() && w.pid.is_some()).then_some(if tree {
+        w.stats.tree_cpu
     } else {
-        "-".into()
-    }
+        w.stats.cpu
+    })
+}
+
+/// Resident memory to show and sort by, like `cpu_value`.
+pub fn mem_value(w: &WorkerView, tree: bool) -> Option<u64> {
+    (w.state.is_active() && w.pid.is_some()).then_some(if tree {
+        w.stats.tree_rss
+    } else {
+        w.stats.rss
+    })
+}
+
+/// CPU % with one decimal, `-` when there is no live process.
+pub fn cpu(w: &WorkerView, tree: bool) -> String {
+    cpu_value(w, tree).map_or_else(|| "-".into(), |c| format!("{c:.1}"))
+}
+
+/// Resident memory in binary units, `-` when there is no live process.
+pub fn mem(w: &WorkerView, tree: bool) -> String {
+    mem_value(w, tree).map_or_else(|| "-".into(), bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_words_and_width() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("short", 40), ["short"]);
+    }
 
     #[test]
     fn durations_read_like_clocks() {
@@ -132,5 +202,47 @@ mod tests {
         assert_eq!(bytes(1536), "1.5K");
         assert_eq!(bytes(300 * 1024 * 1024), "300M");
         assert_eq!(bytes(3 * 1024 * 1024 * 1024 / 2), "1.5G");
+    }
+
+    fn ended(state: WorkerState) -> WorkerView {
+        let mut w = crate::tui::fake::worker(0, "w", state);
+        w.stuck = true;
+        w.stats.zombies = 1;
+        w
+    }
+
+    #[test]
+    fn ended_workers_carry_no_flags_and_say_timed_out_or_restarting() {
+        let now = crate::tui::fake::now();
+        assert_eq!(state(&ended(WorkerState::Signaled), now, None), "signaled");
+        let mut timed_out = ended(WorkerState::Signaled);
+        timed_out.timed_out = true;
+        assert_eq!(state(&timed_out, now, None), "timed out");
+        let at = now + Duration::from_millis(1500);
+        let exited = ended(WorkerState::Exited);
+        assert_eq!(state(&exited, now, Some(at)), "restarting in 2s");
+        assert_eq!(state(&exited, at, Some(at)), "exited", "back-off over");
+        assert_eq!(state(&ended(WorkerState::Running), now, None), "stuck Z1");
+    }
+
+    #[test]
+    fn cpu_and_memory_of_the_tree_or_the_process() {
+        let mut w = crate::tui::fake::worker(0, "w", WorkerState::Running);
+        w.pid = Some(42);
+        w.stats.cpu = 0.0;
+        w.stats.tree_cpu = 61.5;
+        w.stats.rss = 1024;
+        w.stats.tree_rss = 3 * 1024 * 1024;
+        assert_eq!(
+            (cpu(&w, true), cpu(&w, false)),
+            ("61.5".into(), "0.0".into())
+        );
+        assert_eq!(
+            (mem(&w, true), mem(&w, false)),
+            ("3.0M".into(), "1.0K".into())
+        );
+        w.state = WorkerState::Exited;
+        assert_eq!((cpu(&w, true), mem(&w, true)), ("-".into(), "-".into()));
+        assert_eq!(cpu_value(&w, true), None);
     }
 }

@@ -42,10 +42,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         left.push(Span::styled(ended, t.banner()));
         left.push(Span::raw(" "));
     }
-    let running = format!("{}/{} running", q.running, snapshot.max_parallel);
+    let running = format!("{}/{} running", q.running, app.max_parallel(snapshot));
     left.push(Span::styled(running, t.good()));
     left.push(Span::styled(" · ", t.dim()));
-    left.push(Span::raw(format!("{} {waiting}", q.depth)));
+    // Tasks still being read from the input are not counted yet.
+    let at_least = if app.map.as_ref().is_some_and(|m| !m.total_known) {
+        "≥"
+    } else {
+        ""
+    };
+    left.push(Span::raw(format!("{at_least}{} {waiting}", q.depth)));
     left.push(Span::styled(" · ", t.dim()));
     left.push(Span::raw(format!("{} done", q.done)));
     left.push(Span::styled(" · ", t.dim()));

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::draw::dialog;
+use super::format::wrap;
 use super::keymap::{self, BINDINGS, Context};
 use super::theme::Theme;
 use super::{confirm, launch_dialog, signal_menu};
@@ -16,10 +17,12 @@ const KEY_W: usize = 16;
 
 /// The help text in two parts: panel keys and dialogs, then keys that work
 /// anywhere (and, in map mode, the keys that are off there).
-pub fn columns(theme: &Theme, map: bool) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+/// Lines are wrapped to `width` columns, so no help text is cut.
+pub fn columns(theme: &Theme, map: bool, width: usize) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
+    let entry = |keys: String, help: String, theme: &Theme| entry(keys, help, theme, width);
     let mut left = Vec::new();
     for context in [Context::Workers, Context::Logs, Context::Search] {
-        left.extend(context_lines(context, theme));
+        left.extend(context_lines(context, theme, width));
     }
     for (name, keys) in [
         ("Signal menu", signal_menu::KEYS),
@@ -29,23 +32,25 @@ pub fn columns(theme: &Theme, map: bool) -> (Vec<Line<'static>>, Vec<Line<'stati
         left.push(section(name, theme));
         left.extend(
             keys.iter()
-                .map(|(k, h)| entry(k.to_string(), h.to_string(), theme)),
+                .flat_map(|(k, h)| entry(k.to_string(), h.to_string(), theme)),
         );
         left.push(Line::default());
     }
-    let mut right = context_lines(Context::Global, theme);
+    let mut right = context_lines(Context::Global, theme, width);
     for note in [
         "Typing a filter or search: Enter keeps it, Esc clears it.",
         "Mouse: click selects, wheel scrolls; m frees the mouse.",
     ] {
-        right.push(Line::from(Span::styled(format!(" {note}"), theme.dim())));
+        for text in wrap(note, width.saturating_sub(1).max(12)) {
+            right.push(Line::from(Span::styled(format!(" {text}"), theme.dim())));
+        }
     }
     if map {
         right.push(Line::default());
         right.push(section("Off in map mode", theme));
         for b in BINDINGS {
             if let Some(why) = b.action.off_in_map() {
-                right.push(entry(keymap::keys_label(b.keys), why.into(), theme));
+                right.extend(entry(keymap::keys_label(b.keys), why.into(), theme));
             }
         }
     }
@@ -53,7 +58,7 @@ pub fn columns(theme: &Theme, map: bool) -> (Vec<Line<'static>>, Vec<Line<'stati
 }
 
 /// A context's bindings; pairs such as ↑/↓ that share a description share a line.
-fn context_lines(context: Context, theme: &Theme) -> Vec<Line<'static>> {
+fn context_lines(context: Context, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut seen: Vec<(String, String)> = Vec::new();
     for b in BINDINGS.iter().filter(|b| b.context == context) {
         let help = b.action.help();
@@ -65,7 +70,10 @@ fn context_lines(context: Context, theme: &Theme) -> Vec<Line<'static>> {
         seen.push((keymap::keys_label(b.keys), help.into_owned()));
     }
     let mut out = vec![section(context.title(), theme)];
-    out.extend(seen.into_iter().map(|(k, h)| entry(k, h, theme)));
+    out.extend(
+        seen.into_iter()
+            .flat_map(|(k, h)| entry(k, h, theme, width)),
+    );
     out.push(Line::default());
     out
 }
@@ -77,16 +85,33 @@ fn section(name: &str, theme: &Theme) -> Line<'static> {
     ))
 }
 
-fn entry(keys: String, help: String, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("   {keys:<KEY_W$}"), theme.bold()),
-        Span::raw(help),
-    ])
+/// One key's lines: the keys, then the help text word-wrapped beside them.
+fn entry(keys: String, help: String, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let indent = 3 + KEY_W.max(keys.chars().count());
+    let mut out = Vec::new();
+    for (i, text) in wrap(&help, width.saturating_sub(indent).max(12))
+        .into_iter()
+        .enumerate()
+    {
+        let lead = if i == 0 {
+            Span::styled(format!("   {keys:<KEY_W$}"), theme.bold())
+        } else {
+            Span::raw(" ".repeat(indent))
+        };
+        out.push(Line::from(vec![lead, Span::raw(text)]));
+    }
+    out
 }
 
 pub fn render(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme, map: bool) {
-    let (left, right) = columns(theme, map);
     let two = area.width >= 150;
+    // The text column's width inside the dialog (two halves, or one).
+    let text_width = if two {
+        74
+    } else {
+        area.width.min(80).saturating_sub(2) as usize
+    };
+    let (left, right) = columns(theme, map, text_width);
     let rows = if two {
         left.len().max(right.len())
     } else {
@@ -124,5 +149,23 @@ pub fn render(frame: &mut Frame, area: Rect, scroll: u16, theme: &Theme, map: bo
         let mut all = left;
         all.extend(right);
         frame.render_widget(Paragraph::new(all).scroll(scroll), inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_help_line_is_wider_than_its_column() {
+        for width in [40, 74, 78] {
+            let (left, right) = columns(&Theme { color: false }, true, width);
+            for line in left.iter().chain(&right) {
+                assert!(
+                    line.width() <= width.max(3 + KEY_W + 12),
+                    "{width}: {line:?}"
+                );
+            }
+        }
     }
 }

@@ -69,6 +69,10 @@ impl History {
     /// two samples.
     pub fn throughput(&self) -> Option<f64> {
         let &(t1, n1) = self.finished.back()?;
+        // Nothing finished yet: no rate to speak of (shown as `–`, not `0.00/s`).
+        if n1 == 0 {
+            return None;
+        }
         let &(t0, n0) = self
             .finished
             .iter()

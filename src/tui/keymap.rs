@@ -35,6 +35,7 @@ pub enum Action {
     PauseQueue,
     CycleSort,
     ReverseSort,
+    TreeFigures,
     SwitchFocus,
     MergedLogs,
     Follow,
@@ -170,6 +171,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Global, &[ch('P')], A::PauseQueue, None),
     bind(C::Global, &[ch('s')], A::CycleSort, Some("sort")),
     bind(C::Global, &[ch('S')], A::ReverseSort, None),
+    bind(C::Global, &[ch('c')], A::TreeFigures, None),
     bind(
         C::Global,
         &[code(KeyCode::Tab), code(KeyCode::BackTab)],
@@ -254,6 +256,7 @@ impl Action {
             }
             A::CycleSort => "sort: launch, name, CPU, memory, runtime, state",
             A::ReverseSort => "reverse the sort order",
+            A::TreeFigures => "CPU% and MEM: whole process tree (⊕, default) / own process",
             A::SwitchFocus => "focus: workers table / logs",
             A::MergedLogs => "logs: selected worker / all workers merged",
             A::Follow => "logs: follow new output",
@@ -346,12 +349,20 @@ pub fn keys_label(keys: &[Key]) -> String {
 pub fn footer(contexts: &[Context], shown: impl Fn(Action) -> bool) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     let mut last = Vec::new();
-    for &context in contexts {
+    for (i, &context) in contexts.iter().enumerate() {
         for b in BINDINGS
             .iter()
             .filter(|b| b.context == context && shown(b.action))
         {
             let Some(label) = b.footer else { continue };
+            // A narrower context's binding of the same key wins: show only that.
+            let shadowed = BINDINGS.iter().any(|n| {
+                contexts[..i].contains(&n.context)
+                    && b.keys.first().is_some_and(|k| n.keys.contains(k))
+            });
+            if shadowed {
+                continue;
+            }
             let key = match b.action {
                 A::Up => "↑↓".to_string(),
                 _ => b.keys.first().map(Key::label).unwrap_or_default(),
@@ -398,8 +409,21 @@ mod tests {
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(lookup(&ctrl_c, &[C::Global]), Some(A::Quit));
         let plain_c = key(KeyCode::Char('c'), KeyModifiers::NONE);
-        assert_eq!(lookup(&plain_c, &[C::Global]), None);
+        assert_ne!(lookup(&plain_c, &[C::Global]), Some(A::Quit));
         assert_eq!(ctrl('z').label(), "Ctrl-Z");
+    }
+
+    #[test]
+    fn the_footer_shows_a_key_once_with_its_narrowest_meaning() {
+        let entries = footer(&[C::Search, C::Logs, C::Global], |_| true);
+        let n: Vec<&str> = entries
+            .iter()
+            .filter(|(k, _)| k == "n")
+            .map(|(_, l)| *l)
+            .collect();
+        assert_eq!(n, ["next"]);
+        let entries = footer(&[C::Workers, C::Global], |_| true);
+        assert!(entries.iter().any(|(k, l)| k == "n" && *l == "launch"));
     }
 
     #[test]

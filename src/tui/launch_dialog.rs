@@ -147,7 +147,15 @@ impl LaunchDialog {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
-        let inner = dialog(frame, area, 72, 15, "Launch a job", theme);
+        // The error is wrapped, never cut: the dialog grows to hold it.
+        let text_width = area.width.min(72).saturating_sub(6).max(12) as usize;
+        let error = self
+            .error
+            .as_deref()
+            .map(|e| super::format::wrap(&format!("✗ {e}"), text_width))
+            .unwrap_or_default();
+        let extra = error.len().saturating_sub(1) as u16;
+        let inner = dialog(frame, area, 72, 15 + extra, "Launch a job", theme);
         if inner.height < 2 || inner.width < 14 {
             return;
         }
@@ -207,12 +215,14 @@ impl LaunchDialog {
             Span::raw(" run with /bin/sh -c (off: no shell ever sees it)"),
         ]));
         lines.push(Line::default());
-        match &self.error {
-            Some(e) => lines.push(Line::from(Span::styled(format!("  ✗ {e}"), theme.error()))),
-            None => lines.push(Line::from(Span::styled(
+        if error.is_empty() {
+            lines.push(Line::from(Span::styled(
                 "  The new workers join the end of the queue.",
                 theme.dim(),
-            ))),
+            )));
+        }
+        for text in error {
+            lines.push(Line::from(Span::styled(format!("  {text}"), theme.error())));
         }
         lines.push(Line::default());
         lines.push(hint_line(KEYS, theme));

@@ -16,7 +16,7 @@ use super::draw::{cursor_on_bottom_border, panel, title};
 use super::format;
 use super::theme::Theme;
 use crate::engine::output::Line as StoredLine;
-use crate::engine::{OutputStore, Snapshot, Stream, WorkerId};
+use crate::engine::{OutputStore, Snapshot, Stream, WorkerId, WorkerState};
 
 /// Where the visible lines came from, for the title and the scrollbar.
 struct Window {
@@ -86,7 +86,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
         ));
     }
     let mut block = panel(title("Logs", focused, t, extra), focused, t);
-    let height = area.height.saturating_sub(2) as usize;
+    let failure = app
+        .workers
+        .selected_view(snapshot)
+        .filter(|w| !view.merged && w.state == WorkerState::Failed)
+        .and_then(|w| w.error.as_deref());
+    let height = area.height.saturating_sub(2 + u16::from(failure.is_some())) as usize;
     let window = fetch(app, store, height);
     let position = match (view.top, window.extent) {
         (None, _) => Span::styled(" ● follow ", t.good()),
@@ -121,8 +126,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
     if inner.is_empty() {
         return;
     }
+    let mut inner = inner;
+    if let Some(error) = failure {
+        // The reason stays here (and in the row) after the notice is gone.
+        let text = format!("✗ could not start: {}", format::safe(error));
+        let row = Rect {
+            y: inner.bottom().saturating_sub(1),
+            height: 1,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text, t.error())), row);
+        inner.height = inner.height.saturating_sub(1);
+    }
     if window.lines.is_empty() {
-        let text = if view.merged || view.worker.is_some() {
+        let text = if failure.is_none() && (view.merged || view.worker.is_some()) {
             "no output yet"
         } else {
             ""

@@ -42,7 +42,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         Span::styled("depth ", t.dim()),
         Span::styled(q.depth.to_string(), t.bold()),
         Span::styled(format!("  {run} "), t.dim()),
-        Span::styled(format!("{}/{}", q.running, snapshot.max_parallel), t.good()),
+        Span::styled(
+            format!("{}/{}", q.running, app.max_parallel(snapshot)),
+            t.good(),
+        ),
         Span::styled("  done ", t.dim()),
         Span::raw(q.done.to_string()),
         Span::styled(format!("  {fail} "), t.dim()),
@@ -94,7 +97,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             .push(Span::styled("  max parallel ", t.dim()));
         rate_line
             .spans
-            .push(Span::raw(snapshot.max_parallel.to_string()));
+            .push(Span::raw(app.max_parallel(snapshot).to_string()));
     }
     put(frame, inner, &mut y, rate_line);
     if y < inner.bottom() {

@@ -40,9 +40,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     ];
     let left = vec![
         Span::styled("running ", t.dim()),
-        Span::styled(format!("{}/{}", q.running, snapshot.max_parallel), t.bold()),
+        Span::styled(
+            format!("{}/{}", q.running, app.max_parallel(snapshot)),
+            t.bold(),
+        ),
         Span::styled("  pending ", t.dim()),
-        Span::styled(q.depth.to_string(), t.bold()),
+        // Until the input ends, only the tasks read so far are known to wait.
+        Span::styled(
+            if map.total_known {
+                q.depth.to_string()
+            } else {
+                format!("≥{}", q.depth)
+            },
+            t.bold(),
+        ),
     ];
     let (ended, left) = (Line::from(ended), Line::from(left));
     if ended.width() + 2 + left.width() <= inner.width as usize {
@@ -54,17 +65,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         put(frame, inner, &mut y, ended);
         put(frame, inner, &mut y, left);
     }
-    let finished = q.done + q.failed;
-    let total = finished + map.left();
     if y < inner.bottom() {
-        let ratio = if total > 0 {
-            finished as f64 / total as f64
-        } else {
-            0.0
-        };
+        let (ratio, label) = progress(map, inner.width as usize);
         let gauge = Gauge::default()
-            .ratio(ratio.clamp(0.0, 1.0))
-            .label(format!("{finished}/{total} · {:.0}%", ratio * 100.0))
+            .ratio(ratio)
+            .label(label)
             .gauge_style(t.gauge())
             .use_unicode(true);
         let row = Rect {
@@ -76,7 +81,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         y += 1;
     }
     let rate = app.history.throughput();
-    let eta = app.history.eta(q).map_or("–".to_string(), format::duration);
+    // An ETA needs a total: from the tasks read so far it would be too early.
+    let eta = match map.total_known {
+        true => app.history.eta(q).map_or("–".to_string(), format::duration),
+        false => "–".to_string(),
+    };
     let rate_line = Line::from(vec![
         Span::styled("throughput ", t.dim()),
         Span::raw(rate.map_or("–".to_string(), |r| format!("{r:.2}/s"))),
@@ -94,6 +103,32 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             },
             app,
         );
+    }
+}
+
+/// The gauge's fill and label: `54/200 · 27%` from a known total; while the
+/// input is still read, only counts: `54 done · ≥64 pending · reading input`
+/// (shorter when `width` is narrow).
+pub fn progress(map: &MapRun, width: usize) -> (f64, String) {
+    let finished = map.finished();
+    match map.total() {
+        Some(total) => {
+            let ratio = if total > 0 {
+                (finished as f64 / total as f64).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            (ratio, format!("{finished}/{total} · {:.0}%", ratio * 100.0))
+        }
+        None => {
+            let long = format!("{finished} done · ≥{} pending · reading input", map.left());
+            let label = if long.chars().count() <= width {
+                long
+            } else {
+                format!("{finished} done · reading input")
+            };
+            (0.0, label)
+        }
     }
 }
 

@@ -113,6 +113,12 @@ impl Theme {
         )
     }
 
+    /// The chosen row of a menu: reverse video, which shows on any background and
+    /// without colour.
+    pub fn menu_choice(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+
     pub fn marked(&self) -> Style {
         self.pick(
             Style::new().fg(MARKED).add_modifier(Modifier::BOLD),

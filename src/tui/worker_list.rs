@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use super::format;
 use super::text_input::TextInput;
 use crate::engine::{Snapshot, WorkerId, WorkerState, WorkerView};
 
@@ -29,7 +30,17 @@ impl SortKey {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    /// The sort's name on the table's border; `⊕` marks CPU and memory of whole
+    /// process trees.
+    pub fn label(self, tree: bool) -> String {
+        let base = self.base_label();
+        match self {
+            SortKey::Cpu | SortKey::Memory if tree => format!("{base}⊕"),
+            _ => base.to_string(),
+        }
+    }
+
+    fn base_label(self) -> &'static str {
         match self {
             SortKey::Launch => "launch",
             SortKey::Name => "name",
@@ -45,6 +56,9 @@ impl SortKey {
 pub struct WorkerList {
     pub sort: SortKey,
     pub reverse: bool,
+    /// CPU and memory of each worker's whole process tree (the default), else of
+    /// its own process only; shown and sorted alike.
+    pub tree: bool,
     pub filter: TextInput,
     /// The filter is being typed.
     pub filtering: bool,
@@ -66,6 +80,7 @@ impl Default for WorkerList {
         WorkerList {
             sort: SortKey::Launch,
             reverse: false,
+            tree: true,
             filter: TextInput::default(),
             filtering: false,
             order: Vec::new(),
@@ -91,13 +106,21 @@ fn state_rank(s: WorkerState) -> u8 {
     }
 }
 
-fn compare(key: SortKey, a: &WorkerView, b: &WorkerView) -> Ordering {
+fn compare(key: SortKey, tree: bool, a: &WorkerView, b: &WorkerView) -> Ordering {
+    // Biggest first: what a person looks for when sorting by a resource. Workers
+    // without a live process (ended, queued) have no figure and sort last, never by
+    // the stale figures of their last sample.
     let primary = match key {
         SortKey::Launch => Ordering::Equal,
         SortKey::Name => a.name.cmp(&b.name),
-        // Biggest first: what a person looks for when sorting by a resource.
-        SortKey::Cpu => b.stats.cpu.total_cmp(&a.stats.cpu),
-        SortKey::Memory => b.stats.rss.cmp(&a.stats.rss),
+        SortKey::Cpu => {
+            let cpu = |w| format::cpu_value(w, tree).unwrap_or(-1.0);
+            cpu(b).total_cmp(&cpu(a))
+        }
+        SortKey::Memory => {
+            let mem = |w| format::mem_value(w, tree);
+            mem(b).cmp(&mem(a))
+        }
         SortKey::Runtime => b.runtime.cmp(&a.runtime),
         SortKey::State => state_rank(a.state).cmp(&state_rank(b.state)),
     };
@@ -116,9 +139,9 @@ impl WorkerList {
                 || workers[i].name.to_lowercase().contains(&needle)
                 || workers[i].command.to_lowercase().contains(&needle)
         }));
-        let key = self.sort;
+        let (key, tree) = (self.sort, self.tree);
         self.order
-            .sort_by(|&a, &b| compare(key, &workers[a], &workers[b]));
+            .sort_by(|&a, &b| compare(key, tree, &workers[a], &workers[b]));
         if self.reverse {
             self.order.reverse();
         }
@@ -165,7 +188,13 @@ impl WorkerList {
 
     pub fn selected_view<'a>(&self, snapshot: &'a Snapshot) -> Option<&'a WorkerView> {
         let id = self.selected?;
-        snapshot.workers.get(id.0 as usize).filter(|w| w.id == id)
+        // Ids are indexes until workers are retired (map mode drops finished
+        // ones); then the worker is found by its id.
+        snapshot
+            .workers
+            .get(id.0 as usize)
+            .filter(|w| w.id == id)
+            .or_else(|| snapshot.workers.iter().find(|w| w.id == id))
     }
 
     pub fn toggle_mark(&mut self) {
@@ -231,6 +260,36 @@ mod tests {
         list.sync(&snap);
         assert_eq!(list.order, [1]);
         assert_eq!(list.selected, Some(WorkerId(1)));
+    }
+
+    #[test]
+    fn resource_sorts_use_the_shown_figure_and_put_ended_workers_last() {
+        let mut snap = snapshot(&["a", "b", "c"]);
+        for (i, w) in snap.workers.iter_mut().enumerate() {
+            w.pid = Some(100 + i as u32);
+        }
+        // a: busy own process; b: busy children; c: ended, with stale figures.
+        snap.workers[0].stats.cpu = 50.0;
+        snap.workers[0].stats.tree_cpu = 50.0;
+        snap.workers[1].stats.tree_cpu = 90.0;
+        snap.workers[1].stats.tree_rss = 9 << 20;
+        snap.workers[2].stats.cpu = 400.0;
+        snap.workers[2].stats.tree_cpu = 400.0;
+        snap.workers[2].stats.tree_rss = 99 << 20;
+        snap.workers[2].state = WorkerState::Exited;
+        let mut list = WorkerList {
+            sort: SortKey::Cpu,
+            ..WorkerList::default()
+        };
+        list.sync(&snap);
+        assert_eq!(list.order, [1, 0, 2]);
+        list.tree = false;
+        list.sync(&snap);
+        assert_eq!(list.order, [0, 1, 2]);
+        list.sort = SortKey::Memory;
+        list.tree = true;
+        list.sync(&snap);
+        assert_eq!(list.order, [1, 0, 2]);
     }
 
     #[test]

@@ -13,41 +13,117 @@ use super::app::{App, Focus};
 use super::draw::{cursor_on_bottom_border, panel, title};
 use super::format;
 use super::worker_list::visible_offset;
-use crate::engine::{Snapshot, WorkerView};
+use crate::engine::{Snapshot, WorkerState, WorkerView};
 
-/// A column: header, width, right-aligned.
+/// What a column shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mark,
+    Name,
+    Pid,
+    State,
+    Cpu,
+    Mem,
+    Time,
+    Exit,
+    Restarts,
+}
+
+/// A column: what it shows and how wide it is.
+#[derive(Debug, Clone, Copy)]
 struct Column {
-    name: &'static str,
+    kind: Kind,
     width: u16,
-    right: bool,
 }
 
-const fn col(name: &'static str, width: u16, right: bool) -> Column {
-    Column { name, width, right }
+impl Column {
+    fn header(&self, tree: bool) -> &'static str {
+        match self.kind {
+            Kind::Mark => "",
+            Kind::Name => "NAME",
+            Kind::Pid => "PID",
+            Kind::State => "STATE",
+            Kind::Cpu if tree => "CPU%⊕",
+            Kind::Cpu => "CPU%",
+            Kind::Mem if tree => "MEM⊕",
+            Kind::Mem => "MEM",
+            Kind::Time => "TIME",
+            Kind::Exit => "EXIT",
+            Kind::Restarts => "RST",
+        }
+    }
+
+    fn right(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Pid | Kind::Cpu | Kind::Mem | Kind::Time | Kind::Restarts
+        )
+    }
 }
 
-/// The columns that fit in `width`, in order; the name column gets what is left
-/// (capped), and the last-output column fills the rest when there is room.
-fn columns(width: u16, name_width: u16) -> (Vec<Column>, Option<u16>) {
+/// How wide the visible rows' texts are, so columns fit what they show.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    name: u16,
+    pid: u16,
+    state: u16,
+    exit: u16,
+}
+
+/// The narrowest a name or state column gets before optional columns go.
+const NAME_MIN: u16 = 6;
+const STATE_MIN: u16 = 9;
+
+/// The columns that fit in `width`, in order, and the width left for the last
+/// output. The PID is never cut: it is sized to the widest PID shown and kept;
+/// optional columns go first (restarts, time, exit code, memory, CPU), then the
+/// name and state columns shrink.
+fn columns(width: u16, needs: Needs) -> (Vec<Column>, Option<u16>) {
+    let c = |kind, width| Column { kind, width };
+    let state_want = needs.state.clamp(STATE_MIN, 22);
+    let name_want = needs.name.clamp(NAME_MIN, 28);
     let mut cols = vec![
-        col("", 1, false),
-        col("NAME", 0, false),
-        col("PID", 7, true),
-        col("STATE", 12, false),
-        col("CPU%", 5, true),
-        col("MEM", 6, true),
-        col("TIME", 7, true),
-        col("EXIT", 11, false),
+        c(Kind::Mark, 1),
+        c(Kind::Name, NAME_MIN),
+        c(Kind::Pid, needs.pid.max(3)),
+        c(Kind::State, STATE_MIN),
+    ];
+    let used = |cols: &[Column]| cols.iter().map(|c| c.width + 1).sum::<u16>();
+    // Optional columns by importance, each kept only if it fits.
+    let mut optional = vec![
+        c(Kind::Cpu, 5),
+        c(Kind::Mem, 6),
+        c(Kind::Exit, needs.exit.clamp(4, 13)),
+        c(Kind::Time, 7),
     ];
     if width >= 100 {
-        cols.push(col("RST", 3, true));
+        optional.push(c(Kind::Restarts, 3));
     }
-    let fixed: u16 = cols.iter().map(|c| c.width + 1).sum();
-    let left = width.saturating_sub(fixed);
-    let name = name_width.clamp(6, 28).min(left.max(4));
-    cols[1].width = name;
-    let rest = left.saturating_sub(name + 1);
-    let last = (rest >= 12).then_some(rest);
+    for col in optional {
+        if used(&cols) + col.width < width {
+            cols.push(col);
+        }
+    }
+    cols.sort_by_key(|c| c.kind as u8);
+    // What is left widens the state, then the name, then the last output.
+    let mut left = width.saturating_sub(used(&cols));
+    for (kind, want) in [(Kind::State, state_want), (Kind::Name, name_want)] {
+        if let Some(col) = cols.iter_mut().find(|c| c.kind == kind) {
+            let grow = want.saturating_sub(col.width).min(left);
+            col.width += grow;
+            left -= grow;
+        }
+    }
+    // Narrower than even the kept columns: the name and state give way, never the PID.
+    let mut over = used(&cols).saturating_sub(width);
+    for kind in [Kind::Name, Kind::State] {
+        if let Some(col) = cols.iter_mut().find(|c| c.kind == kind) {
+            let shrink = over.min(col.width.saturating_sub(1));
+            col.width -= shrink;
+            over -= shrink;
+        }
+    }
+    let last = (left > 12).then_some(left - 1);
     (cols, last)
 }
 
@@ -71,7 +147,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let mut block = panel(title("Workers", focused, t, extra), focused, t);
     let arrow = if list.reverse { "↑" } else { "↓" };
     let sort = Line::from(Span::styled(
-        format!(" sort: {}{arrow} ", list.sort.label()),
+        format!(" sort: {}{arrow} ", list.sort.label(list.tree)),
         t.dim(),
     ));
     block = block.title(sort.alignment(Alignment::Right));
@@ -120,16 +196,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         .take(rows_height)
         .filter_map(|&i| snapshot.workers.get(i))
         .collect();
-    let name_width = visible
-        .iter()
-        .map(|w| w.name.chars().count())
-        .max()
-        .unwrap_or(4) as u16;
-    let (cols, last) = columns(inner.width, name_width);
+    let widest =
+        |f: &dyn Fn(&WorkerView) -> usize| visible.iter().map(|w| f(w)).max().unwrap_or(0) as u16;
+    let needs = Needs {
+        name: widest(&|w| w.name.chars().count()),
+        pid: widest(&|w| w.pid.map_or(0, |p| p.to_string().len())),
+        state: widest(&|w| format::state(w, app.now, app.restart_at(w)).chars().count()),
+        exit: widest(&|w| format::exit_code(w).chars().count()),
+    };
+    let (cols, last) = columns(inner.width, needs);
     let mut widths: Vec<Constraint> = cols.iter().map(|c| Constraint::Length(c.width)).collect();
     let mut header: Vec<Cell> = cols
         .iter()
-        .map(|c| header_cell(c.name, c.width, c.right))
+        .map(|c| header_cell(c.header(list.tree), c.width, c.right()))
         .collect();
     if let Some(w) = last {
         widths.push(Constraint::Length(w));
@@ -175,48 +254,86 @@ fn right(text: String) -> Cell<'static> {
 
 fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a> {
     let t = &app.theme;
+    let tree = app.workers.tree;
     let marked = app.workers.marked.contains(&w.id);
     let state_style = t.state(w);
     let name_style = if marked { t.marked() } else { t.text() };
-    let mut cells = vec![
-        Cell::from(if marked {
-            Span::styled("●", t.marked())
-        } else {
-            Span::raw(" ")
-        }),
-        Cell::from(Span::styled(format::safe(&w.name), name_style)),
-        right(w.pid.map(|p| p.to_string()).unwrap_or_default()),
-        Cell::from(Span::styled(format::state(w, app.now), state_style)),
-        right(format::cpu(w)),
-        right(if w.state.is_active() {
-            format::bytes(w.stats.rss)
-        } else {
-            "-".into()
-        }),
-        right(if w.started.is_none() && w.runtime.is_zero() {
-            String::new() // never ran
-        } else {
-            format::duration(format::runtime(w, app.now))
-        }),
-        Cell::from(Span::styled(format::exit_code(w), state_style)),
-    ];
-    if cols.len() > 8 {
-        cells.push(right(if w.restarts > 0 {
-            w.restarts.to_string()
-        } else {
-            String::new()
-        }));
-    }
+    let mut cells: Vec<Cell> = cols
+        .iter()
+        .map(|c| match c.kind {
+            Kind::Mark => Cell::from(if marked {
+                Span::styled("●", t.marked())
+            } else {
+                Span::raw(" ")
+            }),
+            Kind::Name => Cell::from(Span::styled(format::safe(&w.name), name_style)),
+            Kind::Pid => right(w.pid.map(|p| p.to_string()).unwrap_or_default()),
+            Kind::State => Cell::from(Span::styled(
+                format::state(w, app.now, app.restart_at(w)),
+                state_style,
+            )),
+            Kind::Cpu => right(format::cpu(w, tree)),
+            Kind::Mem => right(format::mem(w, tree)),
+            Kind::Time => right(if w.started.is_none() && w.runtime.is_zero() {
+                String::new() // never ran
+            } else {
+                format::duration(format::runtime(w, app.now))
+            }),
+            Kind::Exit => Cell::from(Span::styled(format::exit_code(w), state_style)),
+            Kind::Restarts => right(if w.restarts > 0 {
+                w.restarts.to_string()
+            } else {
+                String::new()
+            }),
+        })
+        .collect();
     if last {
-        cells.push(Cell::from(Span::styled(
-            format::safe(&w.last_line),
-            t.dim(),
-        )));
+        // A worker that could not start says why where its output would be.
+        let (text, style) = match &w.error {
+            Some(error) if w.state == WorkerState::Failed => (format::safe(error), t.error()),
+            _ => (format::safe(&w.last_line), t.dim()),
+        };
+        cells.push(Cell::from(Span::styled(text, style)));
     }
     let row = Row::new(cells);
     if w.state.is_finished() && w.code != Some(0) || w.state.is_active() {
         row
     } else {
         row.style(t.dim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(cols: &[Column]) -> Vec<Kind> {
+        cols.iter().map(|c| c.kind).collect()
+    }
+
+    const NEEDS: Needs = Needs {
+        name: 10,
+        pid: 7,
+        state: 9,
+        exit: 10,
+    };
+
+    #[test]
+    fn narrow_tables_drop_columns_but_never_cut_the_pid() {
+        for width in 20..=140 {
+            let (cols, last) = columns(width, NEEDS);
+            let pid = cols.iter().find(|c| c.kind == Kind::Pid).expect("pid kept");
+            assert_eq!(pid.width, 7, "at {width}");
+            let used: u16 =
+                cols.iter().map(|c| c.width + 1).sum::<u16>() + last.map_or(0, |l| l + 1);
+            assert!(used <= width + 1, "fits at {width}: {used}");
+        }
+        let (cols, _) = columns(38, NEEDS);
+        assert_eq!(
+            kinds(&cols),
+            [Kind::Mark, Kind::Name, Kind::Pid, Kind::State, Kind::Cpu]
+        );
+        let (cols, last) = columns(120, NEEDS);
+        assert!(kinds(&cols).contains(&Kind::Restarts) && last.is_some());
     }
 }

@@ -65,11 +65,15 @@ impl Driver {
                 closed,
             } => {
                 self.settings.max_parallel = *max_parallel;
+                // In map mode `closed` says the task counts are complete: no
+                // task beyond them will be read (the input ended, or its total
+                // is known, or the run takes no more). Until then `depth` counts
+                // only what was read, and front ends must not show it as a total.
                 let kind = EventKind::Queue {
                     stats: self.queue_stats(*stats),
                     max_parallel: *max_parallel,
                     paused: *paused,
-                    closed: *closed,
+                    closed: *closed || self.total_known(),
                 };
                 out.queue(event.t, kind).await;
                 return;
@@ -92,6 +96,12 @@ impl Driver {
             _ => {}
         }
         out.send(event).await;
+    }
+
+    /// Whether every task is counted: the input is read to its end (or no more
+    /// is taken), or its total was known or counted up front.
+    fn total_known(&self) -> bool {
+        !self.takes_tasks() || self.total.get().is_some()
     }
 
     /// Depth counts tasks waiting here and what is known to remain in the input;
