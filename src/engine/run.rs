@@ -55,7 +55,7 @@ impl Default for EngineConfig {
 pub struct Outcome {
     /// Every worker exited 0.
     pub ok: bool,
-    /// The signal (SIGINT, SIGTERM, SIGHUP) that interrupted proctor, if any.
+    /// The signal (SIGINT, SIGTERM, SIGQUIT, …) that interrupted proctor, if any.
     pub interrupted: Option<i32>,
 }
 
@@ -119,12 +119,26 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
-            match runtime {
-                Ok(rt) => rt.block_on(run(config, jobs, engine_store, cmd_rx, event_tx, snap_tx)),
-                Err(_) => Outcome {
-                    ok: false,
-                    interrupted: None,
-                },
+            let failed = Outcome {
+                ok: false,
+                interrupted: None,
+            };
+            let Ok(rt) = runtime else {
+                return failed;
+            };
+            let engine = std::panic::AssertUnwindSafe(|| {
+                rt.block_on(run(config, jobs, engine_store, cmd_rx, event_tx, snap_tx))
+            });
+            match std::panic::catch_unwind(engine) {
+                Ok(outcome) => outcome,
+                // The loop that owned the workers is gone: end every process now,
+                // by cgroup and marker here, by the ledger in the keeper.
+                Err(_) => {
+                    if let Some(c) = crate::contain::get() {
+                        c.emergency_stop();
+                    }
+                    failed
+                }
             }
         })?;
     Ok(EngineHandle {
@@ -162,12 +176,7 @@ async fn run(
 ) -> Outcome {
     reaper::become_subreaper();
     super::os::limits::raise_open_files();
-    let (Ok(mut sigchld), Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = (
-        signal(SignalKind::child()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
+    let (Ok(mut sigchld), Some(mut fatal)) = (signal(SignalKind::child()), catch_fatal()) else {
         return Outcome {
             ok: false,
             interrupted: None,
@@ -180,6 +189,11 @@ async fn run(
     let mut os = Os::new(store, events, in_tx.clone());
     os.output_events = config.output_events;
     os.log_dir = config.log_dir.clone();
+    os.emit(EventKind::Started {
+        version: env!("CARGO_PKG_VERSION"),
+        containment: crate::contain::get().map_or("ledger", |c| c.level.name()),
+        detail: crate::contain::describe(),
+    });
     let mut sup = Supervisor::new(config.policy.clone());
     let mut engine = Loop {
         sup: &mut sup,
@@ -222,10 +236,11 @@ async fn run(
                     engine.process(Input::Command(Command::StopAll)).await;
                 }
             },
-            _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
-            _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
-            _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
-            Some(input) = in_rx.recv() => engine.process(input).await,
+            Some(sig) = fatal.recv() => engine.interrupt(sig, &mut interrupted).await,
+            Some(input) = in_rx.recv() => {
+                test_hooks::engine_panic(&input);
+                engine.process(input).await;
+            }
             permit = room.reserve(), if engine.os.has_overflow() => {
                 drop(permit);
                 engine.os.drain_overflow();
@@ -234,6 +249,9 @@ async fn run(
         }
     }
     super::sweep::sweep_orphans(config.policy.stop_grace, &mut sigchld).await;
+    if let Some(c) = crate::contain::get() {
+        c.goodbye();
+    }
     let now = Instant::now();
     let (ok, workers) = engine.sup.summary(now);
     engine.dirty = true;
@@ -242,6 +260,48 @@ async fn run(
     engine.os.flush_events().await;
     drop(room);
     Outcome { ok, interrupted }
+}
+
+/// Every catchable signal that would end proctor, as one stream of numbers. Only
+/// INT, TERM and HUP are required; a signal the system refuses is left as it is.
+fn catch_fatal() -> Option<mpsc::UnboundedReceiver<i32>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    for sig in crate::signals::fatal_signals() {
+        let mut stream = match signal(SignalKind::from_raw(sig)) {
+            Ok(s) => s,
+            Err(_) if ![libc::SIGINT, libc::SIGTERM, libc::SIGHUP].contains(&sig) => continue,
+            Err(_) => return None,
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(sig).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Some(rx)
+}
+
+/// Test-only hooks, compiled in with the `test-hooks` feature (never by default).
+mod test_hooks {
+    use super::Input;
+
+    /// With `PROCTOR_TEST_ENGINE_PANIC` set, the engine thread panics when a worker
+    /// prints the line `panic-now`.
+    #[cfg(feature = "test-hooks")]
+    pub fn engine_panic(input: &Input) {
+        if let Input::Output { last_line, .. } = input
+            && last_line == "panic-now"
+            && std::env::var_os("PROCTOR_TEST_ENGINE_PANIC").is_some()
+        {
+            panic!("induced by PROCTOR_TEST_ENGINE_PANIC");
+        }
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    pub fn engine_panic(_input: &Input) {}
 }
 
 async fn sleep_until(at: Option<Instant>) {
