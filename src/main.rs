@@ -86,7 +86,9 @@ fn main() -> ExitCode {
 /// machine allows (probed only when asked).
 fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let asked = std::env::args_os().skip(1).any(|a| a == "--version" || a == "-V");
+    let asked = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "--version" || a == "-V");
     let mut command = Cli::command();
     if asked {
         let version = format!(

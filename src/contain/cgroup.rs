@@ -60,7 +60,10 @@ pub fn members(group: &Path) -> Vec<u32> {
 
 fn collect(group: &Path, out: &mut Vec<u32>) {
     if let Ok(text) = std::fs::read_to_string(group.join("cgroup.procs")) {
-        out.extend(text.split_whitespace().filter_map(|w| w.parse::<u32>().ok()));
+        out.extend(
+            text.split_whitespace()
+                .filter_map(|w| w.parse::<u32>().ok()),
+        );
     }
     if let Ok(entries) = std::fs::read_dir(group) {
         for e in entries.flatten() {

@@ -119,9 +119,7 @@ fn read_ledger() -> Option<Ledger> {
         // Keep the ledger to live processes, so it stays small over long runs.
         if since_prune >= 4096 {
             since_prune = 0;
-            ledger
-                .procs
-                .retain(|k| start_time(k.pid) == Some(k.start));
+            ledger.procs.retain(|k| start_time(k.pid) == Some(k.start));
             ledger
                 .groups
                 .retain(|&(pgid, start)| start_time(pgid) == Some(start) || has_members(pgid));

@@ -22,9 +22,9 @@ use super::output::OutputStore;
 use super::supervisor::{Effect, ExitStatus, Input, Scope, TimerKind};
 use crate::sample::Sample;
 use crate::spec::JobSpec;
+use members::Members;
 use pidfd::PidFd;
 use pipes::{FlushRequest, Reader};
-use members::Members;
 use tree::Known;
 
 /// How long an exit waits for its pipes to hand over what was already written.
