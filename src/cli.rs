@@ -17,8 +17,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 #[command(
     after_help = "Exit status: 0 every worker exited 0; 1 some worker failed, was \
-signalled or could not start; 2 usage or workload error; 129/130/143 interrupted by \
-SIGHUP/SIGINT/SIGTERM."
+signalled or could not start; 2 usage or workload error; 128+N interrupted by signal N \
+(129/130/143: SIGHUP/SIGINT/SIGTERM)."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -38,8 +38,10 @@ pub fn run(
 pub fn print_events(events: &mut EventReceiver) -> bool {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
-    // For the reliability suite: a panic in the front end must still stop every worker.
-    let induce_panic = std::env::var_os("PROCTOR_TEST_PANIC").is_some();
+    // For the reliability suite (test builds only): a panic in the front end must
+    // still stop every worker.
+    let induce_panic =
+        cfg!(feature = "test-hooks") && std::env::var_os("PROCTOR_TEST_PANIC").is_some();
     while let Some(event) = events.blocking_recv() {
         if write_event(&mut out, &event).is_err() {
             return false;

@@ -4,6 +4,7 @@
 //! `Command`s and render its `Event`s and `Snapshot`s. See DESIGN.md.
 
 pub mod cli;
+pub mod contain;
 pub mod control;
 pub mod ctl;
 pub mod engine;

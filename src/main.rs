@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use proctor::cli::{Cli, Sub};
 use proctor::engine::{self, Outcome};
 use proctor::{headless, map, setup, tui};
@@ -15,7 +14,10 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_INTERNAL: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    if let Some(code) = proctor::contain::keeper::main_if_keeper() {
+        return code;
+    }
+    let cli = parse_cli();
     if let Some(Sub::Ctl(args)) = &cli.map {
         return match proctor::ctl::client::run(args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         };
     }
     if let Some(Sub::Map(args)) = &cli.map {
+        proctor::contain::init();
         return match map::run(args) {
             Ok(outcome) => exit_status(outcome),
             Err(e) => {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         config.close_queue = false;
         config.output_events = false;
     }
+    proctor::contain::init();
     let engine = match engine::start(config, plan.jobs) {
         Ok(e) => e,
         Err(e) => {
@@ -100,6 +104,26 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_INTERNAL)
         }
     }
+}
+
+/// Parses the command line; `--version` also says which containment level this
+/// machine allows (probed only when asked).
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let asked = std::env::args_os()
+        .skip(1)
+        .any(|a| a == "--version" || a == "-V");
+    let mut command = Cli::command();
+    if asked {
+        let version = format!(
+            "{}\ncontainment: {}",
+            env!("CARGO_PKG_VERSION"),
+            proctor::contain::probe()
+        );
+        command = command.version(&*String::leak(version));
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// 0 all ok, 1 some worker failed, 128+N when interrupted by signal N.

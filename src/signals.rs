@@ -40,6 +40,34 @@ pub const SIGNALS: &[(i32, &str)] = &[
     (libc::SIGSYS, "SYS"),
 ];
 
+/// Every signal whose default action would end proctor and that it can catch and
+/// survive long enough to stop its workers first (then it exits 128+N). Left out:
+/// KILL and STOP (cannot be caught), faults (ILL, FPE, SEGV, BUS, SYS, TRAP: returning
+/// from a handler would repeat the fault; the keeper covers a death by them) and PIPE,
+/// which stays ignored so that a closed stdout is an error on write, not a death.
+pub fn fatal_signals() -> Vec<i32> {
+    let mut out = vec![
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGABRT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGTERM,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+    ];
+    #[cfg(target_os = "linux")]
+    {
+        out.extend([libc::SIGSTKFLT, libc::SIGPWR]);
+        out.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    }
+    out
+}
+
 /// The highest signal number the kernel accepts (real-time signals included).
 fn max_signal() -> i32 {
     #[cfg(target_os = "linux")]

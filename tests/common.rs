@@ -65,7 +65,13 @@ pub struct Live {
 impl Live {
     /// Starts proctor; with `control`, commands are written to its stdin (`--control -`).
     pub fn start(args: &[&str], control: bool) -> Live {
+        Live::start_with_env(args, control, &[])
+    }
+
+    /// `start` with extra environment variables for proctor.
+    pub fn start_with_env(args: &[&str], control: bool, env: &[(&str, &str)]) -> Live {
         let mut cmd = Command::new(BIN);
+        cmd.envs(env.iter().copied());
         cmd.arg("--headless");
         if control {
             cmd.args(["--control", "-"]);

@@ -97,6 +97,13 @@ pub struct TaskRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
+    /// Always the first event: proctor's version and how it contains what it starts
+    /// (`cgroup` or `ledger`, see the README's "Stopping" section).
+    Started {
+        version: &'static str,
+        containment: &'static str,
+        detail: String,
+    },
     Spawned {
         worker: String,
         pid: u32,
@@ -191,7 +198,8 @@ pub enum EventKind {
     Error {
         message: String,
     },
-    /// proctor received SIGINT, SIGTERM or SIGHUP and is stopping every worker.
+    /// proctor received a terminating signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, …) and
+    /// is stopping every worker.
     Interrupted {
         signal: String,
     },

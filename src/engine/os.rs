@@ -2,6 +2,7 @@
 //! timers, events) and turns what the kernel reports into supervisor inputs.
 
 pub mod limits;
+mod members;
 pub mod pidfd;
 pub mod pipes;
 pub mod reaper;
@@ -23,6 +24,7 @@ use super::output::OutputStore;
 use super::supervisor::{Effect, ExitStatus, Input, Scope, TimerKind};
 use crate::sample::Sample;
 use crate::spec::JobSpec;
+use members::Members;
 use pidfd::PidFd;
 use pipes::{FlushRequest, LogFile, Reader};
 use tree::Known;
@@ -32,9 +34,9 @@ struct OsWorker {
     pidfd: Option<PidFd>,
     reaped: bool,
     flush: Vec<mpsc::UnboundedSender<FlushRequest>>,
-    /// Descendants seen so far (from stops and samples), to reach those that left
+    /// Descendants seen so far and the worker's cgroup, to reach those that left
     /// the process group or were re-parented to proctor.
-    known: Vec<Known>,
+    members: Members,
     /// The pending timeout timer of the current run.
     timeout: Option<tokio::task::AbortHandle>,
 }
@@ -160,7 +162,9 @@ impl Os {
             }
             Effect::Emit(kind) => self.emit(kind),
             Effect::Retire(id) => {
-                self.workers.remove(&id);
+                if let Some(mut w) = self.workers.remove(&id) {
+                    w.members.retire();
+                }
                 self.store.forget(id);
             }
         }
@@ -169,17 +173,24 @@ impl Os {
     fn spawn(&mut self, id: WorkerId, name: &str, job: &JobSpec) -> Input {
         // A restart: whatever the previous run left behind (descendants that ignored
         // the stop signal, daemons it started) goes now, before the new run exists.
-        if let Some(old) = self.workers.get_mut(&id) {
-            tree::remember(&mut old.known, []);
-            for k in &old.known {
-                tree::signal_known(*k, libc::SIGKILL);
+        members::adopt_orphans(&self.pids, &mut self.workers);
+        let mut members = match self.workers.remove(&id) {
+            Some(mut old) => {
+                old.members.kill_leftovers();
+                old.members
             }
-        }
-        let started = match spawn::spawn(job) {
+            None => Members::default(),
+        };
+        let contain = members.prepare(id);
+        let started = match spawn::spawn(job, &contain) {
             Ok(s) => s,
-            Err(error) => return Input::SpawnFailed { id, error },
+            Err(error) => {
+                members.retire();
+                return Input::SpawnFailed { id, error };
+            }
         };
         let pid = started.pid;
+        members.spawned(pid);
         let mut flush = Vec::new();
         for (fd, stream) in [
             (started.stdout, Stream::Stdout),
@@ -209,7 +220,7 @@ impl Os {
             pidfd: PidFd::open(pid),
             reaped: false,
             flush,
-            known: Vec::new(),
+            members,
             timeout: None,
         };
         self.workers.insert(id, worker);
@@ -243,18 +254,19 @@ impl Os {
     }
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {
+        if scope == Scope::Tree {
+            members::adopt_orphans(&self.pids, &mut self.workers);
+        }
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
         if scope == Scope::Tree {
             if !w.reaped {
-                let fresh = tree::walk(w.pid);
-                tree::remember(&mut w.known, fresh);
+                w.members.learn(tree::walk(w.pid));
                 tree::signal_group(w.pid, signal);
-            } else {
-                tree::remember(&mut w.known, []);
             }
-            for k in &w.known {
+            w.members.refresh();
+            for k in &w.members.known {
                 tree::signal_known(*k, signal);
             }
         }
@@ -309,8 +321,9 @@ impl Os {
                 .iter()
                 .zip(&t.descendant_starts)
                 .map(|(&pid, &start)| Known { pid, start });
-            tree::remember(&mut w.known, fresh);
+            w.members.learn(fresh);
         }
+        members::adopt_orphans(&self.pids, &mut self.workers);
     }
 
     /// A child was reaped. For a worker's leader, its exit is reported once its pipes

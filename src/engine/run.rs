@@ -56,7 +56,7 @@ impl Default for EngineConfig {
 pub struct Outcome {
     /// Every worker exited 0.
     pub ok: bool,
-    /// The signal (SIGINT, SIGTERM, SIGHUP) that interrupted proctor, if any.
+    /// The signal (SIGINT, SIGTERM, SIGQUIT, …) that interrupted proctor, if any.
     pub interrupted: Option<i32>,
 }
 
@@ -136,19 +136,33 @@ pub fn start(config: EngineConfig, jobs: Vec<JobSpec>) -> std::io::Result<Engine
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
-            match runtime {
-                Ok(rt) => rt.block_on(run(
+            let failed = Outcome {
+                ok: false,
+                interrupted: None,
+            };
+            let Ok(rt) = runtime else {
+                return failed;
+            };
+            let engine = std::panic::AssertUnwindSafe(|| {
+                rt.block_on(run(
                     config,
                     jobs,
                     engine_store,
                     (cmd_rx, req_rx),
                     event_tx,
                     snap_tx,
-                )),
-                Err(_) => Outcome {
-                    ok: false,
-                    interrupted: None,
-                },
+                ))
+            });
+            match std::panic::catch_unwind(engine) {
+                Ok(outcome) => outcome,
+                // The loop that owned the workers is gone: end every process now,
+                // by cgroup and marker here, by the ledger in the keeper.
+                Err(_) => {
+                    if let Some(c) = crate::contain::get() {
+                        c.emergency_stop();
+                    }
+                    failed
+                }
             }
         })?;
     Ok(EngineHandle {
@@ -191,12 +205,7 @@ async fn run(
 ) -> Outcome {
     reaper::become_subreaper();
     super::os::limits::raise_open_files();
-    let (Ok(mut sigchld), Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) = (
-        signal(SignalKind::child()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
+    let (Ok(mut sigchld), Some(mut fatal)) = (signal(SignalKind::child()), catch_fatal()) else {
         return Outcome {
             ok: false,
             interrupted: None,
@@ -206,6 +215,11 @@ async fn run(
     let mut os = Os::new(store, events, in_tx.clone());
     os.output_events = config.output_events;
     os.log_dir = config.log_dir.clone();
+    os.emit(EventKind::Started {
+        version: env!("CARGO_PKG_VERSION"),
+        containment: crate::contain::get().map_or("ledger", |c| c.level.name()),
+        detail: crate::contain::describe(),
+    });
     let mut sup = Supervisor::new(config.policy.clone());
     let mut engine = Loop {
         sup: &mut sup,
@@ -254,10 +268,11 @@ async fn run(
                 }
             },
             Some(request) = requests.recv() => engine.answer(request).await,
-            _ = sigint.recv() => engine.interrupt(libc::SIGINT, &mut interrupted).await,
-            _ = sigterm.recv() => engine.interrupt(libc::SIGTERM, &mut interrupted).await,
-            _ = sighup.recv() => engine.interrupt(libc::SIGHUP, &mut interrupted).await,
-            Some(input) = in_rx.recv() => engine.process(input).await,
+            Some(sig) = fatal.recv() => engine.interrupt(sig, &mut interrupted).await,
+            Some(input) = in_rx.recv() => {
+                test_hooks::engine_panic(&input);
+                engine.process(input).await;
+            }
             _ = sleep_until(publish_at) => engine.publish(),
         }
     }
@@ -265,6 +280,9 @@ async fn run(
     // Everything proctor started is gone; what they wrote may still be on its way
     // (a slow front end holds the readers back). The run ends after all of it.
     engine.os.readers_done().await;
+    if let Some(c) = crate::contain::get() {
+        c.goodbye();
+    }
     let now = Instant::now();
     let (ok, workers) = engine.sup.summary(now);
     let ok = ok && !engine.os.troubled();
@@ -273,6 +291,48 @@ async fn run(
     engine.os.emit(EventKind::Summary { ok, workers });
     engine.os.send_pending();
     Outcome { ok, interrupted }
+}
+
+/// Every catchable signal that would end proctor, as one stream of numbers. Only
+/// INT, TERM and HUP are required; a signal the system refuses is left as it is.
+fn catch_fatal() -> Option<mpsc::UnboundedReceiver<i32>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    for sig in crate::signals::fatal_signals() {
+        let mut stream = match signal(SignalKind::from_raw(sig)) {
+            Ok(s) => s,
+            Err(_) if ![libc::SIGINT, libc::SIGTERM, libc::SIGHUP].contains(&sig) => continue,
+            Err(_) => return None,
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(sig).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Some(rx)
+}
+
+/// Test-only hooks, compiled in with the `test-hooks` feature (never by default).
+mod test_hooks {
+    use super::Input;
+
+    /// With `PROCTOR_TEST_ENGINE_PANIC` set, the engine thread panics when a worker
+    /// prints the line `panic-now`.
+    #[cfg(feature = "test-hooks")]
+    pub fn engine_panic(input: &Input) {
+        if let Input::Output { last_line, .. } = input
+            && last_line == "panic-now"
+            && std::env::var_os("PROCTOR_TEST_ENGINE_PANIC").is_some()
+        {
+            panic!("induced by PROCTOR_TEST_ENGINE_PANIC");
+        }
+    }
+
+    #[cfg(not(feature = "test-hooks"))]
+    pub fn engine_panic(_input: &Input) {}
 }
 
 async fn sleep_until(at: Option<Instant>) {

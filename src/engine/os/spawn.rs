@@ -23,8 +23,17 @@ pub struct Started {
     pub stderr: OwnedFd,
 }
 
+/// What keeps a worker contained, set in the child before exec (Linux only).
+#[derive(Debug, Default)]
+pub struct Contain {
+    /// `NAME=VALUE` added to the worker's environment.
+    pub marker: Option<std::ffi::CString>,
+    /// The worker's cgroup's `cgroup.procs`, open for writing.
+    pub cgroup: Option<std::os::fd::RawFd>,
+}
+
 /// Spawns the job's program. The error text names the program and the OS reason.
-pub fn spawn(job: &JobSpec) -> Result<Started, String> {
+pub fn spawn(job: &JobSpec, contain: &Contain) -> Result<Started, String> {
     let argv = job.program.argv_os();
     let Some(program) = argv.first() else {
         return Err("empty command".into());
@@ -54,7 +63,7 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
             (_, Some(f)) => f.as_raw_fd(),
             (_, None) => 0,
         };
-        vfork::spawn(job, &argv, fd)
+        vfork::spawn(job, &argv, fd, contain)
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -63,6 +72,7 @@ pub fn spawn(job: &JobSpec) -> Result<Started, String> {
             (_, Some(f)) => f.into(),
             (_, None) => std::process::Stdio::inherit(),
         };
+        let _ = contain;
         portable::spawn(job, &argv, stdin)
     }
 }
@@ -141,7 +151,7 @@ mod tests {
             "_".into(),
             OsString::from_vec(word.clone()),
         ]);
-        let started = spawn(&JobSpec::new("bytes", program)).unwrap();
+        let started = spawn(&JobSpec::new("bytes", program), &Contain::default()).unwrap();
         let mut out = Vec::new();
         File::from(started.stdout).read_to_end(&mut out).unwrap();
         let mut status = 0;

@@ -14,7 +14,7 @@ fn ppid_and_start(pid: u32) -> Option<(u32, u64)> {
 }
 
 /// A process we may signal: pid plus the start time that proves its identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Known {
     pub pid: u32,
     pub start: u64,

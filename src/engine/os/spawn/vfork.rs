@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::Started;
+use super::{Contain, Started};
 use crate::spec::JobSpec;
 
 const STACK: usize = 64 * 1024;
@@ -41,21 +41,29 @@ struct ChildArgs {
     parent: libc::pid_t,
     /// The open-file limit proctor started with, restored before exec.
     nofile: Option<libc::rlimit>,
+    /// The worker's `cgroup.procs`, or -1: the child moves itself in before exec.
+    cgroup: RawFd,
     errno: AtomicI32,
     stage: AtomicI32,
 }
 
 /// What failed in the child, for the error message.
-const STAGES: [&str; 5] = [
+const STAGES: [&str; 6] = [
     "",
     "setpgid",
     "redirecting stdio",
     "changing to cwd",
     "exec",
+    "joining its cgroup",
 ];
 
 /// Spawns `argv` in its own process group with stdin from `stdin` and piped output.
-pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, String> {
+pub fn spawn(
+    job: &JobSpec,
+    argv: &[OsString],
+    stdin: RawFd,
+    contain: &Contain,
+) -> Result<Started, String> {
     let Some(program_os) = argv.first() else {
         return Err("empty command".into());
     };
@@ -86,7 +94,10 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
         .map(|c| cstring(c.as_os_str().as_bytes()))
         .transpose()?;
     let argv_p = null_terminated(&argv_c);
-    let envp = null_terminated(env_c);
+    let mut envp = null_terminated(env_c);
+    if let Some(marker) = &contain.marker {
+        envp.insert(envp.len() - 1, marker.as_ptr());
+    }
     let (out_r, out_w) = pipe().map_err(fail)?;
     let (err_r, err_w) = pipe().map_err(fail)?;
     let args = ChildArgs {
@@ -100,6 +111,7 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: RawFd) -> Result<Started, 
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
         nofile: crate::engine::os::limits::original_open_files(),
+        cgroup: contain.cgroup.unwrap_or(-1),
         errno: AtomicI32::new(0),
         stage: AtomicI32::new(0),
     };
@@ -174,6 +186,10 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::setpgid(0, 0) != 0 {
             fail(a, 1);
         }
+        // Before anything else can fork: every descendant is then in the group.
+        if a.cgroup >= 0 && libc::write(a.cgroup, b"0".as_ptr().cast(), 1) != 1 {
+            fail(a, 5);
+        }
         if libc::dup2(a.stdin, 0) < 0 || libc::dup2(a.stdout, 1) < 0 || libc::dup2(a.stderr, 2) < 0
         {
             fail(a, 2);
@@ -225,7 +241,10 @@ struct Base {
 fn base() -> &'static Base {
     static BASE: OnceLock<Base> = OnceLock::new();
     BASE.get_or_init(|| {
-        let pairs: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        // An outer proctor's marker is replaced by this instance's own.
+        let pairs: Vec<(OsString, OsString)> = std::env::vars_os()
+            .filter(|(k, _)| k != crate::contain::MARKER)
+            .collect();
         let block = pairs.iter().filter_map(|(k, v)| pair(k, v).ok()).collect();
         let path = std::env::var_os("PATH");
         Base { pairs, block, path }
