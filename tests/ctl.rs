@@ -56,7 +56,7 @@ impl Instance {
             events,
         };
         let deadline = Instant::now() + PATIENCE;
-        while !instance.ctl(&["ls"]).status.success() || instance.ctl(&["ls"]).stdout.is_empty() {
+        while instance.ctl(&["ls"]).stdout.is_empty() {
             assert!(Instant::now() < deadline, "the instance never listened");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -173,6 +173,12 @@ impl Client {
             }
         }
     }
+}
+
+/// Runs `ctl launch …` and checks it was accepted.
+fn launched(p: &Instance, args: &[&str]) {
+    let out = p.ctl(args);
+    assert!(out.status.success(), "{args:?}: {out:?}");
 }
 
 fn stdout(out: &Output) -> String {
@@ -313,15 +319,18 @@ fn logs_follow_a_worker() {
     let mut lines = BufReader::new(follow.stdout.take().expect("stdout")).lines();
     assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("two"));
     // A worker that writes later, followed from before it writes.
-    let _ = p.ctl(&[
-        "launch",
-        "--job-name",
-        "w",
-        "--",
-        "sh",
-        "-c",
-        "sleep 0.5; echo later; sleep 300",
-    ]);
+    launched(
+        &p,
+        &[
+            "launch",
+            "--job-name",
+            "w",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.5; echo later; sleep 300",
+        ],
+    );
     let mut follow_w = Command::new(BIN)
         .args(["ctl", "logs", "-f", "w"])
         .env("XDG_RUNTIME_DIR", p.runtime.path())
@@ -347,7 +356,10 @@ fn a_slow_subscriber_gets_lagged_and_stdout_misses_nothing() {
     c.send(&json!({"id": 1, "cmd": "subscribe"}));
     assert_eq!(c.reply(1)["ok"], true);
     // The subscriber reads nothing while 200,000 lines flood.
-    let _ = p.ctl(&["launch", "--job-name", "flood", "--", "seq", "1", "200000"]);
+    launched(
+        &p,
+        &["launch", "--job-name", "flood", "--", "seq", "1", "200000"],
+    );
     let mut last = 0u64;
     let exited = p.event(|e| {
         if e["event"] == "output" && e["worker"] == "flood" {
@@ -500,15 +512,18 @@ fn no_instance_exits_3_and_join_waits_for_the_worker() {
         .expect("run");
     assert_eq!(out.status.code(), Some(3));
     let p = Instance::start(&["sleep 300"]);
-    let _ = p.ctl(&[
-        "launch",
-        "--job-name",
-        "short",
-        "--",
-        "sh",
-        "-c",
-        "sleep 1; exit 4",
-    ]);
+    launched(
+        &p,
+        &[
+            "launch",
+            "--job-name",
+            "short",
+            "--",
+            "sh",
+            "-c",
+            "sleep 1; exit 4",
+        ],
+    );
     let joined = p.ctl_json(&["join", "short"]);
     assert_eq!(joined["code"], 4);
     assert_eq!(joined["ok"], false);

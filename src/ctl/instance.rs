@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -34,6 +34,16 @@ pub struct Instance {
     pub socket: PathBuf,
     json: PathBuf,
     _lock: Flock<File>,
+}
+
+impl Instance {
+    /// Writes `NAME.json` once the socket listens, so a client that finds the
+    /// instance can connect.
+    pub fn announce(&mut self) -> std::io::Result<()> {
+        let text = serde_json::to_string(&self.info).unwrap_or_default();
+        self._lock.set_len(0)?;
+        self._lock.write_all_at(text.as_bytes(), 0)
+    }
 }
 
 impl Drop for Instance {
@@ -145,9 +155,9 @@ pub fn claim(requested: Option<&str>) -> Result<Instance, String> {
                 .map(|d| d.display().to_string())
                 .unwrap_or_default(),
         };
-        let text = serde_json::to_string(&info).unwrap_or_default();
+        // Empty until the socket listens (`announce`): clients treat a locked but
+        // empty file as an instance still starting.
         lock.set_len(0)
-            .and_then(|()| lock.write_all(text.as_bytes()))
             .map_err(|e| format!("cannot write '{}': {e}", json.display()))?;
         // Whatever socket is there belongs to a dead instance.
         let _ = std::fs::remove_file(&socket);

@@ -44,11 +44,12 @@ pub struct Server {
 }
 
 /// Binds the instance's socket and serves it on a thread of its own.
-pub fn start(instance: Instance, link: Link) -> std::io::Result<Server> {
+pub fn start(mut instance: Instance, link: Link) -> std::io::Result<Server> {
     let listener = std::os::unix::net::UnixListener::bind(&instance.socket)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&instance.socket, std::fs::Permissions::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
+    instance.announce()?;
     let name = instance.info.name.clone();
     std::thread::Builder::new()
         .name("proctor-ctl".into())
