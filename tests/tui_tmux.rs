@@ -527,10 +527,11 @@ fn four_floods_at_start_still_show_a_live_table_that_takes_keys() {
 fn pids_show_whole_at_40_columns() {
     let marker = marker("narrow");
     let (tmux, pid) = start_proctor(&marker, "-j 2 'sleep 300' 'sleep 301'", "2/2 running");
-    // proctor itself carries the marker too.
+    // proctor and its keeper carry the marker too: the workers are its children.
     let workers = || -> Vec<u32> {
+        let parents = process_parents();
         let mut w = pids_with_env(&marker);
-        w.retain(|&p| p != pid);
+        w.retain(|&p| parents.contains(&(p, pid)));
         w
     };
     tmux.wait_until("two sleeps", |_| workers().len() == 2);

@@ -6,7 +6,6 @@
 //! behind by a dead instance proves nothing, and its socket is replaced.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -142,7 +141,7 @@ pub fn claim(requested: Option<&str>) -> Result<Instance, String> {
         let (socket, json) = paths(&dir, name);
         let file =
             open_json(&json, true).map_err(|e| format!("cannot open '{}': {e}", json.display()))?;
-        let Ok(mut lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+        let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
             continue; // a live instance has it
         };
         let info = Info {
