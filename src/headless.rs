@@ -56,7 +56,7 @@ pub fn print_events(events: &mut mpsc::Receiver<Event>) -> bool {
 }
 
 fn write_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, event)?;
+    crate::json_safe::to_writer(&mut *out, event)?;
     out.write_all(b"\n")
 }
 

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod control;
 pub mod engine;
 pub mod headless;
+pub mod json_safe;
 pub mod map;
 pub mod sample;
 pub mod setup;
