@@ -145,7 +145,8 @@ pub struct MapArgs {
     #[arg(long, value_name = "FILE")]
     pub tasks: Option<PathBuf>,
 
-    /// Run the template with /bin/sh -c; substituted values are shell-quoted.
+    /// Run the template with /bin/sh -c; placeholders become positional parameters
+    /// ("$1"…), so values are data, never code. Placeholders in '…' are refused.
     #[arg(long)]
     pub shell: bool,
 
