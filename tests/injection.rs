@@ -63,10 +63,13 @@ fn created_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// What a task prints for an input.
+type Expect = fn(&str) -> String;
+
 #[test]
 fn every_placement_delivers_hostile_inputs_as_exact_text() {
     // (template, what the task prints for an input)
-    let placements: &[(&str, fn(&str) -> String)] = &[
+    let placements: &[(&str, Expect)] = &[
         (r"printf '%s\n' {}", |v| v.to_string()),
         (r#"printf '%s\n' "{}""#, |v| v.to_string()),
         (r"printf '%s\n' x{}y", |v| format!("x{v}y")),
