@@ -66,6 +66,16 @@ pub fn open_control(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     if path == Path::new("-") {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
     }
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "control file '{}' is a directory: give a file (or FIFO) of JSON Lines \
+                 commands, or '-' for stdin",
+                path.display()
+            ),
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| {
         std::io::Error::new(
             e.kind(),

@@ -71,7 +71,11 @@ impl Template {
             Some((script, params)) => ["/bin/sh", "-c", script, "sh"]
                 .iter()
                 .map(|w| w.as_bytes().to_vec())
-                .chain(params.iter().map(|p| fill(std::slice::from_ref(p), number, input)))
+                .chain(
+                    params
+                        .iter()
+                        .map(|p| fill(std::slice::from_ref(p), number, input)),
+                )
                 .collect(),
             None => self
                 .words
