@@ -2,6 +2,7 @@
 //! timers, events) and turns what the kernel reports into supervisor inputs.
 
 pub mod limits;
+pub mod log_file;
 pub mod pidfd;
 pub mod pipes;
 pub mod reaper;
@@ -151,28 +152,24 @@ impl Os {
         Input::Spawned { id, pid }
     }
 
-    fn open_log(&self, name: &str, stream: Stream) -> Option<std::fs::File> {
+    /// The worker's log file; a log that cannot be opened is reported (an `error`
+    /// event), and the worker runs with its output kept in memory only.
+    fn open_log(&mut self, name: &str, stream: Stream) -> Option<std::fs::File> {
         let dir = self.log_dir.as_ref()?;
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.#".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let suffix = match stream {
-            Stream::Stdout => "out",
-            Stream::Stderr => "err",
-        };
-        let path = dir.join(format!("{safe}.{suffix}.log"));
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok()
+        match log_file::open_log(dir, name, stream) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                let which = match stream {
+                    Stream::Stdout => "stdout",
+                    Stream::Stderr => "stderr",
+                };
+                let message = format!(
+                    "cannot open the {which} log of '{name}': {e}; its output is kept in memory only"
+                );
+                self.emit(EventKind::Error { message });
+                None
+            }
+        }
     }
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {
