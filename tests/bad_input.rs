@@ -52,24 +52,14 @@ impl Case {
 }
 
 #[test]
-fn a_workload_that_is_not_a_regular_file_or_too_big_is_refused() {
+fn a_workload_that_is_a_device_a_directory_or_too_big_is_refused() {
     let c = Case::new();
-    let fifo = c.path("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success(),
-        "mkfifo"
-    );
     let big = c.path("big.json");
     let file = std::fs::File::create(&big).unwrap();
     file.set_len(17 * 1024 * 1024).unwrap();
     let dir = c.dir.path().to_string_lossy().into_owned();
     for (path, needle) in [
         ("/dev/zero", "not a regular file"),
-        (fifo.as_str(), "not a regular file"),
         (dir.as_str(), "directory"),
         (big.as_str(), "16 MiB"),
     ] {
@@ -85,6 +75,20 @@ fn a_workload_that_is_not_a_regular_file_or_too_big_is_refused() {
         );
         assert!(started.elapsed() < Duration::from_secs(20), "{path}");
     }
+    // A pipe (`-f /dev/stdin`) is read, but only up to the limit.
+    let script = format!("head -c 17M /dev/zero | exec {BIN} --headless -f /dev/stdin");
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("larger than 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -122,16 +122,18 @@ pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
     parse_workload(text, &origin)
 }
 
-/// The file's bytes; devices, pipes and directories are refused before they are
-/// opened (reading `/dev/zero` never ends; opening a FIFO waits for a writer).
+/// The file's bytes. Devices, sockets and directories are refused before they are
+/// opened (reading `/dev/zero` never ends); a pipe (`-f /dev/stdin`, `<(…)`) is
+/// read up to the size limit.
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !meta.is_file() {
+    if !meta.is_file() && !meta.file_type().is_fifo() {
         let kind = if meta.is_dir() {
             "a directory"
         } else {
-            "not a regular file (a device, pipe or socket)"
+            "not a regular file (a device or socket)"
         };
         return Err(format!(
             "it is {kind}: give the path of a JSON workload file"
@@ -144,7 +146,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
             MAX_FILE_BYTES / 1024 / 1024
         )
     };
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
         return Err(too_big());
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
