@@ -212,6 +212,7 @@ impl<'de> Expect<'de> for Job<'_> {
             )
         })?;
         let explicit = name.is_some();
+        job.explicit_name = explicit;
         job.name = match name {
             Some(name) => name,
             None => {
