@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::spec::bounds;
+
 /// Launch, watch and stop worker processes: a pool with a queue, live per-core load,
 /// signals, terminate/kill/pause/restart/join, and output that never blocks.
 #[derive(Debug, Parser)]
@@ -110,11 +112,11 @@ pub struct CommonArgs {
     pub sample_events: bool,
 
     /// Flag a worker as stuck after this long with no output and under --stuck-cpu CPU.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_any_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive)]
     pub stuck_after: Duration,
 
-    /// CPU % (of one core, whole tree) under which a worker counts as idle.
-    #[arg(long, value_name = "PCT", default_value_t = 1.0)]
+    /// CPU % (of one core, whole tree) under which a worker counts as idle, 0..=100.
+    #[arg(long, value_name = "PCT", default_value = "1", value_parser = parse_percent)]
     pub stuck_cpu: f64,
 
     /// Headless: read JSON Lines commands from FILE ('-' = stdin); the queue stays
@@ -152,7 +154,8 @@ pub struct MapArgs {
     #[arg(long, value_name = "FILE")]
     pub tasks: Option<PathBuf>,
 
-    /// Run the template with /bin/sh -c; substituted values are shell-quoted.
+    /// Run the template with /bin/sh -c; placeholders become positional parameters
+    /// ("$1"…), so values are data, never code. Placeholders in '…' are refused.
     #[arg(long)]
     pub shell: bool,
 
@@ -161,7 +164,7 @@ pub struct MapArgs {
     pub retries: u32,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
     pub timeout: Option<Duration>,
 
     /// Stop starting tasks once N tasks failed (`soon,fail=N`; running ones finish)
@@ -195,8 +198,11 @@ pub struct MapArgs {
 
 fn parse_max_parallel(text: &str) -> Result<usize, String> {
     match text.trim().parse::<i64>() {
-        Ok(n) if (1..=10_000).contains(&n) => Ok(n as usize),
-        Ok(n) => Err(format!("'{n}' is out of range: use 1..=10000")),
+        Ok(n) if (1..=bounds::MAX_PARALLEL as i64).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!(
+            "'{n}' is out of range: use 1..={}",
+            bounds::MAX_PARALLEL
+        )),
         Err(_) => Err(format!(
             "'{text}' is not a number: use a whole number such as 4"
         )),
@@ -208,14 +214,21 @@ pub fn parse_any_duration(text: &str) -> Result<Duration, String> {
     crate::sample::parse_duration(text)
 }
 
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let d = parse_any_duration(text)?;
-    if d.is_zero() {
-        return Err(format!(
-            "'{text}' would end every task at once: give a time above zero such as 30s"
-        ));
-    }
-    Ok(d)
+/// A duration above zero and at most a year, as the workload file's
+/// `timeout_s` and `stuck_after_s` (zero would end or flag every worker at once).
+fn parse_positive(text: &str) -> Result<Duration, String> {
+    bounds::positive_seconds(parse_any_duration(text)?, text)
+}
+
+/// A CPU percentage in 0..=100, as the workload file's `stuck_cpu_pct`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let v: f64 = text.trim().parse().map_err(|_| {
+        format!(
+            "'{text}' is not a number: expected {}",
+            bounds::PERCENT_EXPECTED
+        )
+    })?;
+    bounds::percent(v, text)
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -227,11 +240,7 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 }
 
 fn parse_grace(text: &str) -> Result<Duration, String> {
-    let d = parse_any_duration(text)?;
-    if d > Duration::from_secs(3600) {
-        return Err(format!("'{text}' is out of range: use at most 3600s"));
-    }
-    Ok(d)
+    bounds::grace(parse_any_duration(text)?, text)
 }
 
 #[cfg(test)]
@@ -246,8 +255,22 @@ mod tests {
         assert_eq!(parse_any_duration("3"), Ok(Duration::from_secs(3)));
         assert!(parse_any_duration("fast").unwrap_err().contains("'fast'"));
         assert!(parse_interval("50ms").unwrap_err().contains("100ms..60s"));
-        assert!(parse_timeout("0s").unwrap_err().contains("above zero"));
-        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_positive("0s").unwrap_err().contains("greater than 0"));
+        assert!(parse_positive("400d").is_err());
+        assert!(parse_positive("9000h").unwrap_err().contains("at most"));
+        assert_eq!(parse_positive("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_grace("2h").unwrap_err().contains("3600s"));
+    }
+
+    #[test]
+    fn stuck_cpu_is_a_percentage() {
+        for bad in ["-5", "nan", "NaN", "inf", "-inf", "1000", "100.1", "x", ""] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+            assert!(parse_percent(bad).unwrap_err().contains("0..=100"), "{bad}");
+        }
+        assert_eq!(parse_percent("0"), Ok(0.0));
+        assert_eq!(parse_percent("2.5"), Ok(2.5));
+        assert_eq!(parse_percent("100"), Ok(100.0));
     }
 
     #[test]

@@ -39,13 +39,15 @@ struct Request {
     job: Option<serde_json::Value>,
 }
 
-/// Parses one control line; `lookup` turns worker names into ids.
-pub fn parse_line(
-    line: &str,
-    lookup: &dyn Fn(&str) -> Option<WorkerId>,
-) -> Result<Command, String> {
+/// Stands for the workers a `Command::Named` is resolved to.
+const PLACEHOLDER: WorkerId = WorkerId(u32::MAX);
+
+/// Parses one control line. Worker names stay names: the engine resolves them in
+/// the step that executes the command (so a worker launched by an earlier line is
+/// found, and an unknown name is answered at once with an `error` event).
+pub fn parse_line(line: &str) -> Result<Command, String> {
     let req: Request = serde_json::from_str(line).map_err(|e| format!("bad control line: {e}"))?;
-    let ids = || -> Result<Vec<WorkerId>, String> {
+    let names = || -> Result<Vec<String>, String> {
         let names = match &req.worker {
             Some(Names::One(n)) => vec![n.clone()],
             Some(Names::Many(v)) => v.clone(),
@@ -56,11 +58,19 @@ pub fn parse_line(
                 ));
             }
         };
-        names
-            .iter()
-            .map(|n| lookup(n).ok_or_else(|| format!("no worker named '{n}'")))
-            .collect()
+        if names.is_empty() {
+            return Err(format!("'{}' got an empty list of workers", req.cmd));
+        }
+        Ok(names)
     };
+    // `command` for the named workers.
+    let named = |command: Command| -> Result<Command, String> {
+        Ok(Command::Named {
+            names: names()?,
+            command: Box::new(command),
+        })
+    };
+    let none = Vec::new;
     let cmd = match req.cmd.as_str() {
         "signal" => {
             let text = match &req.signal {
@@ -72,28 +82,20 @@ pub fn parse_line(
                     );
                 }
             };
-            Command::Signal {
-                workers: ids()?,
+            named(Command::Signal {
+                workers: none(),
                 signal: parse_signal(&text)?,
                 group: req.group,
-            }
+            })?
         }
-        "terminate" => Command::Terminate(ids()?),
-        "kill" => Command::Kill(ids()?),
-        "pause" => Command::Pause(ids()?),
-        "resume" => Command::Resume(ids()?),
-        "restart" => Command::Restart(ids()?),
-        "cancel" => Command::Cancel(ids()?),
-        "reap_zombies" => {
-            let id = *ids()?.first().ok_or("'reap_zombies' needs one worker")?;
-            Command::ReapZombies(id)
-        }
-        "terminate_zombie_parents" => {
-            let id = *ids()?
-                .first()
-                .ok_or("'terminate_zombie_parents' needs one worker")?;
-            Command::TerminateZombieParents(id)
-        }
+        "terminate" => named(Command::Terminate(none()))?,
+        "kill" => named(Command::Kill(none()))?,
+        "pause" => named(Command::Pause(none()))?,
+        "resume" => named(Command::Resume(none()))?,
+        "restart" => named(Command::Restart(none()))?,
+        "cancel" => named(Command::Cancel(none()))?,
+        "reap_zombies" => named(Command::ReapZombies(PLACEHOLDER))?,
+        "terminate_zombie_parents" => named(Command::TerminateZombieParents(PLACEHOLDER))?,
         "join" => {
             let timeout = match req.timeout_s {
                 Some(t) => Some(Duration::try_from_secs_f64(t).map_err(|_| {
@@ -101,11 +103,16 @@ pub fn parse_line(
                 })?),
                 None => None,
             };
-            let target = match &req.worker {
-                None => JoinTarget::All,
-                Some(_) => JoinTarget::Worker(*ids()?.first().ok_or("'join' needs a worker")?),
-            };
-            Command::Join { target, timeout }
+            match &req.worker {
+                None => Command::Join {
+                    target: JoinTarget::All,
+                    timeout,
+                },
+                Some(_) => named(Command::Join {
+                    target: JoinTarget::Worker(PLACEHOLDER),
+                    timeout,
+                })?,
+            }
         }
         "pause_queue" => Command::PauseQueue,
         "resume_queue" => Command::ResumeQueue,
@@ -139,25 +146,25 @@ pub fn parse_line(
 mod tests {
     use super::*;
 
-    fn lookup(name: &str) -> Option<WorkerId> {
-        (name == "a").then_some(WorkerId(0))
+    fn named(names: &[&str], command: Command) -> Result<Command, String> {
+        Ok(Command::Named {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            command: Box::new(command),
+        })
     }
 
     #[test]
-    fn parses_commands_with_names() {
-        let c = parse_line(
-            r#"{"cmd":"signal","worker":"a","signal":"USR1","group":true}"#,
-            &lookup,
-        );
-        assert_eq!(
-            c,
-            Ok(Command::Signal {
-                workers: vec![WorkerId(0)],
-                signal: libc::SIGUSR1,
-                group: true
-            })
-        );
-        let c = parse_line(r#"{"cmd":"join","timeout_s":1.5}"#, &lookup);
+    fn parses_commands_with_names_for_the_engine_to_resolve() {
+        let c = parse_line(r#"{"cmd":"signal","worker":"a","signal":"USR1","group":true}"#);
+        let signal = Command::Signal {
+            workers: vec![],
+            signal: libc::SIGUSR1,
+            group: true,
+        };
+        assert_eq!(c, named(&["a"], signal));
+        let c = parse_line(r#"{"cmd":"kill","worker":["a","b#2"]}"#);
+        assert_eq!(c, named(&["a", "b#2"], Command::Kill(vec![])));
+        let c = parse_line(r#"{"cmd":"join","timeout_s":1.5}"#);
         assert_eq!(
             c,
             Ok(Command::Join {
@@ -171,29 +178,30 @@ mod tests {
     fn absurd_timeouts_are_errors_not_panics() {
         for t in ["1e30", "-1"] {
             let line = format!(r#"{{"cmd":"join","timeout_s":{t}}}"#);
-            assert!(
-                parse_line(&line, &lookup)
-                    .unwrap_err()
-                    .contains("timeout_s")
-            );
+            assert!(parse_line(&line).unwrap_err().contains("timeout_s"));
         }
     }
 
     #[test]
     fn errors_name_the_problem() {
         assert!(
-            parse_line(r#"{"cmd":"kill","worker":"zz"}"#, &lookup)
-                .unwrap_err()
-                .contains("'zz'")
-        );
-        assert!(
-            parse_line(r#"{"cmd":"fly"}"#, &lookup)
+            parse_line(r#"{"cmd":"fly"}"#)
                 .unwrap_err()
                 .contains("unknown command 'fly'")
         );
-        assert!(parse_line(r#"{"cmd":"signal","worker":"a","signal":"NOPE"}"#, &lookup).is_err());
+        assert!(parse_line(r#"{"cmd":"signal","worker":"a","signal":"NOPE"}"#).is_err());
         assert!(
-            parse_line("not json", &lookup)
+            parse_line(r#"{"cmd":"kill"}"#)
+                .unwrap_err()
+                .contains("\"worker\"")
+        );
+        assert!(
+            parse_line(r#"{"cmd":"kill","worker":[]}"#)
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            parse_line("not json")
                 .unwrap_err()
                 .contains("bad control line")
         );

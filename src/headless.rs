@@ -3,12 +3,10 @@
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use crate::engine::{Command, EngineHandle, Event, EventReceiver, Outcome, Snapshot, WorkerId};
+use crate::engine::{Command, EngineHandle, Event, EventReceiver, Outcome};
 
 /// Prints events until the engine ends; returns how it ended.
 /// `control` is an opened `--control` stream (see `open_control`).
@@ -18,10 +16,9 @@ pub fn run(
 ) -> std::io::Result<Outcome> {
     if let Some(reader) = control {
         let commands = engine.commands.clone();
-        let snapshot = engine.snapshot.clone();
         std::thread::Builder::new()
             .name("proctor-control".into())
-            .spawn(move || read_control(reader, &commands, &snapshot))?;
+            .spawn(move || read_control(reader, &commands))?;
     }
     if !print_events(&mut engine.events) {
         // The reader of our stdout is gone (e.g. `| head`): stop the work rather
@@ -63,7 +60,7 @@ pub fn print_events(events: &mut EventReceiver) -> bool {
 }
 
 fn write_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, event)?;
+    crate::json_safe::to_writer(&mut *out, event)?;
     out.write_all(b"\n")
 }
 
@@ -72,6 +69,16 @@ fn write_event(out: &mut impl Write, event: &Event) -> std::io::Result<()> {
 pub fn open_control(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     if path == Path::new("-") {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+    }
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "control file '{}' is a directory: give a file (or FIFO) of JSON Lines \
+                 commands, or '-' for stdin",
+                path.display()
+            ),
+        ));
     }
     let file = std::fs::File::open(path).map_err(|e| {
         std::io::Error::new(
@@ -83,11 +90,7 @@ pub fn open_control(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
 }
 
 /// Reads control lines until end of input, then closes the queue.
-fn read_control(
-    reader: Box<dyn BufRead + Send>,
-    commands: &mpsc::UnboundedSender<Command>,
-    snapshot: &watch::Receiver<Arc<Snapshot>>,
-) {
+fn read_control(mut reader: Box<dyn BufRead + Send>, commands: &mpsc::UnboundedSender<Command>) {
     /// Closes the queue when reading ends by any route (end of input, a read
     /// error, even a panic), or the engine would wait for launches forever.
     struct CloseOnDrop<'a>(&'a mpsc::UnboundedSender<Command>);
@@ -97,36 +100,34 @@ fn read_control(
         }
     }
     let _close = CloseOnDrop(commands);
-    for line in reader.lines() {
-        let Ok(line) = line else { break };
+    let mut bytes = Vec::new();
+    for number in 1.. {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("proctor: control: cannot read line {number}: {e}; stopped reading");
+                return;
+            }
+        }
+        // A bad line is reported and skipped; the lines after it still count.
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            eprintln!("proctor: control: line {number} is not UTF-8: skipped; write JSON text");
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let lookup = |name: &str| find_worker(snapshot, name);
-        let command = match crate::control::parse_line(&line, &lookup) {
+        let command = match crate::control::parse_line(line) {
             Ok(c) => c,
             Err(message) => {
-                eprintln!("proctor: control: {message}");
+                eprintln!("proctor: control: line {number}: {message}");
                 continue;
             }
         };
         if commands.send(command).is_err() {
             return;
         }
-    }
-}
-
-/// Finds a worker by name, waiting briefly for a snapshot that includes a worker
-/// launched a moment ago (snapshots are published at most every 33 ms).
-fn find_worker(snapshot: &watch::Receiver<Arc<Snapshot>>, name: &str) -> Option<WorkerId> {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        if let Some(w) = snapshot.borrow().workers.iter().find(|w| w.name == name) {
-            return Some(w.id);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -9,6 +9,7 @@ pub mod control;
 pub mod ctl;
 pub mod engine;
 pub mod headless;
+pub mod json_safe;
 pub mod map;
 pub mod sample;
 pub mod setup;

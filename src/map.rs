@@ -233,6 +233,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
                 .into(),
         );
     }
+    setup::check_common(&args.common)?;
     let (template_words, task_words) = split_tasks(&args.template);
     let template = Template::parse(template_words, args.shell)?;
     let origin = match (task_words, &args.tasks) {

@@ -1,5 +1,7 @@
 //! Turning command-line arguments and workload files into jobs and engine settings.
 
+use std::path::Path;
+
 use crate::cli::{CommonArgs, OutputMode, RunArgs};
 use crate::engine::{EngineConfig, Policy};
 use crate::spec::{self, JobSpec, SpecError};
@@ -13,6 +15,7 @@ pub struct Plan {
 
 /// Builds the plan of a plain run: the workload file's jobs, then the COMMANDs.
 pub fn plan_run(args: &RunArgs) -> Result<Plan, SpecError> {
+    check_common(&args.common).map_err(SpecError::new)?;
     let mut jobs = Vec::new();
     let mut file_parallel = None;
     let mut file_grace = None;
@@ -39,6 +42,28 @@ pub fn plan_run(args: &RunArgs) -> Result<Plan, SpecError> {
     jobs.extend(cli_jobs);
     let config = engine_config(&args.common, file_parallel, file_grace);
     Ok(Plan { jobs, config })
+}
+
+/// Checks the shared flags that name paths, so a bad one starts nothing:
+/// `--log-dir` must be an existing directory proctor may create files in.
+pub fn check_common(common: &CommonArgs) -> Result<(), String> {
+    if let Some(dir) = &common.log_dir {
+        check_log_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn check_log_dir(dir: &Path) -> Result<(), String> {
+    use nix::unistd::{AccessFlags, access};
+    let shown = dir.display();
+    let fix = "give an existing directory you can write to (mkdir -p it first)";
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(format!("--log-dir '{shown}' is not a directory: {fix}")),
+        Err(e) => return Err(format!("--log-dir '{shown}': {e}: {fix}")),
+    }
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK)
+        .map_err(|e| format!("--log-dir '{shown}' is not writable ({e}): {fix}"))
 }
 
 /// Engine settings from the shared flags; flags win over the workload file.

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod bounds;
 mod load;
 mod words;
 
@@ -101,6 +102,9 @@ pub enum OnStuck {
 pub struct JobSpec {
     /// Unique among jobs; workers are `name` (count 1) or `name#1..#N`.
     pub name: String,
+    /// The name was given by the user (not derived from the program): a launch
+    /// whose explicit name is taken is refused rather than renamed.
+    pub explicit_name: bool,
     pub program: Program,
     /// Added to the inherited environment (or to an empty one with `env_clear`).
     pub env: BTreeMap<String, String>,
@@ -126,6 +130,7 @@ impl JobSpec {
     pub fn new(name: impl Into<String>, program: Program) -> Self {
         JobSpec {
             name: name.into(),
+            explicit_name: false,
             program,
             env: BTreeMap::new(),
             env_clear: false,

@@ -426,7 +426,7 @@ fn a_bad_workload_file_names_the_field_and_line_and_starts_nothing() {
     assert!(!marker.exists(), "nothing may start");
     let run = common::run(&["-f", "/"]);
     assert_eq!(run.code(), Some(2));
-    assert!(run.stderr.contains("Is a directory"), "{}", run.stderr);
+    assert!(run.stderr.contains("is a directory"), "{}", run.stderr);
 }
 
 #[test]

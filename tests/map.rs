@@ -780,7 +780,7 @@ fn the_joblog_may_not_overwrite_the_tasks_file() {
 fn a_zero_timeout_is_a_usage_error() {
     let r = map(&["--timeout", "0", "--", "echo", ":::", "a"], b"");
     assert_eq!(r.code(), Some(2));
-    assert!(r.stderr.contains("above zero"), "{}", r.stderr);
+    assert!(r.stderr.contains("greater than 0"), "{}", r.stderr);
 }
 
 #[test]

@@ -179,10 +179,13 @@ fn commands_address_workers_by_name_never_by_pid() {
     p.wait_event("exited", "sleep");
     p.close();
     let run = p.finish();
+    let unknown = format!("no worker named '{pid}'");
     assert!(
-        run.stderr.contains(&format!("no worker named '{pid}'")),
-        "{}",
-        run.stderr
+        run.of("error")
+            .iter()
+            .any(|e| e["message"].as_str().unwrap_or_default().contains(&unknown)),
+        "{:?}",
+        run.of("error")
     );
     assert!(run.stderr.contains("unknown field `pid`"), "{}", run.stderr);
     assert_eq!(

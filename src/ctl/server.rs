@@ -204,7 +204,8 @@ async fn write_line(
     wr: &mut tokio::net::unix::OwnedWriteHalf,
     value: &Value,
 ) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    // Escaped so a client that prints lines in a terminal is safe too.
+    let mut bytes = crate::json_safe::to_vec(value).unwrap_or_default();
     bytes.push(b'\n');
     wr.write_all(&bytes).await
 }
@@ -291,17 +292,16 @@ impl Ctx {
 
 /// The control stream's commands, with the same words and fields.
 async fn command(request: &Value, ctx: &Ctx) -> Result<(), Failure> {
-    let command = parse_command(request, ctx)?;
+    let command = parse_command(request)?;
     ctx.execute(command).await
 }
 
-pub(super) fn parse_command(request: &Value, ctx: &Ctx) -> Result<Command, Failure> {
+pub(super) fn parse_command(request: &Value) -> Result<Command, Failure> {
     let mut line = request.clone();
     if let Some(map) = line.as_object_mut() {
         map.remove("id");
     }
-    let lookup = |name: &str| ctx.worker(name).ok();
-    crate::control::parse_line(&line.to_string(), &lookup).map_err(|message| {
+    crate::control::parse_line(&line.to_string()).map_err(|message| {
         let code = if message.starts_with("unknown command") {
             Code::UnknownCmd
         } else if message.contains("no worker named") {

@@ -54,6 +54,13 @@ pub enum Command {
     StopAll,
     /// Nudge the parents of a worker's zombies with SIGCHLD.
     ReapZombies(WorkerId),
+    /// `command` for the workers with these names, resolved by the engine in the
+    /// step that executes it (an unknown name is an `error` event, answered at
+    /// once). `command`'s own worker ids are placeholders; see [`Command::for_workers`].
+    Named {
+        names: Vec<String>,
+        command: Box<Command>,
+    },
     /// Second step when nudging did not help: terminate the zombies' parents, so the
     /// zombies are re-parented to proctor and reaped (the leader gets the stop ladder).
     TerminateZombieParents(WorkerId),
@@ -79,6 +86,37 @@ impl Command {
             Command::StopAll => "stop everything",
             Command::ReapZombies(_) => "reap zombies",
             Command::TerminateZombieParents(_) => "terminate zombies' parents",
+            Command::Named { command, .. } => command.desc(),
+        }
+    }
+
+    /// This command aimed at `ids` instead (commands for one worker take the first).
+    pub fn for_workers(self, ids: Vec<WorkerId>) -> Command {
+        let first = ids.first().copied();
+        match self {
+            Command::Signal { signal, group, .. } => Command::Signal {
+                workers: ids,
+                signal,
+                group,
+            },
+            Command::Terminate(_) => Command::Terminate(ids),
+            Command::Kill(_) => Command::Kill(ids),
+            Command::Pause(_) => Command::Pause(ids),
+            Command::Resume(_) => Command::Resume(ids),
+            Command::Restart(_) => Command::Restart(ids),
+            Command::Cancel(_) => Command::Cancel(ids),
+            Command::Join {
+                target: JoinTarget::Worker(old),
+                timeout,
+            } => Command::Join {
+                target: JoinTarget::Worker(first.unwrap_or(old)),
+                timeout,
+            },
+            Command::ReapZombies(old) => Command::ReapZombies(first.unwrap_or(old)),
+            Command::TerminateZombieParents(old) => {
+                Command::TerminateZombieParents(first.unwrap_or(old))
+            }
+            other => other,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! timers, events) and turns what the kernel reports into supervisor inputs.
 
 pub mod limits;
+pub mod log_file;
 mod members;
 pub mod pidfd;
 pub mod pipes;
@@ -228,29 +229,27 @@ impl Os {
         Input::Spawned { id, pid }
     }
 
-    fn open_log(&self, name: &str, stream: Stream) -> Option<LogFile> {
+    /// The worker's log file; a log that cannot be opened is reported (an `error`
+    /// event), the worker runs with its output kept in memory only, and the run
+    /// does not count as a success.
+    fn open_log(&mut self, name: &str, stream: Stream) -> Option<LogFile> {
         let dir = self.log_dir.as_ref()?;
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.#".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let suffix = match stream {
-            Stream::Stdout => "out",
-            Stream::Stderr => "err",
-        };
-        let path = dir.join(format!("{safe}.{suffix}.log"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .ok()?;
-        Some(LogFile { file, path })
+        let path = dir.join(log_file::file_name(name, stream).unwrap_or_default());
+        match log_file::open_log(dir, name, stream) {
+            Ok(file) => Some(LogFile { file, path }),
+            Err(e) => {
+                let which = match stream {
+                    Stream::Stdout => "stdout",
+                    Stream::Stderr => "stderr",
+                };
+                let message = format!(
+                    "cannot open the {which} log of '{name}': {e}; its output is kept in memory only"
+                );
+                self.troubled.store(true, Ordering::Relaxed);
+                self.emit(EventKind::Error { message });
+                None
+            }
+        }
     }
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {

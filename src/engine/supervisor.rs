@@ -48,7 +48,8 @@ fn subjects(input: &Input) -> counts::Subjects {
             | Command::Restart(ids)
             | Command::Cancel(ids) => ids.clone(),
             Command::ReapZombies(id) | Command::TerminateZombieParents(id) => vec![*id],
-            Command::StopAll => return Subjects::All,
+            // Names are resolved while the command runs: recount everything.
+            Command::StopAll | Command::Named { .. } => return Subjects::All,
             Command::Launch(_)
             | Command::Join { .. }
             | Command::PauseQueue
@@ -372,7 +373,21 @@ impl Supervisor {
             self.error(format!("cannot launch '{}': the queue is closed", job.name));
             return;
         }
+        if job.explicit_name
+            && let Some(taken) = self
+                .workers
+                .values()
+                .find(|w| w.job.name == job.name || job.worker_names().contains(&w.name))
+        {
+            self.error(format!(
+                "cannot launch '{}': a worker named '{}' exists; give the job a name \
+                 no worker has",
+                job.name, taken.name
+            ));
+            return;
+        }
         let job = Arc::new(job);
+        // Names proctor derived itself get `-2`, `-3`… to stay unique.
         for base in job.worker_names() {
             let mut name = base.clone();
             let mut n = 2;

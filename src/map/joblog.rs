@@ -41,7 +41,7 @@ impl Joblog {
 
     /// Appends one record as one write, so a crash leaves whole lines behind.
     pub fn append(&mut self, record: &TaskRecord) -> Result<(), String> {
-        let mut line = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+        let mut line = crate::json_safe::to_vec(record).map_err(|e| e.to_string())?;
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -2,12 +2,15 @@
 //!
 //! Placeholders are replaced inside argv words, never by a shell: `{}` the task,
 //! `{#}` its number, `{.}` the task without extension, `{/}` its basename. With
-//! `--shell` the words form one `/bin/sh -c` script and every value is quoted.
+//! `--shell` the words form one `/bin/sh -c` script whose placeholders refer to
+//! positional parameters, and the values are passed as arguments (see `shell.rs`).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
 use crate::spec::Program;
+
+mod shell;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
@@ -26,7 +29,8 @@ enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     words: Vec<Vec<Part>>,
-    shell: bool,
+    /// `--shell`: the script, and the placeholder each positional parameter carries.
+    shell: Option<(String, Vec<Part>)>,
 }
 
 impl Template {
@@ -42,68 +46,67 @@ impl Template {
         if first.trim().is_empty() && (!shell || words.iter().all(|w| w.trim().is_empty())) {
             return Err(empty());
         }
-        let mut words: Vec<Vec<Part>> = words.iter().map(|w| parse_word(w)).collect();
+        let text = words;
+        let mut words: Vec<Vec<Part>> = text.iter().map(|w| parse_word(w)).collect();
         let has_placeholder = words.iter().flatten().any(|p| !matches!(p, Part::Text(_)));
         if !has_placeholder {
             words.push(vec![Part::Input]);
         }
+        let shell = if shell {
+            let mut script = text.join(" ");
+            if !has_placeholder {
+                script.push_str(" {}");
+            }
+            Some(shell::compile(&script)?)
+        } else {
+            None
+        };
         Ok(Template { words, shell })
     }
 
     /// The program for task number `number` with input `input`.
     pub fn render(&self, number: u64, input: &[u8]) -> Program {
-        let words: Vec<Vec<u8>> = self
-            .words
-            .iter()
-            .map(|parts| self.fill(parts, number, input))
-            .collect();
-        if self.shell {
-            let script = words.join(&b' ');
-            match String::from_utf8(script) {
-                Ok(script) => Program::Shell(script),
-                Err(e) => Program::ArgvOs(vec![
-                    "/bin/sh".into(),
-                    "-c".into(),
-                    OsString::from_vec(e.into_bytes()),
-                ]),
-            }
-        } else {
-            match words
+        let words: Vec<Vec<u8>> = match &self.shell {
+            // sh -c SCRIPT sh VALUE…: `$0` is "sh", the values are `$1`, `$2`, …
+            Some((script, params)) => ["/bin/sh", "-c", script, "sh"]
                 .iter()
-                .map(|w| String::from_utf8(w.clone()))
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(words) => Program::Argv(words),
-                Err(_) => Program::ArgvOs(words.into_iter().map(OsString::from_vec).collect()),
-            }
+                .map(|w| w.as_bytes().to_vec())
+                .chain(
+                    params
+                        .iter()
+                        .map(|p| fill(std::slice::from_ref(p), number, input)),
+                )
+                .collect(),
+            None => self
+                .words
+                .iter()
+                .map(|parts| fill(parts, number, input))
+                .collect(),
+        };
+        match words
+            .iter()
+            .map(|w| String::from_utf8(w.clone()))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(words) => Program::Argv(words),
+            Err(_) => Program::ArgvOs(words.into_iter().map(OsString::from_vec).collect()),
         }
     }
+}
 
-    fn fill(&self, parts: &[Part], number: u64, input: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for part in parts {
-            let number_text;
-            let value: &[u8] = match part {
-                Part::Text(text) => {
-                    out.extend_from_slice(text.as_bytes());
-                    continue;
-                }
-                Part::Input => input,
-                Part::Number => {
-                    number_text = number.to_string();
-                    number_text.as_bytes()
-                }
-                Part::NoExtension => without_extension(input),
-                Part::Basename => basename(input),
-            };
-            if self.shell {
-                out.extend_from_slice(&shell_quote(value));
-            } else {
-                out.extend_from_slice(value);
-            }
+/// One word with its placeholders replaced by the task's values, byte for byte.
+fn fill(parts: &[Part], number: u64, input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in parts {
+        match part {
+            Part::Text(text) => out.extend_from_slice(text.as_bytes()),
+            Part::Input => out.extend_from_slice(input),
+            Part::Number => out.extend_from_slice(number.to_string().as_bytes()),
+            Part::NoExtension => out.extend_from_slice(without_extension(input)),
+            Part::Basename => out.extend_from_slice(basename(input)),
         }
-        out
     }
+    out
 }
 
 /// Splits one word into text and placeholders; any other `{…}` is plain text.
@@ -159,21 +162,6 @@ fn basename(input: &[u8]) -> &[u8] {
         Some(i) => &trimmed[i + 1..],
         None => trimmed,
     }
-}
-
-/// Single-quotes a value for /bin/sh: `it's` → `'it'\''s'`.
-pub fn shell_quote(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len() + 2);
-    out.push(b'\'');
-    for &b in value {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(b'\'');
-    out
 }
 
 #[cfg(test)]
@@ -240,25 +228,28 @@ mod tests {
         assert_eq!(basename(b""), b"");
     }
 
-    #[test]
-    fn shell_quoting_escapes_single_quotes() {
-        assert_eq!(shell_quote(b"it's"), b"'it'\\''s'");
-        assert_eq!(shell_quote(b""), b"''");
-        assert_eq!(shell_quote(b"$(x) `y` \\"), b"'$(x) `y` \\'");
+    fn sh(script: &str, values: &[&str]) -> Program {
+        let mut argv = vec![
+            "/bin/sh".to_string(),
+            "-c".into(),
+            script.into(),
+            "sh".into(),
+        ];
+        argv.extend(values.iter().map(|v| v.to_string()));
+        Program::Argv(argv)
     }
 
     #[test]
-    fn shell_mode_joins_words_and_quotes_values() {
+    fn shell_mode_passes_values_as_parameters_never_as_script_text() {
         let t = Template::parse(&words(&["echo", "{}", "|", "wc -c"]), true).unwrap();
-        assert_eq!(
-            t.render(3, b"a'b"),
-            Program::Shell("echo 'a'\\''b' | wc -c".into())
-        );
+        assert_eq!(t.render(3, b"a'b"), sh("echo \"${1}\" | wc -c", &["a'b"]));
         // `{#}` is a placeholder too, so the task is not appended.
         let t = Template::parse(&words(&["echo {#}:"]), true).unwrap();
-        assert_eq!(t.render(3, b"x y"), Program::Shell("echo '3':".into()));
+        assert_eq!(t.render(3, b"x y"), sh("echo \"${1}\":", &["3"]));
         let t = Template::parse(&words(&["echo"]), true).unwrap();
-        assert_eq!(t.render(3, b"x y"), Program::Shell("echo 'x y'".into()));
+        assert_eq!(t.render(3, b"x y"), sh("echo \"${1}\"", &["x y"]));
+        let err = Template::parse(&words(&["echo '{}'"]), true).unwrap_err();
+        assert!(err.contains("single quotes"), "{err}");
     }
 
     #[test]
@@ -274,7 +265,9 @@ mod tests {
             Program::ArgvOs(vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                OsString::from_vec(b"cat '\xff'".to_vec())
+                "cat \"${1}\"".into(),
+                "sh".into(),
+                OsString::from_vec(b"\xff".to_vec())
             ])
         );
     }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde::de::{self, DeserializeSeed, MapAccess};
 use serde_json::error::Category;
 
+use super::bounds::{MAX_GRACE_MS, MAX_PARALLEL};
 use super::{JobSpec, Program, Workload};
-use job::{Jobs, MAX_GRACE_MS, field_names};
+use job::{Jobs, field_names};
 use kinds::Whole;
 use value::{Expect, Visit, quote, unknown_field};
 
@@ -23,8 +24,6 @@ mod kinds;
 mod tests;
 mod value;
 
-/// Most workers running at once that a file may ask for.
-const MAX_PARALLEL: usize = 10_000;
 /// The workload's default grace period between the stop signal and SIGKILL.
 const DEFAULT_GRACE_MS: u64 = 3000;
 
@@ -100,10 +99,14 @@ pub fn parse_workload(text: &str, origin: &str) -> Result<Workload, SpecError> {
     Ok(workload)
 }
 
-/// Reads and parses a workload file.
+/// Largest workload file read: far above any real workload, small enough that a
+/// wrong path (a disk image, a log) is refused instead of filling memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads and parses a workload file (a regular file of at most [`MAX_FILE_BYTES`]).
 pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path)
+    let bytes = read_limited(path)
         .map_err(|e| SpecError::new(format!("{origin}: cannot read workload file: {e}")))?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let good = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
@@ -117,6 +120,46 @@ pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
         )
     })?;
     parse_workload(text, &origin)
+}
+
+/// The file's bytes. Devices, sockets and directories are refused before they are
+/// opened (reading `/dev/zero` never ends); a pipe (`-f /dev/stdin`, `<(…)`) is
+/// read up to the size limit.
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() && !meta.file_type().is_fifo() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device or socket)"
+        };
+        return Err(format!(
+            "it is {kind}: give the path of a JSON workload file"
+        ));
+    }
+    let too_big = || {
+        format!(
+            "it is larger than {} MiB: give a workload file, not data (jobs are a few \
+             lines each)",
+            MAX_FILE_BYTES / 1024 / 1024
+        )
+    };
+    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    // The size may change after the check (or be unknown, as in /proc): read one
+    // byte past the limit to notice.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 /// One job from a positional command line (`--shell` makes it a shell script).

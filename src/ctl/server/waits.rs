@@ -13,7 +13,7 @@ pub(super) async fn join(request: &Value, ctx: &Ctx) -> Result<Option<Value>, Fa
     let worker = names(request).and_then(|n| n.first().cloned());
     // Subscribed before the join goes in, so its answer cannot be missed.
     let mut events = ctx.link.tap.subscribe();
-    ctx.execute(parse_command(request, ctx)?).await?;
+    ctx.execute(parse_command(request)?).await?;
     loop {
         let event = match events.recv().await {
             Ok((_, e)) => e,

@@ -12,6 +12,21 @@ use crate::signals::signal_name;
 impl Supervisor {
     pub(super) fn command(&mut self, cmd: Command, now: Instant) {
         match cmd {
+            Command::Named { names, command } => {
+                let mut ids = Vec::new();
+                for name in &names {
+                    match self.find(name) {
+                        Some(id) => ids.push(id),
+                        None => self.error(format!(
+                            "cannot {}: no worker named '{name}'",
+                            command.desc()
+                        )),
+                    }
+                }
+                if !ids.is_empty() {
+                    self.command(command.for_workers(ids), now);
+                }
+            }
             Command::Launch(job) => self.launch(*job, now),
             Command::Signal {
                 workers,

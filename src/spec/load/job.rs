@@ -15,10 +15,7 @@ use crate::spec::{
     JobSpec, MAX_COUNT, OnStuck, Program, RestartPolicy, default_name, split_words, uniquify_names,
 };
 
-/// Longest `timeout_s` / `stuck_after_s`: one year.
-const MAX_SECONDS: f64 = 31_536_000.0;
-/// Longest stop grace period: one hour.
-pub(super) const MAX_GRACE_MS: u64 = 3_600_000;
+use crate::spec::bounds::{MAX_GRACE_MS, MAX_NAME_BYTES};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Field {
@@ -183,7 +180,7 @@ impl<'de> Expect<'de> for Job<'_> {
                     job.max_restarts = Some(map.next_value_seed(Visit(kind))?);
                 }
                 Field::TimeoutS => {
-                    let kind = Seconds { max: MAX_SECONDS };
+                    let kind = Seconds;
                     job.timeout = Some(map.next_value_seed(Visit(kind))?);
                 }
                 Field::Stdin => job.stdin = map.next_value_seed(Visit(Stdin))?,
@@ -196,7 +193,7 @@ impl<'de> Expect<'de> for Job<'_> {
                     job.stop_grace = Some(Duration::from_millis(map.next_value_seed(Visit(kind))?));
                 }
                 Field::StuckAfterS => {
-                    let kind = Seconds { max: MAX_SECONDS };
+                    let kind = Seconds;
                     job.stuck_after = Some(map.next_value_seed(Visit(kind))?);
                 }
                 Field::StuckCpuPct => {
@@ -215,6 +212,7 @@ impl<'de> Expect<'de> for Job<'_> {
             )
         })?;
         let explicit = name.is_some();
+        job.explicit_name = explicit;
         job.name = match name {
             Some(name) => name,
             None => {
@@ -241,16 +239,16 @@ impl<'de> Expect<'de> for Job<'_> {
 /// The name of a job that has none: [`default_name`], with whitespace, control
 /// characters and `#` (which would break worker names) replaced by `_`.
 pub(super) fn derived_name(program: &Program) -> String {
-    default_name(program)
-        .chars()
-        .map(|c| {
-            if c.is_whitespace() || c.is_control() || c == '#' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut name = String::new();
+    // Cut short enough that a `-N` suffix still fits the limit of explicit names.
+    for c in default_name(program).chars() {
+        if name.len() + c.len_utf8() > MAX_NAME_BYTES - 8 {
+            break;
+        }
+        let safe = c.is_whitespace() || c.is_control() || c == '#';
+        name.push(if safe { '_' } else { c });
+    }
+    name
 }
 
 /// An explicit job name: non-empty, no whitespace, control characters or `#`
@@ -259,6 +257,14 @@ fn check_name(v: &str, priors: &[Prior]) -> Result<String, String> {
     const EXPECTED: &str = "a name without whitespace, control characters or '#'";
     if v.is_empty() {
         return Err(format!("'' is empty: expected {EXPECTED}"));
+    }
+    if v.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "{} is {} bytes long: expected a name of at most {MAX_NAME_BYTES} bytes (its \
+             log file name must fit the file system's limit)",
+            quote(&v.chars().take(20).chain("…".chars()).collect::<String>()),
+            v.len()
+        ));
     }
     if let Some(c) = v
         .chars()

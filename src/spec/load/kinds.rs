@@ -51,25 +51,20 @@ where
     }
 }
 
-/// A number of seconds in `(0, max]`, as a `Duration`.
-pub(super) struct Seconds {
-    pub max: f64,
-}
+/// A number of seconds in `(0, MAX_SECONDS]`, as a `Duration`.
+pub(super) struct Seconds;
 
 impl<'de> Expect<'de> for Seconds {
     type Value = Duration;
 
     fn expected(&self) -> String {
-        format!(
-            "a number of seconds greater than 0 and at most {}",
-            self.max
-        )
+        crate::spec::bounds::seconds_expected()
     }
     fn int<E: de::Error>(self, v: i128) -> Result<Duration, E> {
         self.float(v as f64)
     }
     fn float<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-        if v > 0.0 && v <= self.max {
+        if v > 0.0 && v <= crate::spec::bounds::MAX_SECONDS {
             Ok(Duration::from_secs_f64(v))
         } else {
             Err(E::custom(format!(
@@ -88,21 +83,13 @@ impl<'de> Expect<'de> for Percent {
     type Value = f64;
 
     fn expected(&self) -> String {
-        "a percentage in 0..=100".into()
+        crate::spec::bounds::PERCENT_EXPECTED.into()
     }
     fn int<E: de::Error>(self, v: i128) -> Result<f64, E> {
         self.float(v as f64)
     }
     fn float<E: de::Error>(self, v: f64) -> Result<f64, E> {
-        if (0.0..=100.0).contains(&v) {
-            Ok(v)
-        } else {
-            Err(E::custom(format!(
-                "'{}' is out of range: expected {}",
-                Number(v),
-                self.expected()
-            )))
-        }
+        crate::spec::bounds::percent(v, &Number(v).to_string()).map_err(E::custom)
     }
 }
 
