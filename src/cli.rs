@@ -49,6 +49,12 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     Map(MapArgs),
     /// Command or query a running proctor through its control socket.
     Ctl(crate::ctl::args::CtlArgs),
+    /// Open the terminal UI on a running proctor (headless or not); quitting
+    /// detaches and leaves its work running.
+    Attach {
+        /// The instance (default: the only one running, else `default`).
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +134,12 @@ pub struct CommonArgs {
     /// when a live instance has that); `proctor ctl --name NAME` reaches it.
     #[arg(long = "name", value_name = "NAME")]
     pub instance: Option<String>,
+
+    /// Start in the background (headless, its own session, output to files in the
+    /// runtime directory), print the instance's name and return; reach it with
+    /// `proctor attach` and `proctor ctl`. Its queue stays open until joined.
+    #[arg(long)]
+    pub detach: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,9 +7,13 @@
 //! {"cmd":"launch","job":{"cmd":["sleep","1"],"count":2}}
 //! ```
 
+mod encode;
+
 use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use encode::{job_json, to_line};
 
 use crate::engine::{Command, JoinTarget, WorkerId};
 use crate::signals::parse_signal;

@@ -4,7 +4,9 @@
 //! Events and Snapshots, nothing else.
 
 pub mod args;
+pub mod attach;
 pub mod client;
+pub mod detach;
 pub mod instance;
 pub mod protocol;
 pub mod server;

@@ -27,9 +27,41 @@ fn main() -> ExitCode {
             }
         };
     }
+    let (common, subcommand) = match &cli.map {
+        Some(Sub::Map(args)) => (&args.common, Some("map")),
+        _ => (&cli.run.common, None),
+    };
+    if common.detach {
+        return match proctor::ctl::detach::detach(common.instance.as_deref(), subcommand) {
+            Ok(name) => {
+                println!("{name}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("proctor: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        };
+    }
+    if let Some(Sub::Attach { name }) = &cli.map {
+        return match proctor::ctl::attach::attach(name.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("proctor attach: {}", e.message);
+                ExitCode::from(e.status)
+            }
+        };
+    }
     if let Some(Sub::Map(args)) = &cli.map {
+        let instance = match proctor::ctl::claim(args.common.instance.as_deref()) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("proctor: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
         proctor::contain::init();
-        return match map::run(args) {
+        return match map::run(args, instance) {
             Ok(outcome) => exit_status(outcome),
             Err(e) => {
                 eprintln!("proctor: {e}");
@@ -45,7 +77,8 @@ fn main() -> ExitCode {
         }
     };
     let headless = common.headless || !std::io::stdout().is_terminal();
-    if plan.jobs.is_empty() && headless && common.control.is_none() {
+    let detached = proctor::ctl::detach::is_detached();
+    if plan.jobs.is_empty() && headless && common.control.is_none() && !detached {
         eprintln!(
             "proctor: nothing to run: give COMMANDs, -f WORKLOAD.json, or --control FILE (headless)"
         );
@@ -71,6 +104,10 @@ fn main() -> ExitCode {
         }
     };
     let mut config = plan.config;
+    if detached {
+        // Launches come later through the socket; `ctl join` closes the queue.
+        config.close_queue = false;
+    }
     if !headless {
         // The UI keeps the queue open for launches and reads output from the store.
         config.close_queue = false;

@@ -79,7 +79,10 @@ struct Plan {
 /// Runs the tasks until every task has finished (or the run was halted,
 /// interrupted or quit): in the terminal UI when stdout is a terminal, else
 /// printing JSON Lines events. Bad arguments are reported before anything starts.
-pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
+pub fn run(
+    args: &MapArgs,
+    instance: Option<crate::ctl::instance::Instance>,
+) -> Result<Outcome, MapError> {
     let mut plan = plan(args).map_err(MapError::Usage)?;
     let ui = shows_ui(args, &plan.origin);
     // The UI reads output from the engine's store; the driver only counts it.
@@ -98,6 +101,8 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
         .map_err(|e| internal("cannot start the task reader", e))?;
     let engine = engine::start(plan.config, Vec::new())
         .map_err(|e| internal("cannot start the engine", e))?;
+    // Held until the run ends: the socket answers `proctor ctl` meanwhile.
+    let _socket = crate::ctl::serve(instance, &engine).map_err(MapError::Internal)?;
     let started = Started {
         runtime,
         settings: plan.settings,

@@ -11,10 +11,10 @@ pub mod units;
 pub use sampler::Sampler;
 pub use units::parse_duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Machine-wide figures from one sampling tick.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemSample {
     /// CPU % per logical core (0..100).
     pub cores: Vec<f32>,

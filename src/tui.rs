@@ -58,6 +58,19 @@ pub fn run_map(engine: EngineHandle) -> io::Result<Outcome> {
     run_app(engine, app)
 }
 
+/// `run` on another instance's engine, reached through its socket (`proctor
+/// attach`): quitting detaches and leaves the work running.
+pub fn run_attached(mut engine: EngineHandle, name: &str) -> io::Result<()> {
+    let mut app = App::new(Theme::from_env(), SystemTime::now());
+    app.lifecycle.attached_to = Some(name.to_string());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    terminal::Session::start(app.mouse).and_then(|mut session| {
+        runtime.block_on(event_loop::run(&mut session, &mut engine, &mut app))
+    })
+}
+
 fn run_app(mut engine: EngineHandle, mut app: App) -> io::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -554,3 +554,76 @@ fn pids_show_whole_at_40_columns() {
     exit_status(&tmux);
     assert_all_gone(&marker, pid);
 }
+
+#[test]
+fn detach_attach_and_join_from_another_terminal() {
+    let bin = env!("CARGO_BIN_EXE_proctor");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let dir = runtime.path().to_str().expect("utf-8").to_string();
+    let ctl = |args: &[&str]| {
+        Command::new(bin)
+            .arg("ctl")
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &dir)
+            .output()
+            .expect("proctor ctl runs")
+    };
+    // Started in the background: it prints its name and returns at once.
+    let detached = Command::new(bin)
+        .args([
+            "--detach",
+            "sh -c 'echo hello-attach; sleep 300'",
+            "sleep 300",
+        ])
+        .env("XDG_RUNTIME_DIR", &dir)
+        .output()
+        .expect("proctor --detach runs");
+    assert!(detached.status.success(), "{detached:?}");
+    assert_eq!(String::from_utf8_lossy(&detached.stdout).trim(), "default");
+    let ls = String::from_utf8_lossy(&ctl(&["--json", "ls"]).stdout).into_owned();
+    let info: serde_json::Value = serde_json::from_str(ls.trim()).expect("one instance");
+    let instance = info["pid"].as_u64().expect("pid") as u32;
+
+    // The full UI on it, from another terminal.
+    let tmux = Tmux::start("env PS1='e2e$ ' TERM=xterm-256color sh");
+    tmux.wait_for("e2e$");
+    tmux.type_text(&format!(
+        "env XDG_RUNTIME_DIR={dir} {bin} attach; echo attach-exit=$?"
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("the instance's workers and output", |s| {
+        s.contains("2/2 running") && s.contains("hello-attach")
+    });
+    // A command from the attached UI reaches the instance: kill `sleep`.
+    tmux.keys(&["Down"]);
+    tmux.keys(&["K"]);
+    tmux.wait_until("sleep killed", |s| s.contains("-9 SIGKILL"));
+    // Quitting detaches; the work goes on.
+    tmux.keys(&["q"]);
+    tmux.wait_for("Detach from 'default'");
+    tmux.keys(&["y"]);
+    tmux.wait_until("attach returned", |s| {
+        s.lines().any(|l| l.trim() == "attach-exit=0")
+    });
+    let status: serde_json::Value =
+        serde_json::from_slice(&ctl(&["--json", "status"]).stdout).expect("status JSON");
+    let sh = status["workers"]
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["worker"] == "sh").cloned())
+        .expect("sh");
+    assert_eq!(sh["state"], "running", "detaching left the work running");
+    // Joined from a script: the queue closes, the instance ends.
+    assert!(ctl(&["kill", "sh"]).status.success());
+    let joined = ctl(&["join"]);
+    assert_eq!(
+        joined.status.code(),
+        Some(1),
+        "killed workers fail the join"
+    );
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{instance}")).exists() {
+        assert!(start.elapsed() < TIMEOUT, "the instance did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ctl(&["ls"]).stdout.is_empty());
+}

@@ -38,7 +38,7 @@ pub fn run(args: &CtlArgs) -> Result<(), CtlError> {
         return Ok(());
     }
     let request = request_of(&args.request)?;
-    let socket = locate(args.name.as_deref())?;
+    let (socket, _) = locate(args.name.as_deref())?;
     let mut conn = Connection::open(&socket)?;
     conn.send(&request)?;
     let streams = matches!(
@@ -48,6 +48,11 @@ pub fn run(args: &CtlArgs) -> Result<(), CtlError> {
     let reply = conn.reply()?;
     let result = answer(reply)?;
     print_result(&args.request, &result, args.json);
+    // Like proctor's own exit status: a join is a success only if what it
+    // waited for succeeded.
+    if matches!(args.request, CtlRequest::Join { .. }) && result["ok"] == false {
+        return Err(error(EXIT_FAILED, "not every joined worker exited 0"));
+    }
     if streams {
         while let Some(item) = conn.next()? {
             print_item(&args.request, &item, args.json);
@@ -56,12 +61,12 @@ pub fn run(args: &CtlArgs) -> Result<(), CtlError> {
     Ok(())
 }
 
-/// The socket of the named instance, or of the one instance running.
-fn locate(name: Option<&str>) -> Result<PathBuf, CtlError> {
+/// The socket and name of the named instance, or of the one instance running.
+pub(super) fn locate(name: Option<&str>) -> Result<(PathBuf, String), CtlError> {
     if let Some(name) = name {
         instance::check_name(name).map_err(|e| error(EXIT_USAGE, e))?;
         return match instance::find(name).map_err(|e| error(EXIT_FAILED, e))? {
-            Some((_, socket)) => Ok(socket),
+            Some((_, socket)) => Ok((socket, name.to_string())),
             None => Err(error(
                 EXIT_NO_INSTANCE,
                 format!("no running proctor named '{name}' (`proctor ctl ls` lists them)"),
@@ -93,13 +98,18 @@ fn locate(name: Option<&str>) -> Result<PathBuf, CtlError> {
 }
 
 /// A greeted connection.
-struct Connection {
+pub(super) struct Connection {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
 }
 
 impl Connection {
-    fn open(socket: &std::path::Path) -> Result<Connection, CtlError> {
+    /// The stream, for a caller that reads and writes on its own from here on.
+    pub(super) fn into_stream(self) -> UnixStream {
+        self.reader.into_inner()
+    }
+
+    pub(super) fn open(socket: &std::path::Path) -> Result<Connection, CtlError> {
         let stream = UnixStream::connect(socket).map_err(|e| {
             error(
                 EXIT_NO_INSTANCE,

@@ -14,9 +14,11 @@
 //! ← {"id":9,"ok":false,"error":{"code":"not_found","message":"no worker named 'x'"}}
 //! ```
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde_json::{Value, json};
 
-use crate::engine::{Event, Snapshot, WorkerView};
+use crate::engine::{Event, QueueStats, Snapshot, WorkerId, WorkerState, WorkerStats, WorkerView};
 
 /// Longest request line accepted; a longer one is an error reply, not a disconnect.
 pub const MAX_LINE: usize = 1 << 20;
@@ -102,6 +104,7 @@ pub fn snapshot_json(s: &Snapshot) -> Value {
 
 fn worker_json(w: &WorkerView) -> Value {
     json!({
+        "id": w.id.0,
         "worker": w.name,
         "command": w.command,
         "state": w.state.as_str(),
@@ -109,15 +112,99 @@ fn worker_json(w: &WorkerView) -> Value {
         "code": w.code,
         "error": w.error,
         "restarts": w.restarts,
+        "started": w.started.map(unix),
         "runtime_s": (w.runtime.as_secs_f64() * 1000.0).round() / 1000.0,
         "timed_out": w.timed_out,
+        "kill_at": w.kill_at.map(unix),
         "stuck": w.stuck,
+        "unkillable": w.unkillable,
         "cpu": w.stats.cpu,
         "rss": w.stats.rss,
+        "threads": w.stats.threads,
+        "os_state": w.stats.os_state.to_string(),
         "tree_cpu": w.stats.tree_cpu,
         "tree_rss": w.stats.tree_rss,
         "descendants": w.stats.descendants,
         "zombies": w.stats.zombies,
+        "last_line": w.last_line,
+    })
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn from_unix(v: &Value) -> Option<SystemTime> {
+    let secs = v.as_f64()?;
+    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)
+}
+
+/// A snapshot as a client rebuilds it from `snapshot_json` (an attached UI).
+pub fn snapshot_from_json(v: &Value) -> Snapshot {
+    let q = &v["queue"];
+    let count = |v: &Value| v.as_u64().unwrap_or(0) as usize;
+    Snapshot {
+        workers: v["workers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(worker_from_json).collect())
+            .unwrap_or_default(),
+        queue: QueueStats {
+            depth: count(&q["depth"]),
+            running: count(&q["running"]),
+            done: count(&q["done"]),
+            failed: count(&q["failed"]),
+        },
+        max_parallel: count(&q["max_parallel"]),
+        queue_paused: q["paused"] == true,
+        queue_closed: q["closed"] == true,
+        system: serde_json::from_value(v["system"].clone()).ok(),
+        finished: v["finished"] == true,
+    }
+}
+
+fn worker_from_json(w: &Value) -> Option<WorkerView> {
+    let text = |k: &str| w[k].as_str().map(str::to_string);
+    let float = |k: &str| w[k].as_f64().unwrap_or(0.0);
+    let int = |k: &str| w[k].as_u64().unwrap_or(0);
+    let state = match w["state"].as_str()? {
+        "queued" => WorkerState::Queued,
+        "starting" => WorkerState::Starting,
+        "running" => WorkerState::Running,
+        "paused" => WorkerState::Paused,
+        "exited" => WorkerState::Exited,
+        "signaled" => WorkerState::Signaled,
+        "failed" => WorkerState::Failed,
+        _ => WorkerState::Cancelled,
+    };
+    Some(WorkerView {
+        id: WorkerId(w["id"].as_u64()? as u32),
+        name: text("worker")?,
+        command: text("command").unwrap_or_default(),
+        pid: w["pid"].as_u64().map(|p| p as u32),
+        state,
+        code: w["code"].as_i64().map(|c| c as i32),
+        error: text("error"),
+        started: from_unix(&w["started"]),
+        runtime: Duration::try_from_secs_f64(float("runtime_s")).unwrap_or_default(),
+        restarts: int("restarts") as u32,
+        timed_out: w["timed_out"] == true,
+        kill_at: from_unix(&w["kill_at"]),
+        stuck: w["stuck"] == true,
+        unkillable: w["unkillable"] == true,
+        stats: WorkerStats {
+            cpu: float("cpu") as f32,
+            rss: int("rss"),
+            threads: int("threads") as u32,
+            os_state: text("os_state")
+                .and_then(|s| s.chars().next())
+                .unwrap_or(' '),
+            tree_cpu: float("tree_cpu") as f32,
+            tree_rss: int("tree_rss"),
+            descendants: int("descendants") as u32,
+            zombies: int("zombies") as u32,
+        },
+        last_line: text("last_line").unwrap_or_default(),
     })
 }
 

@@ -153,6 +153,18 @@ impl OutputStore {
         b.lines(b.len().saturating_sub(n), b.len()).collect()
     }
 
+    /// Stores one line that arrived from elsewhere (an attached UI mirrors a
+    /// remote instance's output here).
+    pub fn push_line(&self, id: WorkerId, stream: Stream, line: &[u8]) {
+        let buffer = self.buffer(id);
+        let Ok(mut b) = buffer.lock() else {
+            return;
+        };
+        b.set_byte_cap(self.share());
+        b.append(self.reserve_seq(1), stream, line);
+        b.fit();
+    }
+
     /// Lines dropped from the front of a worker's ring to make room for new ones.
     pub fn dropped(&self, id: WorkerId) -> u64 {
         self.buffer(id).lock().map_or(0, |b| b.dropped)

@@ -83,6 +83,26 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
+    /// A handle on an engine elsewhere (another instance, through its socket):
+    /// the caller feeds `events` and `snapshot` and carries out `commands`.
+    /// Dropping it stops nothing.
+    pub fn bridged(
+        commands: mpsc::UnboundedSender<Command>,
+        events: EventReceiver,
+        snapshot: watch::Receiver<Arc<Snapshot>>,
+        store: Arc<OutputStore>,
+    ) -> EngineHandle {
+        EngineHandle {
+            commands,
+            requests: mpsc::unbounded_channel().0,
+            events,
+            snapshot,
+            store,
+            tap: Tap::new(),
+            thread: None,
+        }
+    }
+
     /// Waits for the engine thread; it ends when the queue is closed and drained
     /// (or after a stop), with every child reaped.
     pub fn wait(mut self) -> Outcome {

@@ -400,6 +400,17 @@ pub fn quit(app: &mut App, snap: &Snapshot) -> Vec<Request> {
         app.notify(Level::Error, "killing every worker now");
         return send(app, vec![Command::Kill(alive)]);
     }
+    if let Some(name) = &app.lifecycle.attached_to {
+        app.overlay = Some(Overlay::Confirm(Confirm {
+            title: "Detach".into(),
+            message: format!(
+                "Detach from '{name}'? Its work keeps running; `proctor attach {name}` comes \
+                 back. (To stop the work instead: n, then J to join all or k to signal.)"
+            ),
+            on_yes: Pending::Detach,
+        }));
+        return Vec::new();
+    }
     let q = app.queue(snap);
     let (running, queued) = (q.running, q.depth);
     if running + queued == 0 {
@@ -423,6 +434,12 @@ pub fn quit(app: &mut App, snap: &Snapshot) -> Vec<Request> {
 
 /// Stops everything and leaves once the engine has ended.
 pub fn confirmed_quit(app: &mut App) -> Vec<Request> {
+    if app.lifecycle.attached_to.is_some() {
+        // An attached UI never stops the instance on its way out.
+        app.lifecycle.leave = true;
+        app.lifecycle.detached = true;
+        return Vec::new();
+    }
     app.lifecycle.stopping = Some("quitting".into());
     app.lifecycle.leave = true;
     send(app, vec![Command::StopAll])

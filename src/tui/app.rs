@@ -76,6 +76,11 @@ pub struct Lifecycle {
     pub engine_ended: bool,
     /// `join all` answered: true when every worker exited 0.
     pub joined_all: Option<bool>,
+    /// The instance this UI is attached to (`proctor attach`): quitting detaches
+    /// and leaves its work running.
+    pub attached_to: Option<String>,
+    /// Leave now, the engine still running (an attached UI detaching).
+    pub detached: bool,
 }
 
 #[derive(Debug, Clone)]

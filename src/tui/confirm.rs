@@ -18,6 +18,8 @@ pub enum Pending {
     Send(Vec<Command>),
     /// Stop every worker and leave once the engine has ended.
     Quit,
+    /// Leave an attached UI; the instance's work keeps running.
+    Detach,
 }
 
 #[derive(Debug, Clone, PartialEq)]

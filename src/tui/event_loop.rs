@@ -33,7 +33,7 @@ pub async fn run(
     // still stop every worker (the engine handle's drop does that while unwinding).
     let induce_panic = std::env::var_os("PROCTOR_TEST_PANIC").is_some();
     loop {
-        if app.lifecycle.leave && !events_open {
+        if app.lifecycle.leave && (!events_open || app.lifecycle.detached) {
             return Ok(());
         }
         let now = Instant::now();

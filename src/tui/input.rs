@@ -101,7 +101,7 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
                     app.workers.marked.clear();
                     return actions::send(app, commands);
                 }
-                Pending::Quit => return actions::confirmed_quit(app),
+                Pending::Quit | Pending::Detach => return actions::confirmed_quit(app),
             },
         },
     }
