@@ -137,9 +137,13 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
             Command::Launch(Box::new(job))
         }
         other => {
+            let words: Vec<&str> = crate::engine::command::WORDS
+                .iter()
+                .map(|w| w.name)
+                .collect();
             return Err(format!(
-                "unknown command '{other}': use signal, terminate, kill, pause, resume, restart, \
-                 cancel, join, reap_zombies, terminate_zombie_parents, pause_queue, resume_queue, max_parallel, close, stop_all or launch"
+                "unknown command '{other}': use one of {}",
+                words.join(", ")
             ));
         }
     };

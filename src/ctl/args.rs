@@ -114,6 +114,12 @@ pub enum CtlRequest {
     },
     /// Set the pool's concurrency limit.
     MaxParallel { n: usize },
+    /// No more launches: the instance ends once its pool drains.
+    Close,
+    /// Nudge the parents of a worker's zombies to reap them (SIGCHLD).
+    ReapZombies { worker: String },
+    /// Terminate the parents of a worker's zombies, so proctor reaps the zombies.
+    TerminateZombieParents { worker: String },
     /// Stop starting queued workers.
     PauseQueue,
     /// Start queued workers again.

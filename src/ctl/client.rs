@@ -262,6 +262,11 @@ fn request_of(request: &CtlRequest) -> Result<Value, CtlError> {
             r
         }
         CtlRequest::MaxParallel { n } => json!({"id": 1, "cmd": "max_parallel", "n": n}),
+        CtlRequest::Close => json!({"id": 1, "cmd": "close"}),
+        CtlRequest::ReapZombies { worker } => many("reap_zombies", std::slice::from_ref(worker)),
+        CtlRequest::TerminateZombieParents { worker } => {
+            many("terminate_zombie_parents", std::slice::from_ref(worker))
+        }
         CtlRequest::PauseQueue => json!({"id": 1, "cmd": "pause_queue"}),
         CtlRequest::ResumeQueue => json!({"id": 1, "cmd": "resume_queue"}),
         CtlRequest::StopAll => json!({"id": 1, "cmd": "stop_all"}),

@@ -17,6 +17,101 @@ pub enum JoinTarget {
     All,
 }
 
+/// One word of the command vocabulary: what keys, help, `--control` lines, the
+/// socket, `proctor ctl` and the README are all checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word {
+    /// The `cmd` of a control line (`proctor ctl` spells `_` as `-`).
+    pub name: &'static str,
+    /// Its fields besides `cmd`.
+    pub fields: &'static str,
+    pub desc: &'static str,
+}
+
+/// Every command, once.
+pub const WORDS: &[Word] = &[
+    Word {
+        name: "launch",
+        fields: "`job`: a job object as in a workload file",
+        desc: "launch a job",
+    },
+    Word {
+        name: "signal",
+        fields: "`worker`, `signal` (name or number), `group` (whole tree; default false)",
+        desc: "send a signal",
+    },
+    Word {
+        name: "terminate",
+        fields: "`worker`",
+        desc: "terminate (stop signal, then KILL after grace)",
+    },
+    Word {
+        name: "kill",
+        fields: "`worker`",
+        desc: "kill now (SIGKILL)",
+    },
+    Word {
+        name: "pause",
+        fields: "`worker`",
+        desc: "pause (SIGSTOP)",
+    },
+    Word {
+        name: "resume",
+        fields: "`worker`",
+        desc: "resume (SIGCONT)",
+    },
+    Word {
+        name: "restart",
+        fields: "`worker`",
+        desc: "restart",
+    },
+    Word {
+        name: "cancel",
+        fields: "`worker`",
+        desc: "cancel a queued worker",
+    },
+    Word {
+        name: "join",
+        fields: "`worker` (none: join all, which closes the queue), `timeout_s`",
+        desc: "join (wait for exit)",
+    },
+    Word {
+        name: "pause_queue",
+        fields: "",
+        desc: "pause the queue",
+    },
+    Word {
+        name: "resume_queue",
+        fields: "",
+        desc: "resume the queue",
+    },
+    Word {
+        name: "max_parallel",
+        fields: "`n` (at least 1)",
+        desc: "set max parallel",
+    },
+    Word {
+        name: "close",
+        fields: "",
+        desc: "close the queue",
+    },
+    Word {
+        name: "stop_all",
+        fields: "",
+        desc: "stop everything",
+    },
+    Word {
+        name: "reap_zombies",
+        fields: "`worker`",
+        desc: "reap zombies",
+    },
+    Word {
+        name: "terminate_zombie_parents",
+        fields: "`worker`",
+        desc: "terminate zombies' parents",
+    },
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Add a job's workers to the end of the queue.
@@ -67,26 +162,36 @@ pub enum Command {
 }
 
 impl Command {
-    /// A short description for help screens and logs.
+    /// A short description for help screens and logs (from `WORDS`).
     pub fn desc(&self) -> &'static str {
+        let word = self.word();
+        WORDS
+            .iter()
+            .find(|w| w.name == word)
+            .map_or(word, |w| w.desc)
+    }
+
+    /// The command's name in the control vocabulary (`--control` lines, the
+    /// socket, `proctor ctl`): one entry of `WORDS`.
+    pub fn word(&self) -> &'static str {
         match self {
-            Command::Launch(_) => "launch a job",
-            Command::Signal { .. } => "send a signal",
-            Command::Terminate(_) => "terminate (stop signal, then KILL after grace)",
-            Command::Kill(_) => "kill now (SIGKILL)",
-            Command::Pause(_) => "pause (SIGSTOP)",
-            Command::Resume(_) => "resume (SIGCONT)",
+            Command::Launch(_) => "launch",
+            Command::Signal { .. } => "signal",
+            Command::Terminate(_) => "terminate",
+            Command::Kill(_) => "kill",
+            Command::Pause(_) => "pause",
+            Command::Resume(_) => "resume",
             Command::Restart(_) => "restart",
-            Command::Cancel(_) => "cancel a queued worker",
-            Command::Join { .. } => "join (wait for exit)",
-            Command::PauseQueue => "pause the queue",
-            Command::ResumeQueue => "resume the queue",
-            Command::SetMaxParallel(_) => "set max parallel",
-            Command::CloseQueue => "close the queue",
-            Command::StopAll => "stop everything",
-            Command::ReapZombies(_) => "reap zombies",
-            Command::TerminateZombieParents(_) => "terminate zombies' parents",
-            Command::Named { command, .. } => command.desc(),
+            Command::Cancel(_) => "cancel",
+            Command::Join { .. } => "join",
+            Command::PauseQueue => "pause_queue",
+            Command::ResumeQueue => "resume_queue",
+            Command::SetMaxParallel(_) => "max_parallel",
+            Command::CloseQueue => "close",
+            Command::StopAll => "stop_all",
+            Command::ReapZombies(_) => "reap_zombies",
+            Command::TerminateZombieParents(_) => "terminate_zombie_parents",
+            Command::Named { command, .. } => command.word(),
         }
     }
 
