@@ -524,7 +524,10 @@ fn no_instance_exits_3_and_join_waits_for_the_worker() {
             "sleep 1; exit 4",
         ],
     );
-    let joined = p.ctl_json(&["join", "short"]);
+    // A join is a success only if the worker succeeded; the answer says how it ended.
+    let out = p.ctl(&["--json", "join", "short"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let joined: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(joined["code"], 4);
     assert_eq!(joined["ok"], false);
     let timed_out = p.ctl(&["join", "--timeout", "200ms", "sleep"]);
