@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod bounds;
 mod load;
+mod procfile;
 mod words;
 
 pub use load::{SpecError, job_from_cli, load_file, parse_workload};

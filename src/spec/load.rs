@@ -25,7 +25,7 @@ mod tests;
 mod value;
 
 /// The workload's default grace period between the stop signal and SIGKILL.
-const DEFAULT_GRACE_MS: u64 = 3000;
+pub(super) const DEFAULT_GRACE_MS: u64 = 3000;
 
 /// A workload error a user can act on: where, which field, what was expected.
 ///
@@ -51,7 +51,12 @@ impl SpecError {
         }
     }
 
-    fn located(origin: &str, at: (usize, usize), field: Option<String>, problem: &str) -> Self {
+    pub(super) fn located(
+        origin: &str,
+        at: (usize, usize),
+        field: Option<String>,
+        problem: &str,
+    ) -> Self {
         let mut message = format!("{origin}:{}:{}: ", at.0, at.1);
         if let Some(field) = &field {
             message.push_str(field);
@@ -99,6 +104,29 @@ pub fn parse_workload(text: &str, origin: &str) -> Result<Workload, SpecError> {
     Ok(workload)
 }
 
+/// A Procfile and the `.env` beside it (foreman's convention).
+fn load_procfile(path: &Path, bytes: &[u8]) -> Result<Workload, SpecError> {
+    let origin = path.display().to_string();
+    let text = String::from_utf8_lossy(bytes);
+    let dotenv_path = path.with_file_name(".env");
+    let dotenv = match std::fs::metadata(&dotenv_path) {
+        Ok(meta) if meta.is_file() => Some(
+            read_limited(&dotenv_path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| {
+                    SpecError::new(format!("{}: cannot read: {e}", dotenv_path.display()))
+                })?,
+        ),
+        _ => None,
+    };
+    let env_origin = dotenv_path.display().to_string();
+    super::procfile::parse(
+        &text,
+        &origin,
+        dotenv.as_deref().map(|t| (t, env_origin.as_str())),
+    )
+}
+
 /// Largest workload file read: far above any real workload, small enough that a
 /// wrong path (a disk image, a log) is refused instead of filling memory.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -108,6 +136,9 @@ pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
     let origin = path.display().to_string();
     let bytes = read_limited(path)
         .map_err(|e| SpecError::new(format!("{origin}: cannot read workload file: {e}")))?;
+    if super::procfile::is_procfile(path) {
+        return load_procfile(path, &bytes);
+    }
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let good = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
         let line = good.matches('\n').count() + 1;
