@@ -8,13 +8,16 @@
 
 mod attempt;
 mod driver;
+mod dry_run;
 mod halt;
 mod joblog;
 mod notes;
 mod order;
 mod outbox;
 mod source;
+mod tasks;
 mod template;
+mod words;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -28,13 +31,14 @@ use driver::{Driver, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use notes::Notes;
-use source::{Item, Origin, Source, Total};
+use source::{Item, Origin, Reading, Total};
+use tasks::{Inputs, Tasks};
 use template::Template;
 
 pub use attempt::worker_name;
 
 /// The word that separates the template from tasks given as arguments.
-pub const TASKS_FOLLOW: &str = ":::";
+pub const TASKS_FOLLOW: &str = words::WORDS;
 
 /// Tasks read ahead of the window, so a slow input rarely leaves a slot idle.
 const READ_AHEAD: usize = 64;
@@ -69,8 +73,8 @@ impl fmt::Display for MapError {
 /// A checked map run: everything opened, nothing started.
 struct Plan {
     settings: Settings,
-    origin: Origin,
-    source: Source,
+    inputs: Inputs,
+    tasks: Tasks,
     resume: Succeeded,
     joblog: Option<Joblog>,
     config: EngineConfig,
@@ -81,19 +85,22 @@ struct Plan {
 /// printing JSON Lines events. Bad arguments are reported before anything starts.
 pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
     let mut plan = plan(args).map_err(MapError::Usage)?;
-    let ui = shows_ui(args, &plan.origin);
+    if args.dry_run {
+        return Ok(dry_run::print(plan.tasks, &plan.settings));
+    }
+    let ui = shows_ui(args, &plan.inputs);
     // The UI reads output from the engine's store; the driver only counts it.
     plan.settings.forward_output &= !ui;
-    if !ui && plan.origin.reads_stdin() && std::io::stdin().is_terminal() {
+    if !ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!("proctor: reading tasks from the terminal, one per line; end with Ctrl-D");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| internal("cannot start the map driver", e))?;
-    let total = Total::start(&plan.origin, args.allow_empty);
+    let total = plan.tasks.total.clone();
     let tasks = plan
-        .source
+        .tasks
         .spawn(READ_AHEAD)
         .map_err(|e| internal("cannot start the task reader", e))?;
     let engine = engine::start(plan.config, Vec::new())
@@ -118,7 +125,7 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
 
 /// The terminal UI unless `--headless`, stdout is not a terminal, or the run
 /// needs stdout or the terminal for itself.
-fn shows_ui(args: &MapArgs, origin: &Origin) -> bool {
+fn shows_ui(args: &MapArgs, inputs: &Inputs) -> bool {
     if args.common.headless || !std::io::stdout().is_terminal() {
         return false;
     }
@@ -129,7 +136,7 @@ fn shows_ui(args: &MapArgs, origin: &Origin) -> bool {
         );
         return false;
     }
-    if origin.reads_stdin() && std::io::stdin().is_terminal() {
+    if inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!(
             "proctor: tasks come from the terminal, so map mode prints JSON Lines events; \
              give them after ':::', with --tasks FILE or through a pipe for the terminal UI"
@@ -234,32 +241,39 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         );
     }
     setup::check_common(&args.common)?;
-    let (template_words, task_words) = split_tasks(&args.template);
-    let template = Template::parse(template_words, args.shell)?;
-    let origin = match (task_words, &args.tasks) {
-        (Some(_), Some(_)) => {
-            return Err("give tasks either after ':::' or with --tasks FILE, not both".into());
-        }
-        (Some(words), None) => Origin::Words(words.to_vec()),
-        (None, Some(path)) => Origin::File(path.clone()),
-        (None, None) => Origin::Stdin,
+    let (template_words, inputs) = words::split(&args.template, &args.arg_files)?;
+    let reading = Reading {
+        delimiter: if args.null { 0 } else { b'\n' },
+        allow_empty: args.allow_empty,
+        colsep: args.colsep.as_deref().map(colsep).transpose()?,
     };
+    let batch = args.max_args as usize;
+    let template = Template::parse(
+        &template_words,
+        args.shell,
+        inputs.values_per_task(&reading, batch),
+    )?;
     let halt = match &args.halt {
         Some(text) => HaltRule::parse(text)?,
         None => None,
     };
-    let source = Source::open(&origin, args.allow_empty)?;
+    let tasks = Tasks::open(&inputs, &reading, batch)?;
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
     };
-    if let (Some(log), Origin::File(tasks)) = (&args.joblog, &origin)
-        && same_file(log, tasks)
+    let files = inputs.groups.iter().flatten().filter_map(|o| match o {
+        Origin::File(path) => Some(path),
+        _ => None,
+    });
+    if let Some(log) = &args.joblog
+        && let Some(tasks) = files.into_iter().find(|f| same_file(log, f))
     {
         return Err(format!(
-            "--joblog '{}' is the --tasks file: writing the joblog would overwrite the \
+            "--joblog '{}' is an input file ('{}'): writing the joblog would overwrite the \
              tasks; give another path",
-            log.display()
+            log.display(),
+            tasks.display()
         ));
     }
     // Opened last: without --resume this starts the file afresh.
@@ -287,8 +301,8 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     };
     Ok(Plan {
         settings,
-        origin,
-        source,
+        inputs,
+        tasks,
         resume,
         joblog,
         config,
@@ -309,29 +323,14 @@ pub fn window(max_parallel: usize) -> usize {
     (4 * max_parallel).max(64)
 }
 
-/// Splits `TEMPLATE... ::: TASK...` at the first `:::`.
-fn split_tasks(words: &[String]) -> (&[String], Option<&[String]>) {
-    match words.iter().position(|w| w == TASKS_FOLLOW) {
-        Some(i) => (&words[..i], Some(&words[i + 1..])),
-        None => (words, None),
-    }
+fn colsep(text: &str) -> Result<regex::bytes::Regex, String> {
+    regex::bytes::Regex::new(text)
+        .map_err(|e| format!("--colsep '{text}' is not a regular expression: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tasks_follow_the_first_separator() {
-        let words: Vec<String> = ["echo", "{}", ":::", "a", ":::", "b"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let (template, tasks) = split_tasks(&words);
-        assert_eq!(template, ["echo", "{}"]);
-        assert_eq!(tasks.unwrap(), ["a", ":::", "b"]);
-        assert_eq!(split_tasks(&words[..2]), (&words[..2], None));
-    }
 
     #[test]
     fn the_window_scales_with_the_pool() {

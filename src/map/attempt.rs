@@ -21,6 +21,8 @@ pub struct Attempt {
     /// 0 for the first run, N for the Nth retry.
     pub retry: u32,
     pub worker: String,
+    /// The pool slot it runs in (`{%}`), 1-based; 0 until launched.
+    pub slot: usize,
     pub pid: Option<u32>,
     /// When the attempt started (seconds since the Unix epoch).
     pub start: Option<f64>,
@@ -34,6 +36,7 @@ impl Attempt {
             worker: worker_name(task.number, 0),
             task,
             retry: 0,
+            slot: 0,
             pid: None,
             start: None,
             output_bytes: 0,
@@ -46,6 +49,7 @@ impl Attempt {
         Attempt {
             worker: worker_name(self.task.number, retry),
             retry,
+            slot: 0,
             pid: None,
             start: None,
             ..self
@@ -127,10 +131,7 @@ mod tests {
     use super::*;
 
     fn task(number: u64) -> Task {
-        Task {
-            number,
-            input: b"in".to_vec(),
-        }
+        Task::single(number, b"in".to_vec())
     }
 
     #[test]

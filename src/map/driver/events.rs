@@ -52,6 +52,7 @@ impl Driver {
             }
             EventKind::Cancelled { worker } => {
                 if let Some(a) = self.running.remove(worker) {
+                    self.slots.give_back(a.slot);
                     let number = a.task.number;
                     out.send(event).await;
                     out.release(number).await;
