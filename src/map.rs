@@ -14,6 +14,7 @@ mod joblog;
 mod notes;
 mod order;
 mod outbox;
+mod plain;
 mod source;
 mod tasks;
 mod template;
@@ -73,6 +74,8 @@ impl fmt::Display for MapError {
 /// A checked map run: everything opened, nothing started.
 struct Plan {
     settings: Settings,
+    front: Front,
+    plain: plain::Options,
     inputs: Inputs,
     tasks: Tasks,
     resume: Succeeded,
@@ -82,16 +85,15 @@ struct Plan {
 
 /// Runs the tasks until every task has finished (or the run was halted,
 /// interrupted or quit): in the terminal UI when stdout is a terminal, else
-/// printing JSON Lines events. Bad arguments are reported before anything starts.
+/// printing the tasks' output (or JSON Lines events with `--json`). Bad
+/// arguments are reported before anything starts.
 pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
-    let mut plan = plan(args).map_err(MapError::Usage)?;
+    let plan = plan(args).map_err(MapError::Usage)?;
     if args.dry_run {
         return Ok(dry_run::print(plan.tasks, &plan.settings));
     }
-    let ui = shows_ui(args, &plan.inputs);
-    // The UI reads output from the engine's store; the driver only counts it.
-    plan.settings.forward_output &= !ui;
-    if !ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
+    let front = plan.front;
+    if front != Front::Ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!("proctor: reading tasks from the terminal, one per line; end with Ctrl-D");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -116,34 +118,66 @@ pub fn run(args: &MapArgs) -> Result<Outcome, MapError> {
         tasks,
         engine,
     };
-    if ui {
-        run_with_ui(started)
-    } else {
-        run_headless(started)
+    match front {
+        Front::Ui => run_with_ui(started),
+        Front::Json => run_headless(started, Printer::Json),
+        Front::Plain => run_headless(started, Printer::Plain(plan.plain)),
     }
 }
 
-/// The terminal UI unless `--headless`, stdout is not a terminal, or the run
-/// needs stdout or the terminal for itself.
-fn shows_ui(args: &MapArgs, inputs: &Inputs) -> bool {
-    if args.common.headless || !std::io::stdout().is_terminal() {
-        return false;
+/// Who shows the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Ui,
+    /// JSON Lines events (`--json`, `--headless`).
+    Json,
+    /// The tasks' own output (`plain.rs`).
+    Plain,
+}
+
+/// JSON with `--json`/`--headless`; plain output when asked for one of its
+/// options, when stdout is not a terminal, or when the run needs the terminal
+/// for itself; else the terminal UI.
+fn front(args: &MapArgs, inputs: &Inputs) -> Result<Front, String> {
+    let plain_flags = [
+        (args.plain, "--plain"),
+        (args.group, "--group"),
+        (args.line_buffer, "--line-buffer"),
+        (args.ungroup, "--ungroup"),
+        (args.tag, "--tag"),
+        (args.tagstring.is_some(), "--tagstring"),
+        (args.results.is_some(), "--results"),
+    ];
+    let asked_plain = plain_flags
+        .iter()
+        .find(|(set, _)| *set)
+        .map(|(_, flag)| *flag);
+    if args.json || args.common.headless {
+        if let Some(flag) = asked_plain {
+            return Err(format!(
+                "{flag} is for plain output, and --json/--headless print JSON Lines events \
+                 instead: leave one of them out"
+            ));
+        }
+        return Ok(Front::Json);
     }
-    if args.keep_order {
-        eprintln!(
-            "proctor: --keep-order orders printed output, so map mode prints JSON Lines \
-             events instead of showing the terminal UI"
-        );
-        return false;
+    if asked_plain.is_some() || !std::io::stdout().is_terminal() || args.keep_order {
+        return Ok(Front::Plain);
     }
     if inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!(
-            "proctor: tasks come from the terminal, so map mode prints JSON Lines events; \
-             give them after ':::', with --tasks FILE or through a pipe for the terminal UI"
+            "proctor: tasks come from the terminal, so map mode prints their output; \
+             give them after ':::', with -a FILE or through a pipe for the terminal UI"
         );
-        return false;
+        return Ok(Front::Plain);
     }
-    true
+    Ok(Front::Ui)
+}
+
+/// How the headless printer shows the run.
+enum Printer {
+    Json,
+    Plain(plain::Options),
 }
 
 fn internal(what: &str, e: std::io::Error) -> MapError {
@@ -160,8 +194,9 @@ struct Started {
     engine: EngineHandle,
 }
 
-/// Prints the driver's events as JSON Lines until the engine has ended.
-fn run_headless(started: Started) -> Result<Outcome, MapError> {
+/// Prints the driver's events (as JSON Lines, or the tasks' output) until the
+/// engine has ended.
+fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError> {
     let Started {
         runtime,
         settings,
@@ -182,13 +217,29 @@ fn run_headless(started: Started) -> Result<Outcome, MapError> {
         .map_err(|e| internal("cannot start the map driver", e))?;
     // Returns early when stdout is gone; dropping the channel then tells the
     // driver that nobody is watching, and it stops the run.
-    headless::print_events(&mut to_print);
+    let printed = match shown_as {
+        Printer::Json => {
+            headless::print_events(&mut to_print);
+            None
+        }
+        Printer::Plain(options) => Some(plain::print(&mut to_print, options)),
+    };
     drop(to_print);
     let (ok, outcome) = thread
         .join()
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
+    let troubled = printed.as_ref().is_some_and(|p| p.troubled);
+    if let Some(printed) = printed
+        && printed.failed > 0
+        && printed.complete
+    {
+        eprintln!(
+            "proctor: {} of {} task(s) failed",
+            printed.failed, printed.tasks
+        );
+    }
     Ok(Outcome {
-        ok,
+        ok: ok && !troubled,
         interrupted: outcome.interrupted,
     })
 }
@@ -281,10 +332,33 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         Some(path) => Some(Joblog::open(path, args.resume)?),
         None => None,
     };
+    let front = front(args, &inputs)?;
+    let is_plain = front == Front::Plain;
+    let tags = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(plain::Tags::new(Some(template::Word::parse(text)?))),
+        (None, true) => Some(plain::Tags::new(None)),
+        (None, false) => None,
+    };
+    if tags.is_some() && args.ungroup {
+        return Err(
+            "--tag and --tagstring need whole lines: use them with --group \
+                    (the default) or --line-buffer, not --ungroup"
+                .into(),
+        );
+    }
+    let grouping = if args.ungroup {
+        plain::Grouping::Ungroup
+    } else if args.line_buffer {
+        plain::Grouping::LineBuffer
+    } else {
+        plain::Grouping::Group
+    };
     let mut config = setup::engine_config(&args.common, None, None);
     config.close_queue = false;
-    // Output is always counted for the joblog; the driver forwards it only when asked.
-    config.output_events = true;
+    // Output is always counted for the joblog: as lines for JSON and the UI, as
+    // bytes for plain output. The driver forwards lines only when asked.
+    config.output_events = !is_plain;
+    config.raw_output = is_plain;
     let max_parallel = config.policy.max_parallel;
     // A map run may have millions of tasks: the engine keeps only the latest
     // finished workers (the joblog and `task` events have every result).
@@ -295,12 +369,20 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         retries: args.retries,
         halt,
         keep_order: args.keep_order,
-        forward_output: args.common.output == OutputMode::Events,
+        forward_output: front == Front::Json && args.common.output == OutputMode::Events,
+        plain: is_plain,
+        tags: tags.clone(),
         window: window(max_parallel),
         max_parallel,
     };
     Ok(Plan {
         settings,
+        front,
+        plain: plain::Options {
+            grouping,
+            tags,
+            results: args.results.clone(),
+        },
         inputs,
         tasks,
         resume,

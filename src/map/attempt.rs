@@ -14,6 +14,12 @@ pub fn worker_name(number: u64, retry: u32) -> String {
     }
 }
 
+/// The task a worker name belongs to: `task-7.retry1` → 7.
+pub fn task_number(worker: &str) -> Option<u64> {
+    let rest = worker.strip_prefix("task-")?;
+    rest.split('.').next()?.parse().ok()
+}
+
 /// A task and its current attempt.
 #[derive(Debug)]
 pub struct Attempt {
@@ -142,6 +148,9 @@ mod tests {
         a.output_bytes = 5;
         let a = a.retried().retried();
         assert_eq!(a.worker, "task-7.retry2");
+        assert_eq!(task_number(&a.worker), Some(7));
+        assert_eq!(task_number("task-12"), Some(12));
+        assert_eq!(task_number("web#1"), None);
         assert_eq!((a.retry, a.pid, a.output_bytes), (2, None, 5));
         let r = a.record(Ending::exited(0, None, 1.5, false));
         assert_eq!(r.retries, 2);

@@ -21,6 +21,7 @@ use super::halt::{HaltRule, When};
 use super::joblog::{Joblog, Succeeded};
 use super::notes::Notes;
 use super::outbox::Outbox;
+use super::plain::Tags;
 use super::source::{Item, MAX_TASK_BYTES, Total};
 use super::template::{Fill, Template};
 use crate::engine::{Command, Event, EventKind, EventReceiver, EventSender};
@@ -35,6 +36,11 @@ pub struct Settings {
     pub keep_order: bool,
     /// `--output events`: forward output lines (they are always counted).
     pub forward_output: bool,
+    /// Plain output: output goes as bytes, a task's record after its output
+    /// under `--keep-order`, and errors are the printer's to say.
+    pub plain: bool,
+    /// `--tag`, `--tagstring`: noted as each task is launched.
+    pub tags: Option<Tags>,
     /// Most tasks read but not yet finished (with `--keep-order`: not yet printed).
     pub window: usize,
     pub max_parallel: usize,
@@ -158,7 +164,11 @@ impl Driver {
         printer: EventSender,
         mut controls: Option<mpsc::UnboundedReceiver<Command>>,
     ) -> Finish {
-        let mut out = Outbox::new(printer, self.settings.keep_order);
+        let mut out = Outbox::new(
+            printer,
+            self.settings.keep_order,
+            self.settings.plain && self.settings.keep_order,
+        );
         let mut tasks = Some(tasks);
         loop {
             if out.newly_closed() {
@@ -237,6 +247,9 @@ impl Driver {
                 slot: attempt.slot,
                 values: &attempt.task.values,
             };
+            if let Some(tags) = &self.settings.tags {
+                tags.note(fill);
+            }
             let mut job = JobSpec::new(attempt.worker.clone(), self.settings.template.render(fill));
             job.timeout = self.settings.timeout;
             job.env.insert("PROCTOR_SEQ".into(), number.to_string());
@@ -281,7 +294,9 @@ impl Driver {
                 self.finish(attempt, Ending::rejected(error), out).await;
             }
             Some(Item::ReadError(message)) => {
-                self.notes.say(message.clone());
+                if !self.settings.plain {
+                    self.notes.say(message.clone());
+                }
                 self.reading = Reading::Failed;
                 out.send(Event::now(EventKind::Error { message })).await;
             }
@@ -327,7 +342,8 @@ impl Driver {
             self.notes.say(message);
             self.records.joblog = None;
         }
-        out.send(Event::now(EventKind::Task(record))).await;
+        out.record(number, Event::now(EventKind::Task(record)))
+            .await;
         out.release(number).await;
         if failed {
             self.check_halt(out).await;

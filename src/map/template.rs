@@ -157,6 +157,20 @@ impl Template {
     }
 }
 
+/// One word with placeholders, filled in as a whole (`--tagstring`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word(Vec<Part>);
+
+impl Word {
+    pub fn parse(text: &str) -> Result<Word, String> {
+        parse_word(text).map(Word)
+    }
+
+    pub fn fill(&self, fill: Fill<'_>) -> Vec<u8> {
+        fill_word(&self.0, fill)
+    }
+}
+
 impl Part {
     fn index(&self) -> Option<usize> {
         match self {

@@ -85,6 +85,8 @@ mod tests {
             halt: None,
             keep_order: false,
             forward_output: false,
+            plain: false,
+            tags: None,
             window: 64,
             max_parallel: 2,
         };

@@ -29,6 +29,16 @@ impl Driver {
                     return;
                 }
             }
+            EventKind::Bytes { worker, bytes, .. } => {
+                let number = self.running.get_mut(worker).map(|a| {
+                    a.output_bytes += bytes.len() as u64;
+                    a.task.number
+                });
+                if let Some(number) = number {
+                    out.output(number, event).await;
+                    return;
+                }
+            }
             EventKind::Exited {
                 worker,
                 code,
