@@ -53,7 +53,7 @@ ever run that was not asked for.
 Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 usage error \
 (nothing started); 130/143 interrupted by SIGINT/SIGTERM."
     )]
-    Map(MapArgs),
+    Map(Box<MapArgs>),
     /// Command or query a running proctor through its control socket.
     Ctl(crate::ctl::args::CtlArgs),
 }
