@@ -85,7 +85,8 @@ pub struct CommonArgs {
     #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
     pub max_parallel: Option<usize>,
 
-    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a terminal).
+    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a
+    /// terminal, except in map mode, which then prints the tasks' output; see --json).
     #[arg(long)]
     pub headless: bool,
 
