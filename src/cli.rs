@@ -1,6 +1,7 @@
 //! Command-line flags and subcommands (clap derive). `proctor --help` is generated
 //! from the doc comments here, so they are the user-facing documentation.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,19 +35,25 @@ pub struct Cli {
 pub enum Sub {
     /// Run one command template over many inputs (like Pool.map, xargs -P, GNU parallel).
     #[command(
-        after_help = "Tasks: one per line from stdin, from --tasks FILE, or the words \
-after ':::' (`proctor map -- echo {} ::: a b c`). Lines are bytes: any encoding reaches the \
-worker unchanged; a trailing CR is dropped; empty lines are skipped unless --allow-empty. \
-Task N runs as worker `task-N` (its retries as `task-N.retry1`, ...), with stdin from \
-/dev/null. Output is JSON Lines, as with --headless (map mode has no terminal UI yet); a \
-`task` event reports each finished task. The final summary lists only the most recent \
-workers, so memory stays flat however many tasks run; every task is in the `task` events \
-and --joblog.
+        after_help = "Inputs: the words after ':::' (`proctor map -- echo {} ::: a b c`), \
+FILEs after '::::' or -a, else stdin, one value per line. Several inputs multiply (`::: a b \
+::: 1 2` runs a 1, a 2, b 1, b 2); ':::+' and '::::+' link an input to the one before \
+(a 1, b 2). Values are bytes: any encoding reaches the worker unchanged; a trailing CR is \
+dropped (not with -0); empty lines are skipped unless --allow-empty. Task N runs as worker \
+`task-N` (retries as `task-N.retry1`, ...), stdin from /dev/null, with PROCTOR_SEQ=N and \
+PROCTOR_SLOT (its slot, 1..=-j) in its environment.
+
+Output: on a terminal, the terminal UI. Otherwise (or with --plain) each task's stdout and \
+stderr go to proctor's stdout and stderr byte for byte, one task at a time (--group), \
+whole lines as they come (--line-buffer) or bytes as they come (--ungroup); failures and \
+the summary go to stderr. --json or --headless print JSON Lines events instead (a `task` \
+event per finished task). Unknown flags and placeholders are refused (exit 2): nothing is \
+ever run that was not asked for.
 
 Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 usage error \
 (nothing started); 130/143 interrupted by SIGINT/SIGTERM."
     )]
-    Map(MapArgs),
+    Map(Box<MapArgs>),
     /// Command or query a running proctor through its control socket.
     Ctl(crate::ctl::args::CtlArgs),
     /// Open the terminal UI on a running proctor (headless or not); quitting
@@ -84,7 +91,8 @@ pub struct CommonArgs {
     #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
     pub max_parallel: Option<usize>,
 
-    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a terminal).
+    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a
+    /// terminal, except in map mode, which then prints the tasks' output; see --json).
     #[arg(long)]
     pub headless: bool,
 
@@ -152,26 +160,81 @@ pub enum OutputMode {
 
 #[derive(Debug, Args)]
 pub struct MapArgs {
-    /// The command template: `{}` is the task, `{#}` its number, `{.}` the task
-    /// without extension, `{/}` its basename. No `{}` appends the task as last argument.
-    #[arg(
-        value_name = "TEMPLATE",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    pub template: Vec<String>,
+    /// The command, then its inputs: `echo {} ::: a b`, `cp {1} {2} ::: x y ::: d1 d2`.
+    /// Placeholders: `{}` the task, `{.}` without extension, `{/}` basename, `{//}`
+    /// directory, `{/.}` basename without extension, `{N}` (and `{N.}`…) its Nth
+    /// value, `{#}` its number, `{%}` its slot. No placeholder appends the values.
+    /// `:::` words (groups multiply), `:::+` linked to the group before, `::::`
+    /// FILEs, `::::+` linked FILEs. proctor's flags go before the command.
+    #[arg(value_name = "TEMPLATE", required = true, trailing_var_arg = true)]
+    pub template: Vec<OsString>,
 
-    /// Read tasks from FILE, one per line (default: stdin, or the words after `:::`).
-    #[arg(long, value_name = "FILE")]
-    pub tasks: Option<PathBuf>,
+    /// Read values from FILE, one per line ('-' = stdin); repeat for more inputs,
+    /// which multiply like `::::` files (default: stdin, when no `:::`/`::::`).
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        visible_alias = "tasks",
+        value_name = "FILE"
+    )]
+    pub arg_files: Vec<PathBuf>,
+
+    /// Records end with NUL instead of newline (for `find -print0`); nothing is stripped.
+    #[arg(short = '0', long = "null")]
+    pub null: bool,
+
+    /// Split each record into values {1}…{n} where REGEX matches (e.g. '\t', ',').
+    #[arg(long, value_name = "REGEX")]
+    pub colsep: Option<String>,
+
+    /// Put N records into each task: `{}` is all of them, {1}…{N} each one.
+    #[arg(short = 'n', long = "max-args", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_args: u32,
+
+    /// Print the commands that would run, one a line, shell-quoted; start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also write each task's output to DIR/N/stdout and DIR/N/stderr, and its
+    /// number to DIR/N/seq (N is the task number; directories are created).
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+
+    /// Print JSON Lines events instead of the tasks' output (as --headless does).
+    #[arg(long, conflicts_with = "plain")]
+    pub json: bool,
+
+    /// Print the tasks' output even when stdout is a terminal (no terminal UI).
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Plain output: each task's output in one piece once it ends (the default).
+    #[arg(long, conflicts_with_all = ["line_buffer", "ungroup"])]
+    pub group: bool,
+
+    /// Plain output: whole lines as they come, tasks interleaved line by line.
+    #[arg(long, conflicts_with = "ungroup")]
+    pub line_buffer: bool,
+
+    /// Plain output: bytes as they come (lines of tasks may mix).
+    #[arg(short = 'u', long)]
+    pub ungroup: bool,
+
+    /// Plain output: start each line with the task's values and a tab.
+    #[arg(long)]
+    pub tag: bool,
+
+    /// Plain output: start each line with STR (placeholders filled in) and a tab.
+    #[arg(long, value_name = "STR")]
+    pub tagstring: Option<String>,
 
     /// Run the template with /bin/sh -c; placeholders become positional parameters
     /// ("$1"…), so values are data, never code. Placeholders in '…' are refused.
     #[arg(long)]
     pub shell: bool,
 
-    /// Re-queue a failed task up to N times.
+    /// Re-queue a failed task up to N times (N+1 attempts at most).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
 
@@ -187,7 +250,7 @@ pub struct MapArgs {
 
     /// Print each task's output in input order: a task's lines are held until
     /// every earlier task has finished (in memory, so mind very chatty tasks).
-    #[arg(long)]
+    #[arg(short = 'k', long)]
     pub keep_order: bool,
 
     /// Write one JSON object per finished task to FILE, as it finishes (the file

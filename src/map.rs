@@ -8,13 +8,17 @@
 
 mod attempt;
 mod driver;
+mod dry_run;
 mod halt;
 mod joblog;
 mod notes;
 mod order;
 mod outbox;
+mod plain;
 mod source;
+mod tasks;
 mod template;
+mod words;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -28,13 +32,14 @@ use driver::{Driver, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use notes::Notes;
-use source::{Item, Origin, Source, Total};
+use source::{Item, Origin, Reading, Total};
+use tasks::{Inputs, Tasks};
 use template::Template;
 
 pub use attempt::worker_name;
 
 /// The word that separates the template from tasks given as arguments.
-pub const TASKS_FOLLOW: &str = ":::";
+pub const TASKS_FOLLOW: &str = words::WORDS;
 
 /// Tasks read ahead of the window, so a slow input rarely leaves a slot idle.
 const READ_AHEAD: usize = 64;
@@ -69,8 +74,10 @@ impl fmt::Display for MapError {
 /// A checked map run: everything opened, nothing started.
 struct Plan {
     settings: Settings,
-    origin: Origin,
-    source: Source,
+    front: Front,
+    plain: plain::Options,
+    inputs: Inputs,
+    tasks: Tasks,
     resume: Succeeded,
     joblog: Option<Joblog>,
     config: EngineConfig,
@@ -78,25 +85,27 @@ struct Plan {
 
 /// Runs the tasks until every task has finished (or the run was halted,
 /// interrupted or quit): in the terminal UI when stdout is a terminal, else
-/// printing JSON Lines events. Bad arguments are reported before anything starts.
+/// printing the tasks' output (or JSON Lines events with `--json`). Bad
+/// arguments are reported before anything starts.
 pub fn run(
     args: &MapArgs,
     instance: Option<crate::ctl::instance::Instance>,
 ) -> Result<Outcome, MapError> {
-    let mut plan = plan(args).map_err(MapError::Usage)?;
-    let ui = shows_ui(args, &plan.origin);
-    // The UI reads output from the engine's store; the driver only counts it.
-    plan.settings.forward_output &= !ui;
-    if !ui && plan.origin.reads_stdin() && std::io::stdin().is_terminal() {
+    let plan = plan(args).map_err(MapError::Usage)?;
+    if args.dry_run {
+        return Ok(dry_run::print(plan.tasks, &plan.settings));
+    }
+    let front = plan.front;
+    if front != Front::Ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!("proctor: reading tasks from the terminal, one per line; end with Ctrl-D");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| internal("cannot start the map driver", e))?;
-    let total = Total::start(&plan.origin, args.allow_empty);
+    let total = plan.tasks.total.clone();
     let tasks = plan
-        .source
+        .tasks
         .spawn(READ_AHEAD)
         .map_err(|e| internal("cannot start the task reader", e))?;
     let engine = engine::start(plan.config, Vec::new())
@@ -114,34 +123,66 @@ pub fn run(
         tasks,
         engine,
     };
-    if ui {
-        run_with_ui(started)
-    } else {
-        run_headless(started)
+    match front {
+        Front::Ui => run_with_ui(started),
+        Front::Json => run_headless(started, Printer::Json),
+        Front::Plain => run_headless(started, Printer::Plain(plan.plain)),
     }
 }
 
-/// The terminal UI unless `--headless`, stdout is not a terminal, or the run
-/// needs stdout or the terminal for itself.
-fn shows_ui(args: &MapArgs, origin: &Origin) -> bool {
-    if args.common.headless || !std::io::stdout().is_terminal() {
-        return false;
+/// Who shows the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Ui,
+    /// JSON Lines events (`--json`, `--headless`).
+    Json,
+    /// The tasks' own output (`plain.rs`).
+    Plain,
+}
+
+/// JSON with `--json`/`--headless`; plain output when asked for one of its
+/// options, when stdout is not a terminal, or when the run needs the terminal
+/// for itself; else the terminal UI.
+fn front(args: &MapArgs, inputs: &Inputs) -> Result<Front, String> {
+    let plain_flags = [
+        (args.plain, "--plain"),
+        (args.group, "--group"),
+        (args.line_buffer, "--line-buffer"),
+        (args.ungroup, "--ungroup"),
+        (args.tag, "--tag"),
+        (args.tagstring.is_some(), "--tagstring"),
+        (args.results.is_some(), "--results"),
+    ];
+    let asked_plain = plain_flags
+        .iter()
+        .find(|(set, _)| *set)
+        .map(|(_, flag)| *flag);
+    if args.json || args.common.headless {
+        if let Some(flag) = asked_plain {
+            return Err(format!(
+                "{flag} is for plain output, and --json/--headless print JSON Lines events \
+                 instead: leave one of them out"
+            ));
+        }
+        return Ok(Front::Json);
     }
-    if args.keep_order {
+    if asked_plain.is_some() || !std::io::stdout().is_terminal() || args.keep_order {
+        return Ok(Front::Plain);
+    }
+    if inputs.reads_stdin() && std::io::stdin().is_terminal() {
         eprintln!(
-            "proctor: --keep-order orders printed output, so map mode prints JSON Lines \
-             events instead of showing the terminal UI"
+            "proctor: tasks come from the terminal, so map mode prints their output; \
+             give them after ':::', with -a FILE or through a pipe for the terminal UI"
         );
-        return false;
+        return Ok(Front::Plain);
     }
-    if origin.reads_stdin() && std::io::stdin().is_terminal() {
-        eprintln!(
-            "proctor: tasks come from the terminal, so map mode prints JSON Lines events; \
-             give them after ':::', with --tasks FILE or through a pipe for the terminal UI"
-        );
-        return false;
-    }
-    true
+    Ok(Front::Ui)
+}
+
+/// How the headless printer shows the run.
+enum Printer {
+    Json,
+    Plain(plain::Options),
 }
 
 fn internal(what: &str, e: std::io::Error) -> MapError {
@@ -158,8 +199,9 @@ struct Started {
     engine: EngineHandle,
 }
 
-/// Prints the driver's events as JSON Lines until the engine has ended.
-fn run_headless(started: Started) -> Result<Outcome, MapError> {
+/// Prints the driver's events (as JSON Lines, or the tasks' output) until the
+/// engine has ended.
+fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError> {
     let Started {
         runtime,
         settings,
@@ -180,13 +222,29 @@ fn run_headless(started: Started) -> Result<Outcome, MapError> {
         .map_err(|e| internal("cannot start the map driver", e))?;
     // Returns early when stdout is gone; dropping the channel then tells the
     // driver that nobody is watching, and it stops the run.
-    headless::print_events(&mut to_print);
+    let printed = match shown_as {
+        Printer::Json => {
+            headless::print_events(&mut to_print);
+            None
+        }
+        Printer::Plain(options) => Some(plain::print(&mut to_print, options)),
+    };
     drop(to_print);
     let (ok, outcome) = thread
         .join()
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
+    let troubled = printed.as_ref().is_some_and(|p| p.troubled);
+    if let Some(printed) = printed
+        && printed.failed > 0
+        && printed.complete
+    {
+        eprintln!(
+            "proctor: {} of {} task(s) failed",
+            printed.failed, printed.tasks
+        );
+    }
     Ok(Outcome {
-        ok,
+        ok: ok && !troubled,
         interrupted: outcome.interrupted,
     })
 }
@@ -239,32 +297,39 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         );
     }
     setup::check_common(&args.common)?;
-    let (template_words, task_words) = split_tasks(&args.template);
-    let template = Template::parse(template_words, args.shell)?;
-    let origin = match (task_words, &args.tasks) {
-        (Some(_), Some(_)) => {
-            return Err("give tasks either after ':::' or with --tasks FILE, not both".into());
-        }
-        (Some(words), None) => Origin::Words(words.to_vec()),
-        (None, Some(path)) => Origin::File(path.clone()),
-        (None, None) => Origin::Stdin,
+    let (template_words, inputs) = words::split(&args.template, &args.arg_files)?;
+    let reading = Reading {
+        delimiter: if args.null { 0 } else { b'\n' },
+        allow_empty: args.allow_empty,
+        colsep: args.colsep.as_deref().map(colsep).transpose()?,
     };
+    let batch = args.max_args as usize;
+    let template = Template::parse(
+        &template_words,
+        args.shell,
+        inputs.values_per_task(&reading, batch),
+    )?;
     let halt = match &args.halt {
         Some(text) => HaltRule::parse(text)?,
         None => None,
     };
-    let source = Source::open(&origin, args.allow_empty)?;
+    let tasks = Tasks::open(&inputs, &reading, batch)?;
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
     };
-    if let (Some(log), Origin::File(tasks)) = (&args.joblog, &origin)
-        && same_file(log, tasks)
+    let files = inputs.groups.iter().flatten().filter_map(|o| match o {
+        Origin::File(path) => Some(path),
+        _ => None,
+    });
+    if let Some(log) = &args.joblog
+        && let Some(tasks) = files.into_iter().find(|f| same_file(log, f))
     {
         return Err(format!(
-            "--joblog '{}' is the --tasks file: writing the joblog would overwrite the \
+            "--joblog '{}' is an input file ('{}'): writing the joblog would overwrite the \
              tasks; give another path",
-            log.display()
+            log.display(),
+            tasks.display()
         ));
     }
     // Opened last: without --resume this starts the file afresh.
@@ -272,10 +337,33 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         Some(path) => Some(Joblog::open(path, args.resume)?),
         None => None,
     };
+    let front = front(args, &inputs)?;
+    let is_plain = front == Front::Plain;
+    let tags = match (&args.tagstring, args.tag) {
+        (Some(text), _) => Some(plain::Tags::new(Some(template::Word::parse(text)?))),
+        (None, true) => Some(plain::Tags::new(None)),
+        (None, false) => None,
+    };
+    if tags.is_some() && args.ungroup {
+        return Err(
+            "--tag and --tagstring need whole lines: use them with --group \
+                    (the default) or --line-buffer, not --ungroup"
+                .into(),
+        );
+    }
+    let grouping = if args.ungroup {
+        plain::Grouping::Ungroup
+    } else if args.line_buffer {
+        plain::Grouping::LineBuffer
+    } else {
+        plain::Grouping::Group
+    };
     let mut config = setup::engine_config(&args.common, None, None);
     config.close_queue = false;
-    // Output is always counted for the joblog; the driver forwards it only when asked.
-    config.output_events = true;
+    // Output is always counted for the joblog: as lines for JSON and the UI, as
+    // bytes for plain output. The driver forwards lines only when asked.
+    config.output_events = !is_plain;
+    config.raw_output = is_plain;
     let max_parallel = config.policy.max_parallel;
     // A map run may have millions of tasks: the engine keeps only the latest
     // finished workers (the joblog and `task` events have every result).
@@ -286,14 +374,22 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         retries: args.retries,
         halt,
         keep_order: args.keep_order,
-        forward_output: args.common.output == OutputMode::Events,
+        forward_output: front == Front::Json && args.common.output == OutputMode::Events,
+        plain: is_plain,
+        tags: tags.clone(),
         window: window(max_parallel),
         max_parallel,
     };
     Ok(Plan {
         settings,
-        origin,
-        source,
+        front,
+        plain: plain::Options {
+            grouping,
+            tags,
+            results: args.results.clone(),
+        },
+        inputs,
+        tasks,
         resume,
         joblog,
         config,
@@ -314,29 +410,14 @@ pub fn window(max_parallel: usize) -> usize {
     (4 * max_parallel).max(64)
 }
 
-/// Splits `TEMPLATE... ::: TASK...` at the first `:::`.
-fn split_tasks(words: &[String]) -> (&[String], Option<&[String]>) {
-    match words.iter().position(|w| w == TASKS_FOLLOW) {
-        Some(i) => (&words[..i], Some(&words[i + 1..])),
-        None => (words, None),
-    }
+fn colsep(text: &str) -> Result<regex::bytes::Regex, String> {
+    regex::bytes::Regex::new(text)
+        .map_err(|e| format!("--colsep '{text}' is not a regular expression: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tasks_follow_the_first_separator() {
-        let words: Vec<String> = ["echo", "{}", ":::", "a", ":::", "b"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let (template, tasks) = split_tasks(&words);
-        assert_eq!(template, ["echo", "{}"]);
-        assert_eq!(tasks.unwrap(), ["a", ":::", "b"]);
-        assert_eq!(split_tasks(&words[..2]), (&words[..2], None));
-    }
 
     #[test]
     fn the_window_scales_with_the_pool() {

@@ -94,6 +94,7 @@ pub fn engine_config(
         output_budget: common.output_memory as usize * 1024 * 1024,
         log_dir: common.log_dir.clone(),
         output_events: common.output == OutputMode::Events,
+        raw_output: false,
         sample_interval: common.interval,
         close_queue: common.control.is_none(),
     }

@@ -750,9 +750,13 @@ fn usage_errors_exit_2_and_start_nothing() {
             "now,fail=N",
         ),
         (&["--", ":::", "a"], "template is empty"),
+        (&["--", "echo", ":::"], "no values"),
+        (&["--", "echo", ":::+", "a"], "none"),
+        (&["--", "echo", "{//.}", ":::", "a"], "does not know"),
+        (&["--", "echo", "{2}", ":::", "a"], "{2}"),
         (
-            &["--tasks", "/dev/null", "--", "echo", ":::", "a"],
-            "not both",
+            &["-j2", "--", "-k", "echo", ":::", "a"],
+            "looks like a flag",
         ),
         (&["--control", "-", "--", "echo", ":::", "a"], "--control"),
     ];

@@ -62,7 +62,7 @@ fn c1_controls_are_escaped_in_map_output_and_the_joblog() {
     let dir = tempfile::tempdir().expect("tempdir");
     let joblog = dir.path().join("joblog.jsonl");
     let out = Command::new(BIN)
-        .args(["map", "--joblog"])
+        .args(["map", "--json", "--joblog"])
         .arg(&joblog)
         .args(["--", "printf", "%s\\n", "{}", ":::", HOSTILE])
         .stdin(Stdio::null())

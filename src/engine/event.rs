@@ -114,6 +114,14 @@ pub enum EventKind {
         stream: Stream,
         line: String,
     },
+    /// Output exactly as the worker wrote it, in the pieces read (map mode's
+    /// plain output, with `EngineConfig::raw_output`); not part of JSON Lines.
+    Bytes {
+        worker: String,
+        stream: Stream,
+        #[serde(skip)]
+        bytes: Vec<u8>,
+    },
     Exited {
         worker: String,
         pid: u32,

@@ -56,6 +56,7 @@ pub struct Os {
     pub store: Arc<OutputStore>,
     pub events: EventSender,
     pub output_events: bool,
+    pub raw_output: bool,
     pub inputs: mpsc::UnboundedSender<Input>,
     pub log_dir: Option<PathBuf>,
     /// Set by a reader whose output did not reach where it was asked to go.
@@ -79,6 +80,7 @@ impl Os {
             store,
             events,
             output_events: false,
+            raw_output: false,
             inputs,
             log_dir: None,
             troubled: Arc::new(AtomicBool::new(false)),
@@ -209,6 +211,7 @@ impl Os {
                 store: self.store.clone(),
                 events: self.events.clone(),
                 output_events: self.output_events,
+                raw_output: self.raw_output,
                 inputs: self.inputs.clone(),
                 log_file: self.open_log(name, stream),
                 troubled: self.troubled.clone(),

@@ -256,7 +256,9 @@ impl EventReceiver {
     fn take(&mut self) -> Option<Event> {
         let event = self.batch.pop_front()?;
         match &event.kind {
-            EventKind::Output { .. } => self.shared.credit.add_permits(output_cost(&event)),
+            EventKind::Output { .. } | EventKind::Bytes { .. } => {
+                self.shared.credit.add_permits(output_cost(&event))
+            }
             EventKind::Sample { .. } => {
                 self.shared.samples.fetch_sub(1, Ordering::Relaxed);
             }
@@ -276,6 +278,7 @@ impl Drop for EventReceiver {
 fn output_cost(event: &Event) -> usize {
     match &event.kind {
         EventKind::Output { line, .. } => line.len() + LINE_COST,
+        EventKind::Bytes { bytes, .. } => bytes.len() + LINE_COST,
         _ => 0,
     }
 }

@@ -32,6 +32,9 @@ pub struct EngineConfig {
     pub log_dir: Option<PathBuf>,
     /// Send every output line as an event (headless `--output events`).
     pub output_events: bool,
+    /// Also send output as it was read, byte for byte, as `Bytes` events (map
+    /// mode's plain output); they wait for credit as output lines do.
+    pub raw_output: bool,
     pub sample_interval: Duration,
     /// Close the queue once the initial jobs are in (headless without a control stream).
     pub close_queue: bool,
@@ -45,6 +48,7 @@ impl Default for EngineConfig {
             output_budget: super::output::DEFAULT_BUDGET,
             log_dir: None,
             output_events: true,
+            raw_output: false,
             sample_interval: Duration::from_secs(1),
             close_queue: true,
         }
@@ -234,6 +238,7 @@ async fn run(
     let (in_tx, mut in_rx) = mpsc::unbounded_channel();
     let mut os = Os::new(store, events, in_tx.clone());
     os.output_events = config.output_events;
+    os.raw_output = config.raw_output;
     os.log_dir = config.log_dir.clone();
     os.emit(EventKind::Started {
         version: env!("CARGO_PKG_VERSION"),

@@ -14,6 +14,12 @@ pub fn worker_name(number: u64, retry: u32) -> String {
     }
 }
 
+/// The task a worker name belongs to: `task-7.retry1` → 7.
+pub fn task_number(worker: &str) -> Option<u64> {
+    let rest = worker.strip_prefix("task-")?;
+    rest.split('.').next()?.parse().ok()
+}
+
 /// A task and its current attempt.
 #[derive(Debug)]
 pub struct Attempt {
@@ -21,6 +27,8 @@ pub struct Attempt {
     /// 0 for the first run, N for the Nth retry.
     pub retry: u32,
     pub worker: String,
+    /// The pool slot it runs in (`{%}`), 1-based; 0 until launched.
+    pub slot: usize,
     pub pid: Option<u32>,
     /// When the attempt started (seconds since the Unix epoch).
     pub start: Option<f64>,
@@ -34,6 +42,7 @@ impl Attempt {
             worker: worker_name(task.number, 0),
             task,
             retry: 0,
+            slot: 0,
             pid: None,
             start: None,
             output_bytes: 0,
@@ -46,6 +55,7 @@ impl Attempt {
         Attempt {
             worker: worker_name(self.task.number, retry),
             retry,
+            slot: 0,
             pid: None,
             start: None,
             ..self
@@ -127,10 +137,7 @@ mod tests {
     use super::*;
 
     fn task(number: u64) -> Task {
-        Task {
-            number,
-            input: b"in".to_vec(),
-        }
+        Task::single(number, b"in".to_vec())
     }
 
     #[test]
@@ -141,6 +148,9 @@ mod tests {
         a.output_bytes = 5;
         let a = a.retried().retried();
         assert_eq!(a.worker, "task-7.retry2");
+        assert_eq!(task_number(&a.worker), Some(7));
+        assert_eq!(task_number("task-12"), Some(12));
+        assert_eq!(task_number("web#1"), None);
         assert_eq!((a.retry, a.pid, a.output_bytes), (2, None, 5));
         let r = a.record(Ending::exited(0, None, 1.5, false));
         assert_eq!(r.retries, 2);

@@ -21,8 +21,9 @@ use super::halt::{HaltRule, When};
 use super::joblog::{Joblog, Succeeded};
 use super::notes::Notes;
 use super::outbox::Outbox;
+use super::plain::Tags;
 use super::source::{Item, MAX_TASK_BYTES, Total};
-use super::template::Template;
+use super::template::{Fill, Template};
 use crate::engine::{Command, Event, EventKind, EventReceiver, EventSender};
 use crate::spec::JobSpec;
 
@@ -35,6 +36,11 @@ pub struct Settings {
     pub keep_order: bool,
     /// `--output events`: forward output lines (they are always counted).
     pub forward_output: bool,
+    /// Plain output: output goes as bytes, a task's record after its output
+    /// under `--keep-order`, and errors are the printer's to say.
+    pub plain: bool,
+    /// `--tag`, `--tagstring`: noted as each task is launched.
+    pub tags: Option<Tags>,
     /// Most tasks read but not yet finished (with `--keep-order`: not yet printed).
     pub window: usize,
     pub max_parallel: usize,
@@ -80,6 +86,7 @@ pub struct Driver {
     pending: VecDeque<Attempt>,
     /// Launched and not yet ended, by worker name.
     running: HashMap<String, Attempt>,
+    slots: Slots,
     counts: Counts,
     /// The highest task number read so far.
     last_read: u64,
@@ -88,6 +95,32 @@ pub struct Driver {
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
+}
+
+/// Pool slots for `{%}` and `PROCTOR_SLOT`: each running task holds one, the
+/// lowest free, so slots stay within 1..=max_parallel.
+#[derive(Debug, Default)]
+struct Slots {
+    free: std::collections::BTreeSet<usize>,
+    next: usize,
+}
+
+impl Slots {
+    fn take(&mut self) -> usize {
+        match self.free.pop_first() {
+            Some(slot) => slot,
+            None => {
+                self.next += 1;
+                self.next
+            }
+        }
+    }
+
+    fn give_back(&mut self, slot: usize) {
+        if slot > 0 {
+            self.free.insert(slot);
+        }
+    }
 }
 
 /// How the run went: `ok` when every task succeeded; messages held for later.
@@ -111,6 +144,7 @@ impl Driver {
             commands,
             pending: VecDeque::new(),
             running: HashMap::new(),
+            slots: Slots::default(),
             counts: Counts::default(),
             last_read: 0,
             reading: Reading::Open,
@@ -130,7 +164,11 @@ impl Driver {
         printer: EventSender,
         mut controls: Option<mpsc::UnboundedReceiver<Command>>,
     ) -> Finish {
-        let mut out = Outbox::new(printer, self.settings.keep_order);
+        let mut out = Outbox::new(
+            printer,
+            self.settings.keep_order,
+            self.settings.plain && self.settings.keep_order,
+        );
         let mut tasks = Some(tasks);
         loop {
             if out.newly_closed() {
@@ -199,16 +237,24 @@ impl Driver {
             && !self.queue_closed
             && self.running.len() < self.settings.max_parallel
         {
-            let Some(attempt) = self.pending.pop_front() else {
+            let Some(mut attempt) = self.pending.pop_front() else {
                 break;
             };
-            let mut job = JobSpec::new(
-                attempt.worker.clone(),
-                self.settings
-                    .template
-                    .render(attempt.task.number, &attempt.task.input),
-            );
+            attempt.slot = self.slots.take();
+            let number = attempt.task.number;
+            let fill = Fill {
+                number,
+                slot: attempt.slot,
+                values: &attempt.task.values,
+            };
+            if let Some(tags) = &self.settings.tags {
+                tags.note(fill);
+            }
+            let mut job = JobSpec::new(attempt.worker.clone(), self.settings.template.render(fill));
             job.timeout = self.settings.timeout;
+            job.env.insert("PROCTOR_SEQ".into(), number.to_string());
+            job.env
+                .insert("PROCTOR_SLOT".into(), attempt.slot.to_string());
             // If the engine is gone its event stream ends too, which ends the run.
             let _ = self.commands.send(Command::Launch(Box::new(job)));
             self.running.insert(attempt.worker.clone(), attempt);
@@ -248,7 +294,9 @@ impl Driver {
                 self.finish(attempt, Ending::rejected(error), out).await;
             }
             Some(Item::ReadError(message)) => {
-                self.notes.say(message.clone());
+                if !self.settings.plain {
+                    self.notes.say(message.clone());
+                }
                 self.reading = Reading::Failed;
                 out.send(Event::now(EventKind::Error { message })).await;
             }
@@ -260,6 +308,7 @@ impl Driver {
         let Some(attempt) = self.running.remove(worker) else {
             return;
         };
+        self.slots.give_back(attempt.slot);
         let retry =
             attempt.retry < self.settings.retries && self.stopped.is_none() && !self.queue_closed;
         if !ending.succeeded() && retry {
@@ -293,7 +342,8 @@ impl Driver {
             self.notes.say(message);
             self.records.joblog = None;
         }
-        out.send(Event::now(EventKind::Task(record))).await;
+        out.record(number, Event::now(EventKind::Task(record)))
+            .await;
         out.release(number).await;
         if failed {
             self.check_halt(out).await;

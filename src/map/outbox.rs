@@ -8,16 +8,20 @@ pub struct Outbox {
     printer: Option<EventSender>,
     /// `Some` with `--keep-order`.
     order: Option<Order<Event>>,
+    /// A task's record is held with its output (plain `--keep-order`), so it
+    /// follows that output.
+    hold_records: bool,
     last_queue: Option<EventKind>,
     /// The printer went away and `newly_closed` has not said so yet.
     closed_unseen: bool,
 }
 
 impl Outbox {
-    pub fn new(printer: EventSender, keep_order: bool) -> Self {
+    pub fn new(printer: EventSender, keep_order: bool, hold_records: bool) -> Self {
         Outbox {
             printer: Some(printer),
             order: keep_order.then(Order::default),
+            hold_records,
             last_queue: None,
             closed_unseen: false,
         }
@@ -33,7 +37,11 @@ impl Outbox {
         let Some(printer) = &self.printer else { return };
         // Output waits for the printer (backpressure back to the engine's
         // readers, and so to the workers); the rest never waits.
-        let sent = if matches!(event.kind, EventKind::Output { .. }) {
+        let output = matches!(
+            event.kind,
+            EventKind::Output { .. } | EventKind::Bytes { .. }
+        );
+        let sent = if output {
             printer.send_output(vec![event]).await
         } else {
             printer.send_batch(vec![event])
@@ -60,6 +68,15 @@ impl Outbox {
             None => Some(event),
         };
         if let Some(event) = ready {
+            self.send(event).await;
+        }
+    }
+
+    /// Task `number`'s `task` record: sent now, or held after its output.
+    pub async fn record(&mut self, number: u64, event: Event) {
+        if self.hold_records {
+            self.output(number, event).await;
+        } else {
             self.send(event).await;
         }
     }

@@ -1,14 +1,13 @@
-//! Where map mode's tasks come from: stdin, a `--tasks` file or the words after
-//! `:::`. Lines are read lazily, as bytes, on a thread of their own, so a huge or
-//! endless input never sits in memory and a slow one never blocks the driver.
+//! One input of map mode's tasks: stdin, a file (`-a`, `::::`) or the words after
+//! `:::`. Records (lines, or NUL-ended with `-0`) are read lazily, as bytes, so a
+//! huge or endless input never sits in memory; `--colsep` splits each into values.
+//! `tasks.rs` combines several inputs and reads on a thread of its own.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio::sync::mpsc;
 
 /// The most bytes one task may have: Linux refuses a longer single argument
 /// (MAX_ARG_STRLEN, 128 KiB including the terminating NUL).
@@ -17,11 +16,44 @@ pub const MAX_TASK_BYTES: usize = 128 * 1024 - 1;
 /// Bytes of an over-long task kept to name it in messages.
 const PREFIX_BYTES: usize = 200;
 
-/// One task: its 1-based number (counting tasks, not skipped empty lines) and input.
+/// One task: its 1-based number (counting tasks, not skipped empty lines), its
+/// input as read (for the joblog and `--resume`) and the values placeholders take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub number: u64,
     pub input: Vec<u8>,
+    pub values: Vec<Vec<u8>>,
+}
+
+impl Task {
+    /// A task of one value, its input.
+    pub fn single(number: u64, input: Vec<u8>) -> Task {
+        Task {
+            number,
+            values: vec![input.clone()],
+            input,
+        }
+    }
+}
+
+/// How records are read, the same for every input.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// `\n`, or NUL with `-0`.
+    pub delimiter: u8,
+    pub allow_empty: bool,
+    /// `--colsep`: each record is split into values where this matches.
+    pub colsep: Option<regex::bytes::Regex>,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            delimiter: b'\n',
+            allow_empty: false,
+            colsep: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,16 +68,17 @@ pub enum Item {
     ReadError(String),
 }
 
-/// Where the tasks are.
+/// Where one input's records are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Stdin,
+    /// `-` is stdin.
     File(PathBuf),
-    Words(Vec<String>),
+    Words(Vec<Vec<u8>>),
 }
 
 impl Origin {
-    /// Tasks come from stdin (`--tasks -` included).
+    /// Records come from stdin (`-a -` included).
     pub fn reads_stdin(&self) -> bool {
         match self {
             Origin::Stdin => true,
@@ -57,13 +90,13 @@ impl Origin {
 
 enum Lines {
     Reader(Box<dyn BufRead + Send>),
-    Words(std::vec::IntoIter<String>),
+    Words(std::vec::IntoIter<Vec<u8>>),
 }
 
-/// The tasks of one run, in input order.
+/// The records of one input, in order, as tasks of their own.
 pub struct Source {
     lines: Lines,
-    allow_empty: bool,
+    reading: Reading,
     next_number: u64,
     done: bool,
     /// Where the input is, for error messages.
@@ -72,7 +105,7 @@ pub struct Source {
 
 impl Source {
     /// Opens the input now, so an unreadable file is reported before anything starts.
-    pub fn open(origin: &Origin, allow_empty: bool) -> Result<Source, String> {
+    pub fn open(origin: &Origin, reading: &Reading) -> Result<Source, String> {
         let (lines, what) = match origin {
             Origin::Stdin => (
                 Lines::Reader(Box::new(BufReader::with_capacity(
@@ -95,41 +128,24 @@ impl Source {
         };
         Ok(Source {
             lines,
-            allow_empty,
+            reading: reading.clone(),
             next_number: 1,
             done: false,
             what,
         })
     }
 
-    /// Reads tasks on a thread and hands them over through a channel holding at
-    /// most `capacity` of them, so reading stays just ahead of running.
-    pub fn spawn(mut self, capacity: usize) -> std::io::Result<mpsc::Receiver<Item>> {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        std::thread::Builder::new()
-            .name("proctor-tasks".into())
-            .spawn(move || {
-                for item in self.by_ref() {
-                    // The driver is gone (halted or finished): stop reading.
-                    if tx.blocking_send(item).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(rx)
-    }
-
     fn next_line(&mut self) -> std::io::Result<Option<(Vec<u8>, usize)>> {
         match &mut self.lines {
-            Lines::Words(words) => Ok(words.next().map(|w| {
-                let len = w.len();
-                let mut bytes = w.into_bytes();
+            Lines::Words(words) => Ok(words.next().map(|mut bytes| {
+                let len = bytes.len();
                 bytes.truncate(MAX_TASK_BYTES + 1);
                 (bytes, len)
             })),
             Lines::Reader(reader) => {
                 let mut line = Vec::new();
-                let len = read_line_capped(reader, &mut line, MAX_TASK_BYTES + 1)?;
+                let delimiter = self.reading.delimiter;
+                let len = read_line_capped(reader, &mut line, MAX_TASK_BYTES + 1, delimiter)?;
                 Ok(len.map(|len| (line, len)))
             }
         }
@@ -152,17 +168,25 @@ impl Iterator for Source {
                     )));
                 }
             };
-            if input.is_empty() && !self.allow_empty {
+            if input.is_empty() && !self.reading.allow_empty {
                 continue;
             }
             let number = self.next_number;
             self.next_number += 1;
             if len > MAX_TASK_BYTES {
                 input.truncate(PREFIX_BYTES);
-                let task = Task { number, input };
+                let task = Task::single(number, input);
                 return Some(Item::TooLong { task, len });
             }
-            return Some(Item::Task(Task { number, input }));
+            let values = match &self.reading.colsep {
+                Some(colsep) => colsep.split(&input).map(<[u8]>::to_vec).collect(),
+                None => vec![input.clone()],
+            };
+            return Some(Item::Task(Task {
+                number,
+                input,
+                values,
+            }));
         }
         self.done = true;
         None
@@ -187,12 +211,14 @@ fn open_file(path: &Path) -> Result<Box<dyn Read + Send>, String> {
     }
 }
 
-/// Reads one line without its `\n` (and a `\r` before it), keeping at most `cap`
-/// bytes in `line`. Returns the line's full length, or `None` at end of input.
+/// Reads one record without its delimiter (and, for lines, a `\r` before it),
+/// keeping at most `cap` bytes in `line`. Returns the record's full length, or
+/// `None` at end of input.
 fn read_line_capped(
     reader: &mut dyn BufRead,
     line: &mut Vec<u8>,
     cap: usize,
+    delimiter: u8,
 ) -> std::io::Result<Option<usize>> {
     let mut len = 0usize;
     let mut any = false;
@@ -206,7 +232,7 @@ fn read_line_capped(
             break;
         }
         any = true;
-        let (chunk, used, end) = match buf.iter().position(|&b| b == b'\n') {
+        let (chunk, used, end) = match memchr::memchr(delimiter, buf) {
             Some(i) => (&buf[..i], i + 1, true),
             None => (buf, buf.len(), false),
         };
@@ -221,7 +247,7 @@ fn read_line_capped(
     if !any {
         return Ok(None);
     }
-    if line.last() == Some(&b'\r') && len <= cap {
+    if delimiter == b'\n' && line.last() == Some(&b'\r') && len <= cap {
         line.pop();
         len -= 1;
     }
@@ -236,32 +262,31 @@ pub struct Total(Arc<AtomicU64>);
 impl Total {
     const UNKNOWN: u64 = u64::MAX;
 
-    /// Counts in the background for a file, at once for words, never for stdin.
-    pub fn start(origin: &Origin, allow_empty: bool) -> Total {
-        let total = Total(Arc::new(AtomicU64::new(Self::UNKNOWN)));
-        match origin {
-            Origin::Stdin => {}
-            Origin::File(path) if path == Path::new("-") => {}
-            Origin::Words(words) => {
-                let n = words
-                    .iter()
-                    .filter(|w| allow_empty || !w.is_empty())
-                    .count();
-                total.0.store(n as u64, Ordering::Relaxed);
-            }
-            Origin::File(path) => {
-                let path = path.clone();
-                let slot = total.0.clone();
-                // Counting is only for the queue depth: if it fails, it stays unknown.
-                let _ = std::thread::Builder::new()
-                    .name("proctor-count".into())
-                    .spawn(move || {
-                        if let Ok(n) = File::open(&path).and_then(|f| count_tasks(f, allow_empty)) {
-                            slot.store(n, Ordering::Relaxed);
-                        }
-                    });
-            }
+    pub fn unknown() -> Total {
+        Total(Arc::new(AtomicU64::new(Self::UNKNOWN)))
+    }
+
+    pub fn known(n: u64) -> Total {
+        Total(Arc::new(AtomicU64::new(n)))
+    }
+
+    /// Counts a file's lines in the background (tasks of `per_task` lines each);
+    /// stdin is never counted.
+    pub fn count(path: &Path, allow_empty: bool, per_task: u64) -> Total {
+        let total = Total::unknown();
+        if path == Path::new("-") {
+            return total;
         }
+        let path = path.to_path_buf();
+        let slot = total.0.clone();
+        // Counting is only for the queue depth: if it fails, it stays unknown.
+        let _ = std::thread::Builder::new()
+            .name("proctor-count".into())
+            .spawn(move || {
+                if let Ok(n) = File::open(&path).and_then(|f| count_tasks(f, allow_empty)) {
+                    slot.store(n.div_ceil(per_task.max(1)), Ordering::Relaxed);
+                }
+            });
         total
     }
 
@@ -323,7 +348,10 @@ mod tests {
     fn source(input: &[u8], allow_empty: bool) -> Source {
         Source {
             lines: Lines::Reader(Box::new(std::io::Cursor::new(input.to_vec()))),
-            allow_empty,
+            reading: Reading {
+                allow_empty,
+                ..Reading::default()
+            },
             next_number: 1,
             done: false,
             what: "test".into(),
@@ -407,20 +435,43 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(
-            items[1],
-            Item::Task(Task {
-                number: 2,
-                input: b"ok".to_vec()
+        assert_eq!(items[1], Item::Task(Task::single(2, b"ok".to_vec())));
+    }
+
+    #[test]
+    fn nul_records_keep_newlines_and_carriage_returns() {
+        let mut s = source(b"a\nb\r\0\0c", true);
+        s.reading.delimiter = 0;
+        let got: Vec<Vec<u8>> = s
+            .map(|item| match item {
+                Item::Task(t) => t.input,
+                other => panic!("unexpected {other:?}"),
             })
-        );
+            .collect();
+        assert_eq!(got, [b"a\nb\r".to_vec(), Vec::new(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn colsep_splits_a_record_into_values() {
+        let mut s = source(b"a\tb\t\tc\n", false);
+        s.reading.colsep = regex::bytes::Regex::new("\t").ok();
+        match s.next() {
+            Some(Item::Task(t)) => {
+                assert_eq!(t.input, b"a\tb\t\tc");
+                assert_eq!(t.values, [&b"a"[..], b"b", b"", b"c"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
     fn a_missing_file_is_named() {
-        let err = Source::open(&Origin::File("/nonexistent/tasks.txt".into()), false)
-            .err()
-            .unwrap();
+        let err = Source::open(
+            &Origin::File("/nonexistent/tasks.txt".into()),
+            &Reading::default(),
+        )
+        .err()
+        .unwrap();
         assert!(err.contains("'/nonexistent/tasks.txt'"), "{err}");
     }
 }

@@ -41,6 +41,8 @@ pub struct Reader {
     /// (`output_events`), and problems (a log that cannot be written) always.
     pub events: EventSender,
     pub output_events: bool,
+    /// Send what is read as `Bytes` events too, unchanged (map mode's plain output).
+    pub raw_output: bool,
     pub inputs: mpsc::UnboundedSender<Input>,
     pub log_file: Option<LogFile>,
     /// Set when something was not delivered where the user asked (a log write
@@ -84,6 +86,8 @@ struct Stored {
     last_line: Option<String>,
     /// The lines as text, only when output events are wanted.
     lines: Vec<String>,
+    /// The bytes read, only with `raw_output`.
+    raw: Vec<u8>,
 }
 
 impl Reader {
@@ -212,7 +216,11 @@ impl Reader {
                     }
                     // Each newline ends a line, plus one gathered from earlier chunks.
                     let max_lines = n + 1;
-                    let stored = self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit));
+                    let mut stored =
+                        self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit));
+                    if self.raw_output {
+                        stored.raw = bytes.to_vec();
+                    }
                     Read::Stored(stored, n)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Read::WouldBlock,
@@ -257,6 +265,17 @@ impl Reader {
 
     /// Tells the supervisor about new output and sends output events.
     async fn report(&mut self, stored: Stored) {
+        if !stored.raw.is_empty() {
+            let bytes = Event::now(EventKind::Bytes {
+                worker: self.name.clone(),
+                stream: self.stream,
+                bytes: stored.raw,
+            });
+            // Waits for credit, as lines do: backpressure, never loss.
+            if !self.events.send_output(vec![bytes]).await {
+                self.raw_output = false; // the front end is gone
+            }
+        }
         let Some(last_line) = stored.last_line else {
             return;
         };

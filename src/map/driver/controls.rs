@@ -50,7 +50,7 @@ mod tests {
     use super::super::{Driver, Records, Settings};
     use crate::engine::{Command, Event, EventKind};
     use crate::map::notes::Notes;
-    use crate::map::source::{Item, Origin, Task, Total};
+    use crate::map::source::{Item, Task, Total};
     use crate::map::template::Template;
 
     fn exited(worker: &str, code: i32) -> Event {
@@ -79,12 +79,14 @@ mod tests {
     async fn quitting_drops_waiting_tasks_and_retries_none() {
         let words: Vec<String> = ["true"].iter().map(|s| s.to_string()).collect();
         let settings = Settings {
-            template: Template::parse(&words, false).unwrap(),
+            template: Template::parse(&words, false, None).unwrap(),
             timeout: None,
             retries: 2,
             halt: None,
             keep_order: false,
             forward_output: false,
+            plain: false,
+            tags: None,
             window: 64,
             max_parallel: 2,
         };
@@ -92,15 +94,12 @@ mod tests {
             resume: Default::default(),
             joblog: None,
         };
-        let total = Total::start(&Origin::Words(Vec::new()), false);
+        let total = Total::known(4);
         let (to_engine, mut engine) = mpsc::unbounded_channel();
         let driver = Driver::new(settings, records, total, to_engine, Notes::held());
         let (tasks_tx, tasks) = mpsc::channel(8);
         for number in 1..=4 {
-            let task = Task {
-                number,
-                input: number.to_string().into_bytes(),
-            };
+            let task = Task::single(number, number.to_string().into_bytes());
             tasks_tx.send(Item::Task(task)).await.unwrap();
         }
         drop(tasks_tx);

@@ -29,6 +29,16 @@ impl Driver {
                     return;
                 }
             }
+            EventKind::Bytes { worker, bytes, .. } => {
+                let number = self.running.get_mut(worker).map(|a| {
+                    a.output_bytes += bytes.len() as u64;
+                    a.task.number
+                });
+                if let Some(number) = number {
+                    out.output(number, event).await;
+                    return;
+                }
+            }
             EventKind::Exited {
                 worker,
                 code,
@@ -52,6 +62,7 @@ impl Driver {
             }
             EventKind::Cancelled { worker } => {
                 if let Some(a) = self.running.remove(worker) {
+                    self.slots.give_back(a.slot);
                     let number = a.task.number;
                     out.send(event).await;
                     out.release(number).await;

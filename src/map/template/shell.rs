@@ -33,7 +33,9 @@ pub(super) fn compile(script: &str) -> Result<(String, Vec<Part>), String> {
     let mut rest = script;
     while !rest.is_empty() {
         let ctx = *stack.last().unwrap_or(&Ctx::Plain { parens: 0 });
-        if let Some((token, part, after)) = placeholder_at(rest) {
+        if let Some(found) = super::placeholder_at(rest) {
+            let (part, len) = found?;
+            let (token, after) = rest.split_at(len);
             let n = match params.iter().position(|p| *p == part) {
                 Some(i) => i + 1,
                 None => {
@@ -65,18 +67,6 @@ fn refusal(token: &str, place: &str, script: &str) -> String {
          shell cannot pass a task safely: write it bare or in double quotes (e.g. \
          printf '%s\\n' \"{token}\"); every value then reaches the shell as data, never as code"
     )
-}
-
-fn placeholder_at(text: &str) -> Option<(&'static str, Part, &str)> {
-    const PLACEHOLDERS: [(&str, Part); 4] = [
-        ("{}", Part::Input),
-        ("{#}", Part::Number),
-        ("{.}", Part::NoExtension),
-        ("{/}", Part::Basename),
-    ];
-    PLACEHOLDERS
-        .iter()
-        .find_map(|(token, part)| Some((*token, part.clone(), text.strip_prefix(token)?)))
 }
 
 /// Consumes the next piece of `rest` (at least one character), updating the quote
@@ -159,6 +149,7 @@ fn set_parens(stack: &mut [Ctx], rest: &str, parens: u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Form;
     use super::*;
 
     fn script(text: &str) -> String {
@@ -184,7 +175,11 @@ mod tests {
     fn each_placeholder_kind_gets_one_parameter() {
         let (s, params) = compile("cp {} {.}.bak; echo {#} {}").unwrap();
         assert_eq!(s, "cp \"${1}\" \"${2}\".bak; echo \"${3}\" \"${1}\"");
-        assert_eq!(params, [Part::Input, Part::NoExtension, Part::Number]);
+        let value = |form| Part::Value { index: None, form };
+        assert_eq!(
+            params,
+            [value(Form::Whole), value(Form::NoExtension), Part::Number]
+        );
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! Plain output, as GNU parallel prints it: each task's stdout and stderr go to
+//! proctor's stdout and stderr exactly as written (no line cut, no lossy UTF-8,
+//! a missing final newline kept). `--group` (the default) prints a task's output
+//! in one piece when it ends, `--line-buffer` whole lines as they come,
+//! `--ungroup` bytes as they come. Failed tasks and the summary go to stderr.
+//!
+//! The bytes come from the engine as `Bytes` events that wait for credit, so a
+//! slow stdout slows the workers, never drops output.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::attempt::task_number;
+use super::template::{Fill, Word};
+use crate::engine::event::{Stream, TaskRecord};
+use crate::engine::{EventKind, EventReceiver};
+
+/// How output reaches the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Group,
+    LineBuffer,
+    Ungroup,
+}
+
+/// Each task's tag (`--tag`, `--tagstring`), noted by the driver when the task
+/// is launched (before it can write anything) and taken by the printer.
+#[derive(Clone)]
+pub struct Tags {
+    /// `None` for `--tag`: the values joined by spaces.
+    word: Option<Word>,
+    tags: Arc<Mutex<HashMap<u64, Vec<u8>>>>,
+}
+
+impl Tags {
+    pub fn new(word: Option<Word>) -> Tags {
+        Tags {
+            word,
+            tags: Arc::default(),
+        }
+    }
+
+    pub fn note(&self, fill: Fill<'_>) {
+        let tag = match &self.word {
+            Some(word) => word.fill(fill),
+            None => fill.values.join(&b' '),
+        };
+        if let Ok(mut tags) = self.tags.lock() {
+            tags.insert(fill.number, tag);
+        }
+    }
+
+    fn get(&self, number: u64) -> Vec<u8> {
+        self.tags
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&number).cloned())
+            .unwrap_or_default()
+    }
+
+    fn forget(&self, number: u64) {
+        if let Ok(mut tags) = self.tags.lock() {
+            tags.remove(&number);
+        }
+    }
+}
+
+/// What the user asked of plain output.
+pub struct Options {
+    pub grouping: Grouping,
+    pub tags: Option<Tags>,
+    pub results: Option<PathBuf>,
+}
+
+/// How the run went, for the summary.
+#[derive(Debug, Default)]
+pub struct Printed {
+    pub tasks: u64,
+    pub failed: u64,
+    /// False when stdout went away before the end.
+    pub complete: bool,
+    /// Some output did not reach where it was asked to go (`--results`).
+    pub troubled: bool,
+}
+
+/// One task's output not yet printed, and its `--results` files.
+#[derive(Default)]
+struct Pending {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    files: Option<[File; 2]>,
+}
+
+struct Printer {
+    options: Options,
+    out: BufWriter<std::io::StdoutLock<'static>>,
+    err: std::io::Stderr,
+    pending: HashMap<u64, Pending>,
+    printed: Printed,
+}
+
+/// Prints until the driver's events end, or stdout is gone.
+pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
+    let mut p = Printer {
+        options,
+        out: BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
+        err: std::io::stderr(),
+        pending: HashMap::new(),
+        printed: Printed::default(),
+    };
+    while let Some(event) = events.blocking_recv() {
+        let written = match event.kind {
+            EventKind::Bytes {
+                worker,
+                stream,
+                bytes,
+            } => match task_number(&worker) {
+                Some(number) => p.bytes(number, stream, &bytes),
+                None => Ok(()),
+            },
+            EventKind::Task(record) => p.task(&record),
+            EventKind::Error { message } => {
+                p.note(&message);
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if written.is_err() || (events.is_empty() && p.out.flush().is_err()) {
+            return p.printed;
+        }
+    }
+    // Output that came after its task's record (from a descendant that kept
+    // the pipe open) is still printed, in task order.
+    let mut late: Vec<u64> = p.pending.keys().copied().collect();
+    late.sort_unstable();
+    for number in late {
+        let pending = p.pending.remove(&number).unwrap_or_default();
+        let flushed = p
+            .write_lines(number, Stream::Stdout, &pending.stdout)
+            .and_then(|()| p.write_lines(number, Stream::Stderr, &pending.stderr));
+        if flushed.is_err() {
+            return p.printed;
+        }
+    }
+    p.printed.complete = p.out.flush().is_ok();
+    p.printed
+}
+
+impl Printer {
+    fn bytes(&mut self, number: u64, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        let grouping = self.options.grouping;
+        let results = self.options.results.clone();
+        let pending = self.pending.entry(number).or_default();
+        if let Some(dir) = &results {
+            let written = match &mut pending.files {
+                Some(files) => files[stream as usize].write_all(bytes),
+                None => open_results(dir, number).and_then(|files| {
+                    pending.files.insert(files)[stream as usize].write_all(bytes)
+                }),
+            };
+            if let Err(e) = written {
+                self.results_failed(dir, e);
+            }
+        }
+        let pending = self.pending.entry(number).or_default();
+        let held = match stream {
+            Stream::Stdout => &mut pending.stdout,
+            Stream::Stderr => &mut pending.stderr,
+        };
+        match grouping {
+            Grouping::Ungroup => self.write(stream, bytes),
+            Grouping::Group => {
+                held.extend_from_slice(bytes);
+                Ok(())
+            }
+            Grouping::LineBuffer => {
+                held.extend_from_slice(bytes);
+                let Some(end) = memchr::memrchr(b'\n', held) else {
+                    return Ok(());
+                };
+                let lines: Vec<u8> = held.drain(..=end).collect();
+                self.write_lines(number, stream, &lines)
+            }
+        }
+    }
+
+    /// A task ended: what it still holds goes out, stdout first.
+    fn task(&mut self, record: &TaskRecord) -> std::io::Result<()> {
+        let number = record.task;
+        let pending = self.pending.remove(&number).unwrap_or_default();
+        if let Some(dir) = self.options.results.clone()
+            && pending.files.is_none()
+            && let Err(e) = open_results(&dir, number)
+        {
+            // A task without output still gets its files.
+            self.results_failed(&dir, e);
+        }
+        self.write_lines(number, Stream::Stdout, &pending.stdout)?;
+        self.write_lines(number, Stream::Stderr, &pending.stderr)?;
+        if let Some(tags) = &self.options.tags {
+            tags.forget(number);
+        }
+        self.printed.tasks += 1;
+        if record.exit_code != Some(0) {
+            self.printed.failed += 1;
+            self.out.flush()?;
+            let _ = writeln!(self.err, "proctor: task {number} failed: {}", why(record));
+        }
+        Ok(())
+    }
+
+    /// Bytes of one stream, each line prefixed with the task's tag if asked.
+    fn write_lines(&mut self, number: u64, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let Some(tags) = &self.options.tags else {
+            return self.write(stream, bytes);
+        };
+        let mut tag = tags.get(number);
+        tag.push(b'\t');
+        let mut text = Vec::with_capacity(bytes.len() + tag.len() * 4);
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            text.extend_from_slice(&tag);
+            text.extend_from_slice(line);
+        }
+        self.write(stream, &text)
+    }
+
+    fn write(&mut self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        match stream {
+            Stream::Stdout => self.out.write_all(bytes),
+            Stream::Stderr => {
+                // Keeps stdout and stderr in the order they were written.
+                self.out.flush()?;
+                let _ = self.err.write_all(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Says so once, and writes no more results: the run then fails.
+    fn results_failed(&mut self, dir: &Path, e: std::io::Error) {
+        self.note(&format!(
+            "cannot write --results to '{}': {e}; no more results are written",
+            dir.display()
+        ));
+        self.options.results = None;
+        self.printed.troubled = true;
+    }
+
+    fn note(&mut self, message: &str) {
+        let _ = self.out.flush();
+        let _ = writeln!(self.err, "proctor: {message}");
+    }
+}
+
+/// `DIR/N/stdout`, `DIR/N/stderr` and `DIR/N/seq` (N, the task number).
+fn open_results(dir: &Path, number: u64) -> std::io::Result<[File; 2]> {
+    let task_dir = dir.join(number.to_string());
+    std::fs::create_dir_all(&task_dir)?;
+    std::fs::write(task_dir.join("seq"), format!("{number}\n"))?;
+    Ok([
+        File::create(task_dir.join("stdout"))?,
+        File::create(task_dir.join("stderr"))?,
+    ])
+}
+
+/// Why a task failed, in a few words.
+fn why(record: &TaskRecord) -> String {
+    let mut text = match (&record.error, record.exit_code, &record.signal) {
+        (Some(error), _, _) => error.clone(),
+        (None, _, Some(signal)) => format!("killed by {signal}"),
+        (None, Some(code), None) => format!("exit code {code}"),
+        (None, None, None) => "did not run".into(),
+    };
+    if record.timed_out {
+        text.push_str(" (timed out)");
+    }
+    if record.retries > 0 {
+        text.push_str(&format!(" after {} retries", record.retries));
+    }
+    text.push_str(&format!(" (input '{}')", record.input.escape_debug()));
+    text
+}
