@@ -21,6 +21,7 @@ pub mod history;
 pub mod input;
 pub mod keymap;
 pub mod launch_dialog;
+pub mod log_rows;
 pub mod log_view;
 pub mod logs;
 pub mod map_run;

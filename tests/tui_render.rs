@@ -308,11 +308,10 @@ fn escape_sequences_never_reach_the_screen() {
     for id in [WorkerId(0), WorkerId(4)] {
         let seq = s.store.next_seq();
         let buffer = s.store.buffer(id);
-        buffer.lock().unwrap().push(StoredLine {
-            seq,
-            stream: Stream::Stderr,
-            text: evil.into(),
-        });
+        buffer
+            .lock()
+            .unwrap()
+            .push(StoredLine::new(seq, Stream::Stderr, evil));
     }
     for merged in [false, true] {
         let mut app = app_for(&s, 160, 48);

@@ -192,6 +192,8 @@ impl Os {
         };
         let pid = started.pid;
         members.spawned(pid);
+        // Before the readers start: a restart's marker precedes the run's output.
+        self.store.start_run(id);
         let mut flush = Vec::new();
         for (fd, stream) in [
             (started.stdout, Stream::Stdout),

@@ -125,6 +125,21 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         }
         A::MergedLogs => app.logs.toggle_merged(),
         A::Follow => app.logs.follow(),
+        A::WrapLines => {
+            app.logs.toggle_wrap();
+            let what = if app.logs.nowrap {
+                "logs: long lines cut (←→ scroll sideways)"
+            } else {
+                "logs: long lines wrapped"
+            };
+            app.notify(Level::Info, what);
+        }
+        A::Timestamps => app.logs.timestamps = !app.logs.timestamps,
+        A::ScrollLeft | A::ScrollRight => {
+            let step = (app.screen.width / 4).max(8) as isize;
+            let delta = if action == A::ScrollLeft { -step } else { step };
+            app.logs.scroll_sideways(delta);
+        }
         A::Search => {
             app.focus = Focus::Logs;
             app.logs.search = Some(Search::default());

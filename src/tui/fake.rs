@@ -184,7 +184,7 @@ pub fn store(snapshot: &Snapshot) -> OutputStore {
             let seq = store.next_seq();
             let buffer = store.buffer(w.id);
             if let Ok(mut b) = buffer.lock() {
-                b.push(Line { seq, stream, text });
+                b.push(Line::new(seq, stream, text));
             }
         }
     }
