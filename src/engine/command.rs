@@ -61,6 +61,14 @@ pub enum Command {
         names: Vec<String>,
         command: Box<Command>,
     },
+    /// `signal` to one descendant of `worker`, named by pid and start time; the
+    /// engine sends it only if that very process is still in the worker's tree.
+    SignalDescendant {
+        worker: WorkerId,
+        pid: u32,
+        start: u64,
+        signal: i32,
+    },
     /// Second step when nudging did not help: terminate the zombies' parents, so the
     /// zombies are re-parented to proctor and reaped (the leader gets the stop ladder).
     TerminateZombieParents(WorkerId),
@@ -72,6 +80,7 @@ impl Command {
         match self {
             Command::Launch(_) => "launch a job",
             Command::Signal { .. } => "send a signal",
+            Command::SignalDescendant { .. } => "send a signal to one process of a worker's tree",
             Command::Terminate(_) => "terminate (stop signal, then KILL after grace)",
             Command::Kill(_) => "kill now (SIGKILL)",
             Command::Pause(_) => "pause (SIGSTOP)",

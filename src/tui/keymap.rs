@@ -43,6 +43,10 @@ pub enum Action {
     Timestamps,
     ScrollLeft,
     ScrollRight,
+    ProcessTree,
+    ProcUp,
+    ProcDown,
+    ProcSignal,
     Search,
     NextMatch,
     PrevMatch,
@@ -60,6 +64,8 @@ pub enum Context {
     Logs,
     /// Logs focused with a search active.
     Search,
+    /// The process tree panel is open.
+    Tree,
     Global,
 }
 
@@ -69,6 +75,7 @@ impl Context {
             Context::Workers => "Workers table",
             Context::Logs => "Logs",
             Context::Search => "Log search",
+            Context::Tree => "Process tree",
             Context::Global => "Anywhere",
         }
     }
@@ -156,6 +163,20 @@ pub const BINDINGS: &[Binding] = &[
         A::ClearSearch,
         Some("end search"),
     ),
+    bind(C::Tree, NAV_UP, A::ProcUp, Some("choose")),
+    bind(C::Tree, NAV_DOWN, A::ProcDown, None),
+    bind(
+        C::Tree,
+        &[ch('k'), code(KeyCode::F(9))],
+        A::ProcSignal,
+        Some("signal it"),
+    ),
+    bind(
+        C::Tree,
+        &[code(KeyCode::Esc)],
+        A::ProcessTree,
+        Some("close tree"),
+    ),
     bind(C::Global, &[ch(' ')], A::Mark, Some("mark")),
     bind(
         C::Global,
@@ -183,6 +204,12 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Tab), code(KeyCode::BackTab)],
         A::SwitchFocus,
         Some("focus"),
+    ),
+    bind(
+        C::Global,
+        &[ch('T'), code(KeyCode::F(5))],
+        A::ProcessTree,
+        Some("tree"),
     ),
     bind(C::Global, &[ch('a')], A::MergedLogs, None),
     bind(C::Global, &[ch('f')], A::Follow, None),
@@ -270,6 +297,20 @@ impl Action {
             A::Follow => "logs: follow new output",
             A::WrapLines => "logs: wrap long lines / cut them (←→ scroll sideways)",
             A::Timestamps => "logs: show when each line arrived (local time)",
+            A::ProcessTree => {
+                "process tree of the selected worker: PID, state, CPU, memory, command (live)"
+            }
+            A::ProcUp | A::ProcDown => "choose a process",
+            A::ProcSignal => {
+                let desc = Command::SignalDescendant {
+                    worker: WorkerId(0),
+                    pid: 0,
+                    start: 0,
+                    signal: 0,
+                }
+                .desc();
+                return format!("{desc} (checked by start time)").into();
+            }
             A::ScrollLeft | A::ScrollRight => "scroll sideways (when lines are cut, w)",
             A::Search => "search the log (regex; lowercase ignores case)",
             A::NextMatch => "next match (newer)",
@@ -377,7 +418,7 @@ pub fn footer(contexts: &[Context], shown: impl Fn(Action) -> bool) -> Vec<(Stri
                 continue;
             }
             let key = match b.action {
-                A::Up => "↑↓".to_string(),
+                A::Up | A::ProcUp => "↑↓".to_string(),
                 _ => b.keys.first().map(Key::label).unwrap_or_default(),
             };
             if matches!(b.action, A::Help | A::Quit) {
