@@ -492,4 +492,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_readme_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The terminal UI")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap_or("");
+        for b in BINDINGS {
+            let Some(key) = b.keys.first() else { continue };
+            let label = key.label();
+            let written = [format!("`{label}`"), label.clone()];
+            assert!(
+                written.iter().any(|w| section.contains(w.as_str())),
+                "README's terminal UI section does not name {label} ({:?})",
+                b.action
+            );
+        }
+    }
 }
