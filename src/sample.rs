@@ -54,6 +54,27 @@ pub struct TreeSample {
     pub descendant_starts: Vec<u64>,
     /// Zombies among the descendants: (zombie pid, parent pid).
     pub zombies: Vec<(u32, u32)>,
+    /// Every descendant, zombies included, in walk order (a parent before its
+    /// children), for the process tree view.
+    pub procs: Vec<ProcSample>,
+}
+
+/// One descendant of a worker at one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcSample {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Start time in clock ticks since boot: with the pid, the process's identity.
+    pub start: u64,
+    /// OS state letter: R, S, D, T, Z, …
+    pub state: char,
+    /// CPU % of this process alone; 100.0 = one core.
+    pub cpu: f32,
+    pub rss: u64,
+    /// The command line (arguments joined by spaces), raw: neutralise to show.
+    pub command: String,
+    /// Levels below the worker's leader (1 = its child).
+    pub depth: u16,
 }
 
 /// Everything one tick produced.

@@ -308,11 +308,10 @@ fn escape_sequences_never_reach_the_screen() {
     for id in [WorkerId(0), WorkerId(4)] {
         let seq = s.store.next_seq();
         let buffer = s.store.buffer(id);
-        buffer.lock().unwrap().push(StoredLine {
-            seq,
-            stream: Stream::Stderr,
-            text: evil.into(),
-        });
+        buffer
+            .lock()
+            .unwrap()
+            .push(StoredLine::new(seq, Stream::Stderr, evil));
     }
     for merged in [false, true] {
         let mut app = app_for(&s, 160, 48);
@@ -453,4 +452,34 @@ fn a_worker_that_could_not_start_keeps_its_reason_in_row_and_log() {
         .find(|l| l.contains("report") && l.contains("spawn error"))
         .expect("the row");
     assert!(row.contains("No such file or directory"), "{row}");
+}
+
+#[test]
+fn process_tree_shows_descendants_and_zombies_with_their_parent() {
+    use proctor::sample::ProcSample;
+    use proctor::tui::proc_tree::ProcTree;
+    let mut s = scene();
+    let proc = |pid, ppid, state, depth, command: &str| ProcSample {
+        pid,
+        ppid,
+        start: u64::from(pid) * 10,
+        state,
+        cpu: 12.5,
+        rss: 3 << 20,
+        command: command.into(),
+        depth,
+    };
+    s.snapshot.workers[0].stats.procs = vec![
+        proc(41001, 41000, 'S', 1, "sh -c make -j2"),
+        proc(41002, 41001, 'R', 2, "cc -c \x1b[31mmain.c"),
+        proc(41003, 41001, 'Z', 2, ""),
+    ]
+    .into();
+    let mut app = app_for(&s, 80, 24);
+    app.tree = Some(ProcTree::new(s.snapshot.workers[0].id));
+    let shown = screen(&s, &app, 80, 24);
+    assert!(shown.contains("41003   41001 Z"), "{shown}");
+    assert!(shown.contains("<defunct>"), "{shown}");
+    assert!(!shown.contains('\x1b'), "{shown}");
+    insta::assert_snapshot!("process_tree_80x24", shown);
 }

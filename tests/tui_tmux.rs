@@ -627,3 +627,87 @@ fn detach_attach_and_join_from_another_terminal() {
     }
     assert!(ctl(&["ls"]).stdout.is_empty());
 }
+
+/// Pids of processes whose parent is `parent` and whose command name is `comm`.
+fn children_named(parent: u32, comm: &str) -> Vec<u32> {
+    process_parents()
+        .into_iter()
+        .filter(|&(_, p)| p == parent)
+        .map(|(pid, _)| pid)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+#[test]
+fn the_process_tree_signals_one_child_and_spares_the_rest() {
+    let marker = marker("tree");
+    let (tmux, pid) = start_proctor(&marker, "-j 1 --shell 'sleep 300 | cat'", "1/1 running");
+    // The worker's leader is the shell, proctor's child; sleep and cat are its.
+    let leader = || -> Option<u32> {
+        let parents = process_parents();
+        pids_with_env(&marker)
+            .into_iter()
+            .find(|&p| parents.contains(&(p, pid)))
+    };
+    let start = Instant::now();
+    let (shell, sleep, cat) = loop {
+        if let Some(shell) = leader()
+            && let [sleep] = children_named(shell, "sleep")[..]
+            && let [cat] = children_named(shell, "cat")[..]
+        {
+            break (shell, sleep, cat);
+        }
+        assert!(start.elapsed() < TIMEOUT, "the pipeline did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    tmux.keys(&["T"]);
+    tmux.wait_until("sleep and cat in the tree", |s| {
+        s.contains("Process tree") && s.contains("└ sleep 300") && s.contains("└ cat")
+    });
+    // Choose cat's row (the shell waits for sleep too, so it runs on), then send
+    // it SIGTERM by name through the signal menu.
+    let screen = tmux.screen();
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains(" └ ")).collect();
+    let at = rows
+        .iter()
+        .position(|l| l.contains("└ cat"))
+        .expect("a cat row");
+    for _ in 0..at {
+        tmux.keys(&["Down"]);
+    }
+    tmux.keys(&["k"]);
+    tmux.wait_for(&format!("pid {cat} cat"));
+    tmux.type_text("term");
+    tmux.wait_for("signal: TERM▏");
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("cat gone from the tree, sleep still in it", |s| {
+        !s.contains("└ cat") && s.contains("└ sleep 300")
+    });
+    let alive = |p: u32, comm: &str| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+    };
+    let start = Instant::now();
+    while alive(cat, "cat") {
+        assert!(start.elapsed() < TIMEOUT, "cat {cat} still alive");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Only cat was hit: sleep and the shell leader run on, proctor's child still.
+    let screen = tmux.screen();
+    assert!(alive(sleep, "sleep"), "sleep {sleep} was spared:\n{screen}");
+    assert!(
+        process_parents().contains(&(shell, pid)),
+        "the leader {shell} runs on:\n{screen}"
+    );
+    assert!(row_of(&screen, "sh").contains("running"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the logs are back", |s| !s.contains("Process tree"));
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate");
+    tmux.keys(&["y"]);
+    exit_status(&tmux);
+    assert_all_gone(&marker, pid);
+}

@@ -34,11 +34,7 @@ pub fn run() -> Row {
         let Ok(mut b) = buffer.lock() else { continue };
         for n in 0..lines {
             let text = format!("{} line {n}: {}", w.name, "x".repeat(60));
-            b.push(Line {
-                seq: store.next_seq(),
-                stream: Stream::Stdout,
-                text,
-            });
+            b.push(Line::new(store.next_seq(), Stream::Stdout, text));
         }
     }
     let screen = Rect::new(0, 0, 200, 60);

@@ -53,6 +53,9 @@ pub fn to_line(
         Command::StopAll => json!({"cmd": "stop_all"}),
         Command::ReapZombies(id) => many("reap_zombies", &[*id])?,
         Command::TerminateZombieParents(id) => many("terminate_zombie_parents", &[*id])?,
+        Command::SignalDescendant { .. } => {
+            return Err("signals to one process of a tree are for the local UI only".into());
+        }
         Command::Named { names, command } => {
             let mut line = to_line(command, &|_| Some(String::new()))?;
             line["worker"] = json!(names);

@@ -203,6 +203,8 @@ fn worker_from_json(w: &Value) -> Option<WorkerView> {
             tree_rss: int("tree_rss"),
             descendants: int("descendants") as u32,
             zombies: int("zombies") as u32,
+            // The process tree is not sent over the socket (yet).
+            procs: Default::default(),
         },
         last_line: text("last_line").unwrap_or_default(),
     })

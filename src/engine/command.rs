@@ -156,6 +156,14 @@ pub enum Command {
         names: Vec<String>,
         command: Box<Command>,
     },
+    /// `signal` to one descendant of `worker`, named by pid and start time; the
+    /// engine sends it only if that very process is still in the worker's tree.
+    SignalDescendant {
+        worker: WorkerId,
+        pid: u32,
+        start: u64,
+        signal: i32,
+    },
     /// Second step when nudging did not help: terminate the zombies' parents, so the
     /// zombies are re-parented to proctor and reaped (the leader gets the stop ladder).
     TerminateZombieParents(WorkerId),
@@ -164,6 +172,11 @@ pub enum Command {
 impl Command {
     /// A short description for help screens and logs (from `WORDS`).
     pub fn desc(&self) -> &'static str {
+        // The one command only the terminal UI sends (it names a process by pid,
+        // checked by start time); it has no control line.
+        if let Command::SignalDescendant { .. } = self {
+            return "send a signal to one process of a worker's tree";
+        }
         let word = self.word();
         WORDS
             .iter()
@@ -177,6 +190,7 @@ impl Command {
         match self {
             Command::Launch(_) => "launch",
             Command::Signal { .. } => "signal",
+            Command::SignalDescendant { .. } => "signal_descendant",
             Command::Terminate(_) => "terminate",
             Command::Kill(_) => "kill",
             Command::Pause(_) => "pause",

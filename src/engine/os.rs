@@ -194,6 +194,8 @@ impl Os {
         };
         let pid = started.pid;
         members.spawned(pid);
+        // Before the readers start: a restart's marker precedes the run's output.
+        self.store.start_run(id);
         let mut flush = Vec::new();
         for (fd, stream) in [
             (started.stdout, Stream::Stdout),
@@ -256,6 +258,10 @@ impl Os {
     }
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {
+        if let Scope::Descendant { pid, start } = scope {
+            self.signal_descendant(id, tree::Known { pid, start }, signal);
+            return;
+        }
         if scope == Scope::Tree {
             members::adopt_orphans(&self.pids, &mut self.workers);
         }
@@ -283,6 +289,23 @@ impl Os {
                     libc::kill(w.pid as libc::pid_t, signal);
                 },
             }
+        }
+    }
+
+    /// Signals one process of a worker's tree: only one the worker's tree holds now
+    /// (or that was re-parented from it), checked by start time, so a recycled
+    /// pid, or a process outside the tree, is never hit.
+    fn signal_descendant(&mut self, id: WorkerId, k: tree::Known, signal: i32) {
+        members::adopt_orphans(&self.pids, &mut self.workers);
+        let Some(w) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if !w.reaped {
+            w.members.learn(tree::walk(w.pid));
+        }
+        w.members.refresh();
+        if w.members.known.contains(&k) {
+            tree::signal_known(k, signal);
         }
     }
 

@@ -9,10 +9,11 @@ use super::command::WorkerId;
 use super::event::Stream;
 
 mod buffer;
+mod overlay;
 mod read;
 mod split;
 
-pub use buffer::LogBuffer;
+pub use buffer::{LogBuffer, unix_now};
 pub use split::{LineSplitter, to_text};
 
 /// Lines longer than this are cut and marked.
@@ -24,6 +25,33 @@ pub struct Line {
     pub seq: u64,
     pub stream: Stream,
     pub text: String,
+    /// When it arrived, in seconds since the Unix epoch (0: not known).
+    pub at: u32,
+    pub kind: LineKind,
+}
+
+/// What a stored line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A finished line of output.
+    Output,
+    /// The stream's current line, with no newline yet.
+    Partial,
+    /// Not output: the marker before run N of a restarted worker.
+    RunStart(u32),
+}
+
+impl Line {
+    /// A finished output line of unknown time (tests, fabricated scenes).
+    pub fn new(seq: u64, stream: Stream, text: impl Into<String>) -> Self {
+        Line {
+            seq,
+            stream,
+            text: text.into(),
+            at: 0,
+            kind: LineKind::Output,
+        }
+    }
 }
 
 /// Default memory for all workers' output together (text bytes). With many workers
@@ -161,13 +189,28 @@ impl OutputStore {
             return;
         };
         b.set_byte_cap(self.share());
-        b.append(self.reserve_seq(1), stream, line);
-        b.fit();
+        b.push_bytes(self.reserve_seq(1), stream, line);
     }
 
     /// Lines dropped from the front of a worker's ring to make room for new ones.
     pub fn dropped(&self, id: WorkerId) -> u64 {
         self.buffer(id).lock().map_or(0, |b| b.dropped)
+    }
+
+    /// Lines dropped from every worker's ring together (for the merged view).
+    pub fn dropped_all(&self) -> u64 {
+        self.all()
+            .iter()
+            .filter_map(|(_, b)| b.lock().ok().map(|b| b.dropped))
+            .sum()
+    }
+
+    /// A run of `id` starts: a restart puts a marker between the runs' output.
+    pub fn start_run(&self, id: WorkerId) {
+        let seq = self.next_seq();
+        if let Ok(mut b) = self.buffer(id).lock() {
+            b.start_run(seq);
+        }
     }
 
     /// Number of workers with a buffer.
@@ -250,11 +293,7 @@ mod tests {
     fn the_memory_budget_is_shared_between_workers() {
         let store = OutputStore::with_budget(1000, 4 * MIN_SHARE);
         let first = store.buffer(WorkerId(0));
-        let line = |seq| Line {
-            seq,
-            stream: Stream::Stdout,
-            text: "x".repeat(1024),
-        };
+        let line = |seq| Line::new(seq, Stream::Stdout, "x".repeat(1024));
         for i in 0..200 {
             first.lock().unwrap().push(line(i));
         }
@@ -271,11 +310,7 @@ mod tests {
     fn a_retired_worker_s_lines_are_dropped() {
         let store = OutputStore::new(10);
         for id in [WorkerId(0), WorkerId(3)] {
-            let line = Line {
-                seq: store.next_seq(),
-                stream: Stream::Stdout,
-                text: "x".into(),
-            };
+            let line = Line::new(store.next_seq(), Stream::Stdout, "x");
             store.buffer(id).lock().unwrap().push(line);
         }
         assert_eq!(store.workers(), 2, "only used ids get a buffer");

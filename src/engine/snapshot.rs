@@ -66,6 +66,9 @@ pub struct WorkerStats {
     pub tree_rss: u64,
     pub descendants: u32,
     pub zombies: u32,
+    /// Every descendant (zombies too) at the last sample, for the process tree
+    /// view; shared, so publishing a snapshot does not copy them.
+    pub procs: std::sync::Arc<[crate::sample::ProcSample]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -48,6 +48,7 @@ fn subjects(input: &Input) -> counts::Subjects {
             | Command::Restart(ids)
             | Command::Cancel(ids) => ids.clone(),
             Command::ReapZombies(id) | Command::TerminateZombieParents(id) => vec![*id],
+            Command::SignalDescendant { worker, .. } => vec![*worker],
             // Names are resolved while the command runs: recount everything.
             Command::StopAll | Command::Named { .. } => return Subjects::All,
             Command::Launch(_)
@@ -104,6 +105,8 @@ pub enum Scope {
     Leader,
     /// The leader's process group plus every descendant found through /proc.
     Tree,
+    /// One descendant, if (pid, start time) is still in the worker's tree.
+    Descendant { pid: u32, start: u64 },
 }
 
 /// What the OS half must do.

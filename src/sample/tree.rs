@@ -6,8 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs;
 
-use super::TreeSample;
 use super::proc::{Stat, parse_stat, parse_statm_resident, parse_u64, read_proc_file};
+use super::{ProcSample, TreeSample};
+
+/// Command lines are cut here: the tree view shows one screen line of each.
+const MAX_COMMAND: usize = 4096;
 
 /// (pid, start time): names one process even after its pid is reused.
 type ProcKey = (u32, u64);
@@ -33,8 +36,8 @@ pub struct TreeReader {
     next: HashMap<ProcKey, u64>,
     path: String,
     buf: Vec<u8>,
-    /// (pid, the parent it was listed under) still to visit.
-    stack: Vec<(u32, u32)>,
+    /// (pid, the parent it was listed under, depth) still to visit.
+    stack: Vec<(u32, u32, u16)>,
     seen: HashSet<u32>,
 }
 
@@ -68,12 +71,13 @@ impl TreeReader {
             descendants: Vec::new(),
             descendant_starts: Vec::new(),
             zombies: Vec::new(),
+            procs: Vec::new(),
         };
         self.stack.clear();
         self.seen.clear();
         self.seen.insert(root);
-        self.push_children(root, &leader);
-        while let Some((pid, parent)) = self.stack.pop() {
+        self.push_children(root, &leader, 1);
+        while let Some((pid, parent, depth)) = self.stack.pop() {
             // A pid can show up twice if it moved between two children files
             // while they were read; count it once.
             if !self.seen.insert(pid) {
@@ -89,16 +93,31 @@ impl TreeReader {
                 continue;
             }
             // A zombie's last CPU ticks are still real work done in this interval.
-            out.tree_cpu += self.cpu_percent(pid, &stat, tick);
+            let cpu = self.cpu_percent(pid, &stat, tick);
+            out.tree_cpu += cpu;
+            let mut proc = ProcSample {
+                pid,
+                ppid: stat.ppid,
+                start: stat.start_time,
+                state: stat.state,
+                cpu,
+                rss: 0,
+                command: String::new(),
+                depth,
+            };
             if stat.state == 'Z' {
                 out.zombies.push((pid, stat.ppid));
+                out.procs.push(proc);
                 continue;
             }
             out.descendants.push(pid);
             out.descendant_starts.push(stat.start_time);
             let rss = self.resident(pid, &stat);
             out.tree_rss = out.tree_rss.saturating_add(rss);
-            self.push_children(pid, &stat);
+            proc.rss = rss;
+            proc.command = self.command_line(pid);
+            out.procs.push(proc);
+            self.push_children(pid, &stat, depth.saturating_add(1));
         }
         Some(out)
     }
@@ -147,8 +166,21 @@ impl TreeReader {
         (delta as f64 / self.clk_tck / elapsed * 100.0) as f32
     }
 
+    /// The command line of `pid`, arguments joined by spaces (empty for a kernel
+    /// thread or a process that just exited).
+    fn command_line(&mut self, pid: u32) -> String {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/cmdline");
+        let Ok(bytes) = read_proc_file(&self.path, &mut self.buf) else {
+            return String::new();
+        };
+        let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+        let bytes = &bytes[..bytes.len().min(MAX_COMMAND)];
+        String::from_utf8_lossy(bytes).replace('\0', " ")
+    }
+
     /// Pushes the direct children of `pid` onto the walk stack.
-    fn push_children(&mut self, pid: u32, stat: &Stat) {
+    fn push_children(&mut self, pid: u32, stat: &Stat, depth: u16) {
         // A zombie has no children left: they were re-parented when it exited.
         if stat.state == 'Z' {
             return;
@@ -157,7 +189,7 @@ impl TreeReader {
         // (the common worker) has one task, its own pid: skip listing the task
         // directory. A thread started since the stat read is caught next tick.
         if stat.num_threads <= 1 {
-            self.read_children(pid, pid);
+            self.read_children(pid, pid, depth);
             return;
         }
         self.path.clear();
@@ -171,12 +203,12 @@ impl TreeReader {
                 .to_str()
                 .and_then(|s| s.parse::<u32>().ok());
             if let Some(tid) = tid {
-                self.read_children(pid, tid);
+                self.read_children(pid, tid, depth);
             }
         }
     }
 
-    fn read_children(&mut self, pid: u32, tid: u32) {
+    fn read_children(&mut self, pid: u32, tid: u32, depth: u16) {
         self.path.clear();
         let _ = write!(self.path, "/proc/{pid}/task/{tid}/children");
         let Ok(text) = read_proc_file(&self.path, &mut self.buf) else {
@@ -186,7 +218,7 @@ impl TreeReader {
             text.split(|&b| b == b' ' || b == b'\n')
                 .filter_map(parse_u64)
                 .filter_map(|n| u32::try_from(n).ok())
-                .map(|child| (child, pid)),
+                .map(|child| (child, pid, depth)),
         );
     }
 }

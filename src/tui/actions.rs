@@ -125,6 +125,29 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         }
         A::MergedLogs => app.logs.toggle_merged(),
         A::Follow => app.logs.follow(),
+        A::WrapLines => {
+            app.logs.toggle_wrap();
+            let what = if app.logs.nowrap {
+                "logs: long lines cut (←→ scroll sideways)"
+            } else {
+                "logs: long lines wrapped"
+            };
+            app.notify(Level::Info, what);
+        }
+        A::ProcessTree => toggle_tree(app, snap),
+        A::ProcUp | A::ProcDown => {
+            let delta = if action == A::ProcUp { -1 } else { 1 };
+            if let Some(tree) = &mut app.tree {
+                tree.move_by(delta, snap);
+            }
+        }
+        A::ProcSignal => signal_proc(app, snap),
+        A::Timestamps => app.logs.timestamps = !app.logs.timestamps,
+        A::ScrollLeft | A::ScrollRight => {
+            let step = (app.screen.width / 4).max(8) as isize;
+            let delta = if action == A::ScrollLeft { -step } else { step };
+            app.logs.scroll_sideways(delta);
+        }
         A::Search => {
             app.focus = Focus::Logs;
             app.logs.search = Some(Search::default());
@@ -144,6 +167,30 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
         A::Quit => return quit(app, snap),
     }
     Vec::new()
+}
+
+/// Opens the selected worker's process tree, or closes the open one.
+fn toggle_tree(app: &mut App, snap: &Snapshot) {
+    if app.tree.take().is_some() {
+        return;
+    }
+    match app.workers.selected_view(snap) {
+        Some(w) => app.tree = Some(super::proc_tree::ProcTree::new(w.id)),
+        None => app.notify(Level::Info, "no worker selected"),
+    }
+}
+
+/// The signal menu for the process chosen in the tree.
+fn signal_proc(app: &mut App, snap: &Snapshot) {
+    let Some(tree) = &app.tree else { return };
+    let Some(p) = tree.current(snap) else {
+        app.notify(Level::Info, "no process to signal");
+        return;
+    };
+    let label = format!("pid {} {}", p.pid, neutralise(&p.command));
+    let mut menu = SignalMenu::new(vec![tree.worker], label);
+    menu.descendant = Some((p.pid, p.start));
+    app.overlay = Some(Overlay::Signal(menu));
 }
 
 /// How long the zombies' parents get to wait for them before proctor offers more.

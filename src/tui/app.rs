@@ -14,6 +14,7 @@ use super::keymap::Context;
 use super::launch_dialog::LaunchDialog;
 use super::log_view::LogView;
 use super::map_run::MapRun;
+use super::proc_tree::ProcTree;
 use super::signal_menu::SignalMenu;
 use super::theme::Theme;
 use super::worker_list::WorkerList;
@@ -107,6 +108,8 @@ pub struct App {
     pub parallel: Option<PendingParallel>,
     /// Workers waiting out a restart back-off: name → when they start again.
     pub restarts: HashMap<String, SystemTime>,
+    /// The process tree panel, when open (it takes the logs panel's place).
+    pub tree: Option<ProcTree>,
 }
 
 /// A requested max-parallel value and when it was asked for.
@@ -145,6 +148,7 @@ impl App {
             reap: None,
             parallel: None,
             restarts: HashMap::new(),
+            tree: None,
         }
     }
 
@@ -220,6 +224,9 @@ impl App {
 
     /// Keymap contexts in lookup order for the current focus.
     pub fn contexts(&self) -> Vec<Context> {
+        if self.tree.is_some() {
+            return vec![Context::Tree, Context::Global];
+        }
         match self.focus {
             Focus::Workers => vec![Context::Workers, Context::Global],
             Focus::Logs if self.logs.search.is_some() => {

@@ -13,7 +13,8 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use super::app::{App, Overlay};
 use super::theme::Theme;
 use super::{
-    cores, footer, header, help, logs, queue_panel, slowest, summary, tasks_panel, workers_table,
+    cores, footer, header, help, logs, proc_tree, queue_panel, slowest, summary, tasks_panel,
+    workers_table,
 };
 use crate::engine::{OutputStore, Snapshot};
 
@@ -141,7 +142,11 @@ pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputS
         queue_panel::render(frame, a.queue, app, snapshot);
     }
     workers_table::render(frame, a.table, app, snapshot);
-    logs::render(frame, a.logs, app, snapshot, store);
+    if app.tree.is_some() {
+        proc_tree::render(frame, a.logs, app, snapshot);
+    } else {
+        logs::render(frame, a.logs, app, snapshot, store);
+    }
     footer::render(frame, a.footer, app);
     let theme = &app.theme;
     match &app.overlay {

@@ -58,6 +58,7 @@ fn live(id: u32, name: &str, command: &str, secs: u64, cpu: f32, rss_mb: u64) ->
         tree_rss: rss_mb * 1024 * 1024,
         descendants: 0,
         zombies: 0,
+        ..WorkerStats::default()
     };
     w
 }
@@ -184,7 +185,7 @@ pub fn store(snapshot: &Snapshot) -> OutputStore {
             let seq = store.next_seq();
             let buffer = store.buffer(w.id);
             if let Ok(mut b) = buffer.lock() {
-                b.push(Line { seq, stream, text });
+                b.push(Line::new(seq, stream, text));
             }
         }
     }

@@ -64,6 +64,26 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// A time of day, `14:05:09`, in the local time zone, for `at` seconds since the
+/// Unix epoch.
+pub fn clock(at: u32) -> String {
+    let secs = libc::time_t::from(at);
+    // SAFETY: localtime_r reads one time_t and fills the tm we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
+    let (h, m, s) = if ok {
+        (tm.tm_hour, tm.tm_min, tm.tm_sec)
+    } else {
+        let day = at % 86_400;
+        (
+            (day / 3600) as i32,
+            (day / 60 % 60) as i32,
+            (day % 60) as i32,
+        )
+    };
+    format!("{h:02}:{m:02}:{s:02}")
+}
+
 /// Binary units with one decimal: `512K`, `12.3M`, `1.5G`; `-` for zero.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];

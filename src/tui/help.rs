@@ -21,7 +21,12 @@ const KEY_W: usize = 16;
 pub fn columns(theme: &Theme, map: bool, width: usize) -> (Vec<Line<'static>>, Vec<Line<'static>>) {
     let entry = |keys: String, help: String, theme: &Theme| entry(keys, help, theme, width);
     let mut left = Vec::new();
-    for context in [Context::Workers, Context::Logs, Context::Search] {
+    for context in [
+        Context::Workers,
+        Context::Logs,
+        Context::Search,
+        Context::Tree,
+    ] {
         left.extend(context_lines(context, theme, width));
     }
     for (name, keys) in [

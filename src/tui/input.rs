@@ -68,6 +68,20 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
         Overlay::Signal(mut menu) => match menu.handle(key) {
             Reply::Stay => app.overlay = Some(Overlay::Signal(menu)),
             Reply::Close => {}
+            Reply::Submit((signal, _)) if menu.descendant.is_some() => {
+                if let (Some((pid, start)), Some(&worker)) = (menu.descendant, menu.targets.first())
+                {
+                    let command = Command::SignalDescendant {
+                        worker,
+                        pid,
+                        start,
+                        signal,
+                    };
+                    let sent = format!("{} sent to pid {pid}", signal_name(signal));
+                    app.notify(super::app::Level::Info, sent);
+                    return actions::send(app, vec![command]);
+                }
+            }
             Reply::Submit((signal, group)) => {
                 let n = menu.targets.len();
                 let command = Command::Signal {

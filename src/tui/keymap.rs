@@ -39,6 +39,14 @@ pub enum Action {
     SwitchFocus,
     MergedLogs,
     Follow,
+    WrapLines,
+    Timestamps,
+    ScrollLeft,
+    ScrollRight,
+    ProcessTree,
+    ProcUp,
+    ProcDown,
+    ProcSignal,
     Search,
     NextMatch,
     PrevMatch,
@@ -56,6 +64,8 @@ pub enum Context {
     Logs,
     /// Logs focused with a search active.
     Search,
+    /// The process tree panel is open.
+    Tree,
     Global,
 }
 
@@ -65,6 +75,7 @@ impl Context {
             Context::Workers => "Workers table",
             Context::Logs => "Logs",
             Context::Search => "Log search",
+            Context::Tree => "Process tree",
             Context::Global => "Anywhere",
         }
     }
@@ -141,6 +152,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Logs, PAGE_DOWN, A::PageDown, None),
     bind(C::Logs, HOME, A::Home, None),
     bind(C::Logs, END, A::End, None),
+    bind(C::Logs, &[code(KeyCode::Left)], A::ScrollLeft, None),
+    bind(C::Logs, &[code(KeyCode::Right)], A::ScrollRight, None),
     bind(C::Logs, &[ch('/')], A::Search, Some("search")),
     bind(C::Search, &[ch('n')], A::NextMatch, Some("next")),
     bind(C::Search, &[ch('N')], A::PrevMatch, Some("prev")),
@@ -149,6 +162,20 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Esc)],
         A::ClearSearch,
         Some("end search"),
+    ),
+    bind(C::Tree, NAV_UP, A::ProcUp, Some("choose")),
+    bind(C::Tree, NAV_DOWN, A::ProcDown, None),
+    bind(
+        C::Tree,
+        &[ch('k'), code(KeyCode::F(9))],
+        A::ProcSignal,
+        Some("signal it"),
+    ),
+    bind(
+        C::Tree,
+        &[code(KeyCode::Esc)],
+        A::ProcessTree,
+        Some("close tree"),
     ),
     bind(C::Global, &[ch(' ')], A::Mark, Some("mark")),
     bind(
@@ -178,8 +205,16 @@ pub const BINDINGS: &[Binding] = &[
         A::SwitchFocus,
         Some("focus"),
     ),
+    bind(
+        C::Global,
+        &[ch('T'), code(KeyCode::F(5))],
+        A::ProcessTree,
+        Some("tree"),
+    ),
     bind(C::Global, &[ch('a')], A::MergedLogs, None),
     bind(C::Global, &[ch('f')], A::Follow, None),
+    bind(C::Global, &[ch('w')], A::WrapLines, None),
+    bind(C::Global, &[ch('d')], A::Timestamps, None),
     bind(C::Global, &[code(KeyCode::Esc)], A::ClearMarks, None),
     bind(C::Global, &[ch('m')], A::Mouse, None),
     bind(
@@ -260,6 +295,23 @@ impl Action {
             A::SwitchFocus => "focus: workers table / logs",
             A::MergedLogs => "logs: selected worker / all workers merged",
             A::Follow => "logs: follow new output",
+            A::WrapLines => "logs: wrap long lines / cut them (←→ scroll sideways)",
+            A::Timestamps => "logs: show when each line arrived (local time)",
+            A::ProcessTree => {
+                "process tree of the selected worker: PID, state, CPU, memory, command (live)"
+            }
+            A::ProcUp | A::ProcDown => "choose a process",
+            A::ProcSignal => {
+                let desc = Command::SignalDescendant {
+                    worker: WorkerId(0),
+                    pid: 0,
+                    start: 0,
+                    signal: 0,
+                }
+                .desc();
+                return format!("{desc} (checked by start time)").into();
+            }
+            A::ScrollLeft | A::ScrollRight => "scroll sideways (when lines are cut, w)",
             A::Search => "search the log (regex; lowercase ignores case)",
             A::NextMatch => "next match (newer)",
             A::PrevMatch => "previous match (older)",
@@ -309,6 +361,8 @@ impl Key {
             KeyCode::F(n) => format!("F{n}"),
             KeyCode::Up => "↑".into(),
             KeyCode::Down => "↓".into(),
+            KeyCode::Left => "←".into(),
+            KeyCode::Right => "→".into(),
             KeyCode::PageUp => "PgUp".into(),
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),
@@ -364,7 +418,7 @@ pub fn footer(contexts: &[Context], shown: impl Fn(Action) -> bool) -> Vec<(Stri
                 continue;
             }
             let key = match b.action {
-                A::Up => "↑↓".to_string(),
+                A::Up | A::ProcUp => "↑↓".to_string(),
                 _ => b.keys.first().map(Key::label).unwrap_or_default(),
             };
             if matches!(b.action, A::Help | A::Quit) {
@@ -436,6 +490,26 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The terminal UI")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap_or("");
+        for b in BINDINGS {
+            let Some(key) = b.keys.first() else { continue };
+            let label = key.label();
+            let written = [format!("`{label}`"), label.clone()];
+            assert!(
+                written.iter().any(|w| section.contains(w.as_str())),
+                "README's terminal UI section does not name {label} ({:?})",
+                b.action
+            );
         }
     }
 }

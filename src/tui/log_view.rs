@@ -82,6 +82,12 @@ pub struct LogView {
     pub worker: Option<WorkerId>,
     /// Lines that fit on screen (from the last layout).
     pub viewport: usize,
+    /// Long lines are cut and scrolled sideways instead of wrapped.
+    pub nowrap: bool,
+    /// Characters scrolled sideways (only while not wrapping).
+    pub skip: usize,
+    /// Each line shows when it arrived.
+    pub timestamps: bool,
 }
 
 impl LogView {
@@ -101,6 +107,22 @@ impl LogView {
         self.top = None;
         if let Some(s) = &mut self.search {
             s.current = None;
+        }
+    }
+
+    /// Wrap long lines, or cut them and scroll sideways.
+    pub fn toggle_wrap(&mut self) {
+        self.nowrap = !self.nowrap;
+        self.skip = 0;
+    }
+
+    /// Scrolls sideways by `delta` characters (only while not wrapping).
+    pub fn scroll_sideways(&mut self, delta: isize) {
+        if self.nowrap {
+            self.skip = self
+                .skip
+                .saturating_add_signed(delta)
+                .min(crate::engine::output::MAX_LINE);
         }
     }
 

@@ -2,27 +2,25 @@
 //! with name prefixes. stderr lines carry a red marker; search matches are
 //! highlighted. Only the lines on screen are copied out of the store.
 
-use std::borrow::Cow;
-
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Margin, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
-use regex::Regex;
 
 use super::app::{App, Focus};
 use super::draw::{cursor_on_bottom_border, panel, title};
 use super::format;
-use super::theme::Theme;
+use super::log_rows::{self, Layout};
 use crate::engine::output::Line as StoredLine;
-use crate::engine::{OutputStore, Snapshot, Stream, WorkerId, WorkerState};
+use crate::engine::{OutputStore, Snapshot, WorkerId, WorkerState};
 
 /// Where the visible lines came from, for the title and the scrollbar.
 struct Window {
     lines: Vec<(Option<WorkerId>, StoredLine, u64)>,
     /// (first kept, end) for one worker; `None` for the merged view.
     extent: Option<(u64, u64)>,
+    /// Earlier lines the rings dropped to make room (of this worker, or of all).
+    dropped: u64,
 }
 
 fn fetch(app: &App, store: &OutputStore, height: usize) -> Window {
@@ -39,12 +37,14 @@ fn fetch(app: &App, store: &OutputStore, height: usize) -> Window {
         return Window {
             lines,
             extent: None,
+            dropped: store.dropped_all(),
         };
     }
     let Some(id) = view.worker else {
         return Window {
             lines: Vec::new(),
             extent: None,
+            dropped: 0,
         };
     };
     let (first, end) = store.extent(id);
@@ -59,6 +59,7 @@ fn fetch(app: &App, store: &OutputStore, height: usize) -> Window {
     Window {
         lines,
         extent: Some((first, end)),
+        dropped: first,
     }
 }
 
@@ -104,7 +105,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
         }
         (Some(_), None) => Span::styled(" scrolled · End follows ", t.warn()),
     };
-    block = block.title(Line::from(position).alignment(Alignment::Right));
+    let mut right = vec![position];
+    if window.dropped > 0 {
+        let dropped = format!(" {} dropped ", window.dropped);
+        right.insert(0, Span::styled(dropped, t.warn()));
+    }
+    block = block.title(Line::from(right).alignment(Alignment::Right));
     if let Some(search) = &view.search {
         let (text, cursor) = search
             .input
@@ -161,39 +167,42 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
     } else {
         0
     };
-    let width = inner.width as usize;
-    let lines: Vec<Line> = window
-        .lines
-        .iter()
-        .map(|(id, line, number)| {
-            let mut spans = gutter(line.stream, t);
-            if view.merged {
-                let name = format::safe(name_of(snapshot, *id).unwrap_or("?"));
-                let name: String = name.chars().take(prefix_width).collect();
-                let style = t.worker(id.map_or(0, |i| i.0));
-                spans.push(Span::styled(format!("{name:<prefix_width$}"), style));
-                spans.push(Span::styled(" │ ", t.dim()));
-            }
-            let base = if line.stream == Stream::Stderr {
-                t.stderr()
-            } else {
-                t.text()
-            };
-            spans.extend(highlight(
-                format::safe(&line.text),
-                width,
-                regex,
-                base,
-                t.search_match(),
-            ));
-            let shown = Line::from(spans);
-            if current == Some(*number) {
-                shown.style(t.current_line())
-            } else {
-                shown
-            }
-        })
-        .collect();
+    let layout = Layout {
+        width: inner.width as usize,
+        wrap: !view.nowrap,
+        skip: view.skip,
+        timestamps: view.timestamps,
+        regex,
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    let dropped_here = window
+        .extent
+        .zip(window.lines.first())
+        .is_some_and(|((first, _), (_, _, number))| *number == first);
+    if dropped_here && window.dropped > 0 {
+        let text = format!(
+            " ⋯ {} dropped to make room for newer output",
+            format::count(window.dropped as usize, "earlier line")
+        );
+        lines.push(Line::from(Span::styled(text, t.warn())));
+    }
+    for (id, line, number) in &window.lines {
+        let name = view.merged.then(|| {
+            let name = format::safe(name_of(snapshot, *id).unwrap_or("?"));
+            let name: String = name.chars().take(prefix_width).collect();
+            Span::styled(
+                format!("{name:<prefix_width$}"),
+                t.worker(id.map_or(0, |i| i.0)),
+            )
+        });
+        let is_current = current == Some(*number);
+        lines.extend(log_rows::rows(line, name, &layout, is_current, t));
+    }
+    // Following shows the newest rows; a scrolled view starts at its top line.
+    let rows = inner.height as usize;
+    if view.top.is_none() && lines.len() > rows {
+        lines.drain(..lines.len() - rows);
+    }
     frame.render_widget(Paragraph::new(lines), inner);
     if let Some((first, end)) = window.extent {
         let total = (end - first) as usize;
@@ -217,44 +226,4 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
 fn name_of(snapshot: &Snapshot, id: Option<WorkerId>) -> Option<&str> {
     let id = id?;
     snapshot.workers.get(id.0 as usize).map(|w| w.name.as_str())
-}
-
-/// A one-cell marker: a red bar for stderr (`!` without colour), blank for stdout.
-fn gutter(stream: Stream, t: &Theme) -> Vec<Span<'static>> {
-    match stream {
-        Stream::Stderr if t.color => vec![Span::styled("▌", t.stderr())],
-        Stream::Stderr => vec![Span::styled("!", t.bold())],
-        Stream::Stdout => vec![Span::raw(" ")],
-    }
-}
-
-/// The line's text (cut to what can show) split into plain and matching spans.
-fn highlight(
-    text: Cow<'_, str>,
-    width: usize,
-    regex: Option<&Regex>,
-    base: Style,
-    hit: Style,
-) -> Vec<Span<'static>> {
-    let end = text
-        .char_indices()
-        .nth(width)
-        .map_or(text.len(), |(i, _)| i);
-    let text = &text[..end];
-    let Some(regex) = regex else {
-        return vec![Span::styled(text.to_string(), base)];
-    };
-    let mut spans = Vec::new();
-    let mut at = 0;
-    for m in regex.find_iter(text).filter(|m| !m.is_empty()) {
-        if m.start() > at {
-            spans.push(Span::styled(text[at..m.start()].to_string(), base));
-        }
-        spans.push(Span::styled(m.as_str().to_string(), base.patch(hit)));
-        at = m.end();
-    }
-    if at < text.len() {
-        spans.push(Span::styled(text[at..].to_string(), base));
-    }
-    spans
 }

@@ -22,6 +22,8 @@ pub struct SignalMenu {
     pub target_label: String,
     /// Signal the whole process group (tree) instead of the process.
     pub group: bool,
+    /// One process of the worker's tree, (pid, start time), instead of the worker.
+    pub descendant: Option<(u32, u64)>,
     /// Every signal, (number, bare name), from `signals::all_signals`.
     signals: Vec<(i32, String)>,
     /// What was typed: a name, a name's start, or a number.
@@ -69,6 +71,7 @@ impl SignalMenu {
             targets,
             target_label,
             group: false,
+            descendant: None,
             signals,
             filter: String::new(),
             shown,

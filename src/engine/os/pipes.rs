@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::engine::command::WorkerId;
 use crate::engine::event::{Event, EventKind, Stream};
 use crate::engine::outbound::EventSender;
-use crate::engine::output::{LineSplitter, LogBuffer, OutputStore, to_text};
+use crate::engine::output::{LineSplitter, LogBuffer, OutputStore, to_text, unix_now};
 use crate::engine::supervisor::Input;
 
 const CHUNK: usize = 256 * 1024;
@@ -147,7 +147,7 @@ impl Reader {
                 }
             }
         }
-        let stored = self.store(&buffer, 1, |emit| splitter.finish(emit));
+        let stored = self.store(&buffer, &mut splitter, None);
         self.report(stored).await;
         if let Some(log) = &mut self.log_file
             && let Err(e) = log.file.flush()
@@ -214,10 +214,7 @@ impl Reader {
                     {
                         self.log_failed(e);
                     }
-                    // Each newline ends a line, plus one gathered from earlier chunks.
-                    let max_lines = n + 1;
-                    let mut stored =
-                        self.store(buffer, max_lines, |emit| splitter.feed(bytes, emit));
+                    let mut stored = self.store(buffer, splitter, Some(bytes));
                     if self.raw_output {
                         stored.raw = bytes.to_vec();
                     }
@@ -230,32 +227,42 @@ impl Reader {
         })
     }
 
-    /// Stores the lines `split` emits into the buffer under one lock: a copy into
-    /// the ring per line, no allocation (text is made only for output events).
-    /// `max_lines` bounds how many lines `split` can emit (one sequence number each).
+    /// Stores the lines `chunk` completes (or, at end of stream, the last one)
+    /// into the buffer under one lock: a copy into the ring per line, no
+    /// allocation (text is made only for output events). The unfinished line is
+    /// stored beside them, for the terminal UI to show.
     fn store(
         &self,
         buffer: &Mutex<LogBuffer>,
-        max_lines: usize,
-        split: impl FnOnce(&mut dyn FnMut(&[u8])),
+        splitter: &mut LineSplitter,
+        chunk: Option<&[u8]>,
     ) -> Stored {
         let mut stored = Stored::default();
         let Ok(mut b) = buffer.lock() else {
             return stored;
         };
         b.set_byte_cap(self.store.share());
+        // Each newline ends a line, plus one gathered from earlier chunks, plus
+        // one number for the unfinished line.
+        let max_lines = chunk.map_or(1, <[u8]>::len) + 2;
         let mut seq = self.store.reserve_seq(max_lines as u64);
+        let at = unix_now();
         let mut any = false;
         // Text is made only when someone takes lines as events.
         let events = self.output_events || self.events.tapped();
-        split(&mut |line: &[u8]| {
-            b.append(seq, self.stream, line);
+        let mut emit = |line: &[u8]| {
+            b.append(seq, self.stream, at, line);
             seq += 1;
             any = true;
             if events {
                 stored.lines.push(to_text(line));
             }
-        });
+        };
+        match chunk {
+            Some(bytes) => splitter.feed(bytes, &mut emit),
+            None => splitter.finish(&mut emit),
+        }
+        b.set_pending(self.stream, seq, at, splitter.pending());
         if any {
             b.fit();
             stored.last_line = b.last_text();

@@ -150,7 +150,7 @@ impl OutputStore {
         Some(f(&b))
     }
 
-    fn all(&self) -> Vec<(WorkerId, Arc<Mutex<LogBuffer>>)> {
+    pub(super) fn all(&self) -> Vec<(WorkerId, Arc<Mutex<LogBuffer>>)> {
         self.buffers
             .read()
             .map(|b| {
@@ -175,11 +175,10 @@ mod tests {
             for (w, name) in [(0, "a"), (1, "b")] {
                 let seq = store.next_seq();
                 let buffer = store.buffer(WorkerId(w));
-                buffer.lock().unwrap().push(Line {
-                    seq,
-                    stream: Stream::Stdout,
-                    text: format!("{name}{i}"),
-                });
+                buffer
+                    .lock()
+                    .unwrap()
+                    .push(Line::new(seq, Stream::Stdout, format!("{name}{i}")));
             }
         }
         store

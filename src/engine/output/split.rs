@@ -55,6 +55,11 @@ impl LineSplitter {
         }
     }
 
+    /// The line gathered so far that has no newline yet.
+    pub fn pending(&self) -> &[u8] {
+        &self.partial
+    }
+
     /// At end of stream: the last line if it had no newline.
     pub fn finish<F: FnMut(&[u8]) + ?Sized>(&mut self, emit: &mut F) {
         if let Some(skipped) = self.skipping.take() {

@@ -37,6 +37,22 @@ impl Supervisor {
                     self.signal(id, signal, group);
                 }
             }
+            Command::SignalDescendant {
+                worker,
+                pid,
+                start,
+                signal,
+            } => {
+                let what = format!("send {} to pid {pid} of", signal_name(signal));
+                if self.require_active(worker, &what) {
+                    let scope = Scope::Descendant { pid, start };
+                    self.effects.push(Effect::Signal {
+                        id: worker,
+                        signal,
+                        scope,
+                    });
+                }
+            }
             Command::Terminate(ids) => {
                 for id in ids {
                     if self.is_queued(id) {

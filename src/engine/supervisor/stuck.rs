@@ -52,6 +52,7 @@ impl Supervisor {
                 tree_rss: tree.tree_rss,
                 descendants: tree.descendants.len() as u32,
                 zombies: tree.zombies.len() as u32,
+                procs: tree.procs.as_slice().into(),
             };
             for &(zpid, parent) in &tree.zombies {
                 if !w.zombies.iter().any(|(z, _)| *z == zpid) {
