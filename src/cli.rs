@@ -56,6 +56,13 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     Map(Box<MapArgs>),
     /// Command or query a running proctor through its control socket.
     Ctl(crate::ctl::args::CtlArgs),
+    /// Print a shell completion script: `proctor completions bash > /etc/bash_completion.d/proctor`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `proctor man | man -l -`.
+    Man,
     /// Open the terminal UI on a running proctor (headless or not); quitting
     /// detaches and leaves its work running.
     Attach {

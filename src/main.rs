@@ -43,6 +43,27 @@ fn main() -> ExitCode {
             }
         };
     }
+    match &cli.map {
+        Some(Sub::Completions { shell }) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "proctor", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Sub::Man) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            return match clap_mangen::Man::new(command).render(&mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                // `proctor man | head`: the reader had enough.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("proctor: cannot write the man page: {e}");
+                    ExitCode::from(EXIT_INTERNAL)
+                }
+            };
+        }
+        _ => {}
+    }
     if let Some(Sub::Attach { name }) = &cli.map {
         return match proctor::ctl::attach::attach(name.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
