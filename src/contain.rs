@@ -15,6 +15,7 @@
 
 pub mod cgroup;
 pub mod keeper;
+pub mod pool;
 pub mod scan;
 
 use std::path::PathBuf;
