@@ -63,6 +63,8 @@ impl Driver {
                 max_parallel,
                 paused,
                 closed,
+                held_by,
+                open_file_slots,
             } => {
                 self.settings.max_parallel = *max_parallel;
                 // In map mode `closed` says the task counts are complete: no
@@ -74,6 +76,8 @@ impl Driver {
                     max_parallel: *max_parallel,
                     paused: *paused,
                     closed: *closed || self.total_known(),
+                    held_by: *held_by,
+                    open_file_slots: *open_file_slots,
                 };
                 out.queue(event.t, kind).await;
                 return;
