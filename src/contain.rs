@@ -120,7 +120,7 @@ pub fn probe() -> String {
     match cgroup {
         Some(dir) => {
             cgroup::remove_instance(&dir);
-            "cgroup (one cgroup v2 group per worker; keeper)".into()
+            "cgroup (one cgroup v2 group per running worker, reused; keeper)".into()
         }
         None => "ledger (process groups, subreaper, environment marker; keeper)".into(),
     }
