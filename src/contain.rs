@@ -1,9 +1,9 @@
 //! Containment: nothing proctor starts may outlive it, by any route out (SIGKILL
 //! included). Two levels, picked once at start:
 //!
-//! - `cgroup`: one cgroup v2 group per worker under a group of this proctor instance
-//!   (where proctor may create groups). Membership is exact; `cgroup.kill` ends a
-//!   tree at once.
+//! - `cgroup`: one cgroup v2 group per running worker (reused, `pool.rs`) under a
+//!   group of this proctor instance (where proctor may create groups). Membership
+//!   is exact; `cgroup.kill` ends a tree at once.
 //! - `ledger`: process groups, the child subreaper, and a ledger of (pid, start time)
 //!   of every worker and descendant proctor learns, plus a marker in every worker's
 //!   environment (`PROCTOR_INSTANCE=<token>/<worker>`).
@@ -15,6 +15,7 @@
 
 pub mod cgroup;
 pub mod keeper;
+pub mod pool;
 pub mod scan;
 
 use std::path::PathBuf;
@@ -119,7 +120,7 @@ pub fn probe() -> String {
     match cgroup {
         Some(dir) => {
             cgroup::remove_instance(&dir);
-            "cgroup (one cgroup v2 group per worker; keeper)".into()
+            "cgroup (one cgroup v2 group per running worker, reused; keeper)".into()
         }
         None => "ledger (process groups, subreaper, environment marker; keeper)".into(),
     }

@@ -245,3 +245,46 @@ pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, String) {
     let path = path.to_string_lossy().into_owned();
     (dir, path)
 }
+
+/// Children of `pid` (every thread's), from /proc.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// True when the tree under `root` is paused: every live member is stopped (T/t),
+/// or is blocked only because a member is stopped: a vfork parent (state D,
+/// sleeping in `kernel_clone`, the kernel's wait for the vfork child) whose child
+/// is stopped before it could exec. Such a parent cannot run until its child
+/// does, so it is paused too, though it never shows T.
+pub fn tree_paused(root: u32) -> bool {
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        let kids = children_of(pid);
+        let paused = match state(pid) {
+            None | Some('Z' | 'X' | 'T' | 't') => true,
+            Some('D') => {
+                let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan"));
+                let in_vfork =
+                    wchan.is_ok_and(|w| w == "kernel_clone" || w == "wait_for_vfork_done");
+                in_vfork && kids.iter().any(|&k| matches!(state(k), Some('T' | 't')))
+            }
+            Some(_) => false,
+        };
+        if !paused {
+            return false;
+        }
+        stack.extend(kids);
+    }
+    true
+}

@@ -333,3 +333,66 @@ fn wait_state(pid: u32, ok: impl Fn(char) -> bool) -> bool {
     }
     false
 }
+
+/// The cgroup v2 group of a process (`/proc/PID/cgroup`'s `0::` line).
+fn cgroup_of(pid: u32) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+}
+
+/// Worker cgroups are reused (a run of many workers makes about as many groups
+/// as it runs at once), but never one a finished run left a daemon in: that group
+/// stays its worker's, and a restart of that worker still ends the daemon while a
+/// later worker, in another group, is untouched.
+#[test]
+fn worker_cgroups_are_reused_but_never_one_holding_a_daemon() {
+    let workload = r#"{"max_parallel":2,"jobs":[
+        {"name":"d","shell":"(setsid sh -c 'echo $$; exec sleep 300' &)"},
+        {"name":"t","count":30,"shell":"grep ^0:: /proc/self/cgroup"},
+        {"name":"s","cmd":["sleep","300"]}]}"#;
+    let (_dir, file) = temp_file("groups.json", workload);
+    let (mut p, mut cleanup) = start("auto", &["-f", &file], true, &[]);
+    let started = p.wait_for("the started event", |v| v["event"] == "started");
+    if started["containment"] != "cgroup" {
+        eprintln!("cgroup level not available here: {started}");
+        end_with(p, "s");
+        return;
+    }
+    let daemon = printed_pids(&mut p, "d", 1)[0];
+    cleanup.0.push(daemon);
+    let s = p.wait_event("spawned", "s")["pid"].as_u64().unwrap() as u32;
+    cleanup.0.extend(Proc::of(s));
+    let mut groups = std::collections::BTreeSet::new();
+    for i in 1..=30 {
+        let worker = format!("t#{i}");
+        p.wait_event("exited", &worker);
+        let line = p.wait_event("output", &worker)["line"].clone();
+        groups.insert(line.as_str().unwrap().trim().to_string());
+    }
+    let daemon_group = format!("0::{}", cgroup_of(daemon.pid).unwrap());
+    assert!(
+        groups.len() <= 3,
+        "30 workers, 2 at a time, used {} groups: {groups:?}",
+        groups.len()
+    );
+    assert!(
+        !groups.contains(&daemon_group),
+        "a worker was put in the group holding d's daemon: {groups:?}"
+    );
+    assert_ne!(cgroup_of(s), cgroup_of(daemon.pid), "s shares d's group");
+    p.send(r#"{"cmd":"restart","worker":"d"}"#);
+    assert!(
+        survivors(&[daemon], PATIENCE).is_empty(),
+        "the restart of d missed its daemon"
+    );
+    assert!(alive(s), "the restart of d hit s");
+    end_with(p, "s");
+}
+
+fn end_with(mut p: Live, worker: &str) {
+    p.send(&format!(r#"{{"cmd":"kill","worker":"{worker}"}}"#));
+    p.close();
+    p.finish();
+}

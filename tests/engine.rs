@@ -159,16 +159,27 @@ fn signals_pause_and_resume_reach_the_worker() {
     p.wait_for("usr1 handled", |v| v["line"] == "got-usr1");
     p.send(r#"{"cmd":"pause","worker":"sh"}"#);
     p.wait_event("signaled", "sh");
+    // Paused: every process of the tree stopped, or (when SIGSTOP caught the
+    // shell's vfork child before its exec) the shell waiting in D for that
+    // stopped child, which it cannot get past until resume.
     let deadline = std::time::Instant::now() + PATIENCE;
-    while state(pid) != Some('T') {
-        assert!(std::time::Instant::now() < deadline, "worker never stopped");
+    while !tree_paused(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker never paused: state {:?}, children {:?}",
+            state(pid),
+            children_of(pid)
+                .iter()
+                .map(|&c| (c, state(c)))
+                .collect::<Vec<_>>()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     p.send(r#"{"cmd":"resume","worker":"sh"}"#);
-    while state(pid) == Some('T') {
-        assert!(std::time::Instant::now() < deadline, "worker never resumed");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Running again: the shell itself runs its trap (a paused shell could not).
+    p.send(r#"{"cmd":"signal","worker":"sh","signal":"USR1"}"#);
+    p.next("usr1 handled after resume", |v| v["line"] == "got-usr1");
+    assert!(!tree_paused(pid), "worker still paused after resume");
     p.send(r#"{"cmd":"kill","worker":"sh"}"#);
     let exited = p.wait_event("exited", "sh");
     assert_eq!(exited["code"], -9);

@@ -366,3 +366,59 @@ fn bad_values_name_the_problem() {
     assert_eq!(run.code(), Some(2));
     assert!(run.stderr.contains("/no/such/control"), "{}", run.stderr);
 }
+
+/// proctor under a hard open-file limit of 64 with 200 workers allowed at once:
+/// instead of failing with "Too many open files", the workers that do not fit
+/// wait in the queue, which says why (`held_by`), and every worker runs. At both
+/// containment levels, and with log files (two more descriptors per worker).
+#[test]
+fn a_low_open_file_limit_queues_workers_instead_of_failing_them() {
+    let logs = tempfile::tempdir().unwrap();
+    let log_dir = logs.path().to_str().unwrap();
+    let cases: [(&str, &[&str]); 3] = [
+        ("auto", &[]),
+        ("ledger", &[]),
+        ("auto", &["--log-dir", log_dir]),
+    ];
+    for (level, extra) in cases {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\"", BIN])
+            .args(["--headless", "-j", "200"])
+            .args(extra)
+            .args(std::iter::repeat_n("sh -c 'echo hi; sleep 0.05'", 200))
+            .env("PROCTOR_CONTAINMENT", level);
+        let run = Live::start_command(cmd, false).finish();
+        let case = format!("{level} {extra:?}");
+        assert!(
+            run.of("failed").is_empty(),
+            "{case}: {:#?}",
+            run.of("failed")
+        );
+        let exited = run.of("exited");
+        assert_eq!(exited.len(), 200, "{case}: {}", run.stderr);
+        assert!(exited.iter().all(|e| e["code"] == 0), "{case}");
+        assert_eq!(run.of("output").len(), 200, "{case}: output lost");
+        let held: Vec<_> = run
+            .of("queue")
+            .into_iter()
+            .filter(|q| q["held_by"] == "open_files")
+            .collect();
+        assert!(
+            !held.is_empty(),
+            "{case}: no queue event says what held work back"
+        );
+        let slots = held[0]["open_file_slots"].as_u64().unwrap();
+        assert!((1..64).contains(&slots), "{case}: {}", held[0]);
+        assert!(
+            held.iter().all(|q| q["depth"].as_u64().unwrap() > 0),
+            "{case}: held_by with an empty queue"
+        );
+        assert!(
+            run.of("queue")
+                .iter()
+                .all(|q| q["running"].as_u64().unwrap() <= slots),
+            "{case}: more workers ran than fit"
+        );
+        assert_eq!(run.code(), Some(0), "{case}");
+    }
+}

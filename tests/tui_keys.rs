@@ -437,6 +437,8 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
         max_parallel: 2,
         paused: false,
         closed: false,
+        held_by: None,
+        open_file_slots: None,
     };
     events::apply(&mut ui.app, EngineEvent::now(queue));
     assert_eq!(ui.app.queue(&ui.snapshot), stats);
@@ -524,6 +526,8 @@ fn map_queue_events_say_whether_the_total_is_known() {
             max_parallel: 2,
             paused: false,
             closed,
+            held_by: None,
+            open_file_slots: None,
         };
         events::apply(&mut ui.app, EngineEvent::now(queue));
         assert_eq!(ui.app.map.as_ref().map(|m| m.total_known), Some(closed));

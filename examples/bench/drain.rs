@@ -31,7 +31,7 @@ pub fn run(bin: &Path) -> Vec<Row> {
     for _ in 0..ROUNDS {
         bare = bare.min(bare_drain());
         let start = Instant::now();
-        let mut child = spawn_quiet(bin, &file);
+        let mut child = spawn_quiet(bin, &file, &[]);
         let watcher = watch_peak_rss(child.id());
         let status = child.wait().expect("wait proctor");
         secs = secs.min(start.elapsed().as_secs_f64());

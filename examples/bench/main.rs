@@ -38,7 +38,7 @@ fn main() {
     };
     let mut rows = Vec::new();
     if want("launch") {
-        rows.push(launch::run(&bin));
+        rows.extend(launch::run(&bin));
     }
     if want("drain") {
         rows.extend(drain::run(&bin));

@@ -15,7 +15,7 @@ pub fn run(bin: &Path) -> Row {
     let (_dir, file) = workload(&format!(
         r#"{{"max_parallel":{N},"jobs":[{{"name":"m","shell":"{script}","count":{N}}}]}}"#
     ));
-    let mut child = spawn_quiet(bin, &file);
+    let mut child = spawn_quiet(bin, &file, &[]);
     let pid = child.id();
     // Done when every worker is down to its `sleep` and RSS has settled.
     let deadline = Instant::now() + Duration::from_secs(300);

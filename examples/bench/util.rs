@@ -12,8 +12,13 @@ pub fn proctor_binary() -> Option<PathBuf> {
 
 /// proctor on a workload file, headless, output kept out of the event stream, events
 /// discarded: the way every benchmark but reap latency runs it.
-pub fn spawn_quiet(bin: &std::path::Path, file: &std::path::Path) -> std::process::Child {
+pub fn spawn_quiet(
+    bin: &std::path::Path,
+    file: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
     std::process::Command::new(bin)
+        .envs(env.iter().copied())
         .args(["--headless", "--output", "none", "-f"])
         .arg(file)
         .stdout(std::process::Stdio::null())
@@ -23,7 +28,7 @@ pub fn spawn_quiet(bin: &std::path::Path, file: &std::path::Path) -> std::proces
 
 /// `spawn_quiet` to the end; panics unless every worker exited 0.
 pub fn run_quiet(bin: &std::path::Path, file: &std::path::Path) {
-    let status = spawn_quiet(bin, file).wait().expect("wait proctor");
+    let status = spawn_quiet(bin, file, &[]).wait().expect("wait proctor");
     assert!(status.success(), "proctor failed: {status}");
 }
 

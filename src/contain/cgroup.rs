@@ -1,10 +1,7 @@
 //! cgroup v2 groups: one for this proctor instance (next to proctor, in its own
-//! cgroup), one per worker inside it. A worker joins its group in the spawn child,
-//! before exec, so everything it ever forks is a member.
+//! cgroup), one per running worker inside it (reused: `pool.rs`). A worker starts
+//! in its group (or joins it before exec), so everything it ever forks is a member.
 
-use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,29 +23,6 @@ pub fn create_instance(token: &str) -> Option<PathBuf> {
 /// `0::` path.
 fn own_group() -> Option<PathBuf> {
     process_group(std::process::id())
-}
-
-/// The group of worker `id` (created on first use).
-pub fn worker_group(instance: &Path, id: u64) -> PathBuf {
-    instance.join(format!("w{id}"))
-}
-
-/// Creates a worker's group if needed and opens its `cgroup.procs` for the spawn
-/// child to write "0" into (close-on-exec).
-pub fn open_procs(group: &Path) -> Option<OwnedFd> {
-    match std::fs::create_dir(group) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(_) => return None,
-    }
-    let path = CString::new(group.join("cgroup.procs").as_os_str().as_bytes()).ok()?;
-    // SAFETY: open with a valid C string; the fd is owned below.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the fd was just opened and is owned by nobody else.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Pids in a group now (the group and its nested groups).
@@ -109,12 +83,6 @@ fn cgroup_root() -> Option<PathBuf> {
 /// SIGKILLs every process in the group and its nested groups at once.
 pub fn kill(group: &Path) -> bool {
     std::fs::write(group.join("cgroup.kill"), b"1").is_ok()
-}
-
-/// Removes a worker's group once it is empty; a group still holding processes is
-/// left for the instance's final removal.
-pub fn remove_group(group: &Path) {
-    let _ = std::fs::remove_dir(group);
 }
 
 /// Removes the instance group and every worker group in it. Groups still holding

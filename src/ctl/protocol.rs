@@ -96,6 +96,8 @@ pub fn snapshot_json(s: &Snapshot) -> Value {
             "max_parallel": s.max_parallel,
             "paused": s.queue_paused,
             "closed": s.queue_closed,
+            "held_by": s.held_by.map(|h| h.as_str()),
+            "open_file_slots": s.open_file_slots,
         },
         "system": s.system,
         "finished": s.finished,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::snapshot::QueueStats;
+use super::snapshot::{HeldBy, QueueStats};
 use crate::sample::SystemSample;
 
 /// An event with its wall-clock timestamp (seconds since the Unix epoch).
@@ -173,6 +173,13 @@ pub enum EventKind {
         max_parallel: usize,
         paused: bool,
         closed: bool,
+        /// `open_files` while queued workers wait because proctor's open-file
+        /// limit leaves no room for another running worker.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        held_by: Option<HeldBy>,
+        /// With `held_by`: how many workers that limit lets run at once.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        open_file_slots: Option<usize>,
     },
     Joined {
         #[serde(skip_serializing_if = "Option::is_none")]

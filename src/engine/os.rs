@@ -23,6 +23,7 @@ use super::event::{Event, EventKind, Stream};
 use super::outbound::EventSender;
 use super::output::OutputStore;
 use super::supervisor::{Effect, ExitStatus, Input, Scope, TimerKind};
+use crate::contain::pool::Pool;
 use crate::sample::Sample;
 use crate::spec::JobSpec;
 use members::Members;
@@ -53,6 +54,8 @@ pub struct Os {
     batch: Vec<Event>,
     workers: HashMap<WorkerId, OsWorker>,
     pids: HashMap<u32, WorkerId>,
+    /// Worker cgroups to reuse (level `cgroup` only).
+    groups: Option<Pool>,
     pub store: Arc<OutputStore>,
     pub events: EventSender,
     pub output_events: bool,
@@ -77,6 +80,9 @@ impl Os {
             batch: Vec::new(),
             workers: HashMap::new(),
             pids: HashMap::new(),
+            groups: crate::contain::get()
+                .and_then(|c| c.cgroup.clone())
+                .map(Pool::new),
             store,
             events,
             output_events: false,
@@ -166,7 +172,7 @@ impl Os {
             Effect::Emit(kind) => self.emit(kind),
             Effect::Retire(id) => {
                 if let Some(mut w) = self.workers.remove(&id) {
-                    w.members.retire();
+                    w.members.retire(self.groups.as_mut());
                 }
                 self.store.forget(id);
             }
@@ -176,7 +182,7 @@ impl Os {
     fn spawn(&mut self, id: WorkerId, name: &str, job: &JobSpec) -> Input {
         // A restart: whatever the previous run left behind (descendants that ignored
         // the stop signal, daemons it started) goes now, before the new run exists.
-        members::adopt_orphans(&self.pids, &mut self.workers);
+        members::adopt_orphans(&self.pids, &mut self.workers, self.groups.as_ref());
         let mut members = match self.workers.remove(&id) {
             Some(mut old) => {
                 old.members.kill_leftovers();
@@ -184,11 +190,11 @@ impl Os {
             }
             None => Members::default(),
         };
-        let contain = members.prepare(id);
+        let contain = members.prepare(id, self.groups.as_mut());
         let started = match spawn::spawn(job, &contain) {
             Ok(s) => s,
             Err(error) => {
-                members.retire();
+                members.retire(self.groups.as_mut());
                 return Input::SpawnFailed { id, error };
             }
         };
@@ -263,7 +269,7 @@ impl Os {
             return;
         }
         if scope == Scope::Tree {
-            members::adopt_orphans(&self.pids, &mut self.workers);
+            members::adopt_orphans(&self.pids, &mut self.workers, self.groups.as_ref());
         }
         let Some(w) = self.workers.get_mut(&id) else {
             return;
@@ -348,7 +354,7 @@ impl Os {
                 .map(|(&pid, &start)| Known { pid, start });
             w.members.learn(fresh);
         }
-        members::adopt_orphans(&self.pids, &mut self.workers);
+        members::adopt_orphans(&self.pids, &mut self.workers, self.groups.as_ref());
     }
 
     /// A child was reaped. For a worker's leader, its exit is reported once its pipes
@@ -362,6 +368,7 @@ impl Os {
         };
         w.reaped = true;
         w.pidfd = None;
+        w.members.run_ended(self.groups.as_mut());
         if let Some(timeout) = w.timeout.take() {
             timeout.abort();
         }

@@ -245,7 +245,10 @@ async fn run(
         containment: crate::contain::get().map_or("ledger", |c| c.level.name()),
         detail: crate::contain::describe(),
     });
-    let mut sup = Supervisor::new(config.policy.clone());
+    let mut policy = config.policy.clone();
+    let per_worker = super::os::limits::descriptors_per_worker(config.log_dir.is_some());
+    policy.open_file_slots = super::os::limits::worker_slots(per_worker);
+    let mut sup = Supervisor::new(policy);
     let mut engine = Loop {
         sup: &mut sup,
         os: &mut os,

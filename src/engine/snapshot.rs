@@ -103,6 +103,23 @@ pub struct QueueStats {
     pub failed: usize,
 }
 
+/// Why queued workers wait though `max_parallel` has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldBy {
+    /// proctor's open-file limit: each running worker holds descriptors (its
+    /// pipes, a pidfd, log files, a cgroup), and no more would fit.
+    OpenFiles,
+}
+
+impl HeldBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldBy::OpenFiles => "open_files",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub workers: Vec<WorkerView>,
@@ -110,6 +127,10 @@ pub struct Snapshot {
     pub max_parallel: usize,
     pub queue_paused: bool,
     pub queue_closed: bool,
+    /// Set while queued workers wait for something other than a free slot.
+    pub held_by: Option<HeldBy>,
+    /// How many workers the open-file limit lets run at once, if it is a limit.
+    pub open_file_slots: Option<usize>,
     pub system: Option<SystemSample>,
     /// Set once every worker has finished and the queue is closed.
     pub finished: bool,

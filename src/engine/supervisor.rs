@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::command::{Command, WorkerId};
 use super::event::{EventKind, WorkerSummary};
-use super::snapshot::{QueueStats, Snapshot, WorkerState};
+use super::snapshot::{HeldBy, QueueStats, Snapshot, WorkerState};
 use crate::sample::Sample;
 use crate::spec::JobSpec;
 use join::PendingJoin;
@@ -159,6 +159,9 @@ pub enum TimerKind {
     Join,
 }
 
+/// What the last `queue` event said: stats, max_parallel, paused, closed, held_by.
+type QueueNow = (QueueStats, usize, bool, bool, Option<HeldBy>);
+
 /// Settings the supervisor needs from the CLI and the workload.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -175,6 +178,10 @@ pub struct Policy {
     /// commands. Bounds memory for runs of very many workers (map mode).
     /// `None` keeps every worker.
     pub keep_finished: Option<usize>,
+    /// At most this many workers run at once because of proctor's open-file limit
+    /// (each running worker holds descriptors; the OS half measures the limit).
+    /// Below `max_parallel`, the rest wait in the queue. `None`: no such limit.
+    pub open_file_slots: Option<usize>,
 }
 
 impl Default for Policy {
@@ -187,6 +194,7 @@ impl Default for Policy {
             kill_check: Duration::from_secs(2),
             sample_events: false,
             keep_finished: None,
+            open_file_slots: None,
         }
     }
 }
@@ -205,7 +213,7 @@ pub struct Supervisor {
     shutting_down: bool,
     joins: Vec<PendingJoin>,
     next_join: u32,
-    last_queue: Option<(QueueStats, usize, bool, bool)>,
+    last_queue: Option<QueueNow>,
     effects: Vec<Effect>,
     system: Option<crate::sample::SystemSample>,
 }
@@ -290,6 +298,8 @@ impl Supervisor {
             max_parallel: self.policy.max_parallel,
             queue_paused: self.queue_paused,
             queue_closed: self.queue_closed,
+            held_by: self.held_by(),
+            open_file_slots: self.policy.open_file_slots,
             system: self.system.clone(),
             finished: self.is_done(),
         }
@@ -325,6 +335,20 @@ impl Supervisor {
         self.workers.get_mut(&id)
     }
 
+    /// How many workers may run now: `max_parallel`, or fewer when the open-file
+    /// limit allows fewer.
+    fn slots(&self) -> usize {
+        let files = self.policy.open_file_slots.unwrap_or(usize::MAX);
+        self.policy.max_parallel.min(files)
+    }
+
+    /// What keeps queued workers from starting though `max_parallel` has room.
+    fn held_by(&self) -> Option<HeldBy> {
+        let limited = self.slots() < self.policy.max_parallel;
+        let held = !self.queue.is_empty() && !self.queue_paused && !self.shutting_down;
+        (limited && held && self.counts.active >= self.slots()).then_some(HeldBy::OpenFiles)
+    }
+
     /// A `queue` event whenever depth, counts or queue settings change.
     fn emit_queue_if_changed(&mut self) {
         let now = (
@@ -332,17 +356,21 @@ impl Supervisor {
             self.policy.max_parallel,
             self.queue_paused,
             self.queue_closed,
+            self.held_by(),
         );
         if self.last_queue == Some(now) {
             return;
         }
         self.last_queue = Some(now);
-        let (stats, max_parallel, paused, closed) = now;
+        let (stats, max_parallel, paused, closed, held_by) = now;
+        let open_file_slots = held_by.and(self.policy.open_file_slots);
         self.emit(EventKind::Queue {
             stats,
             max_parallel,
             paused,
             closed,
+            held_by,
+            open_file_slots,
         });
     }
 
@@ -412,7 +440,7 @@ impl Supervisor {
         if self.queue_paused {
             return;
         }
-        while self.counts.active < self.policy.max_parallel {
+        while self.counts.active < self.slots() {
             let Some(id) = self.queue.pop_front() else {
                 break;
             };

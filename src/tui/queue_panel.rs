@@ -10,6 +10,7 @@ use super::app::App;
 use super::draw::{panel, put, title};
 use super::format;
 use crate::engine::Snapshot;
+use crate::engine::snapshot::HeldBy;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     if area.is_empty() {
@@ -18,11 +19,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let t = &app.theme;
     let q = &snapshot.queue;
     let (word, style) = if snapshot.queue_paused {
-        ("paused", t.warn())
+        ("paused".to_string(), t.warn())
+    } else if let (Some(HeldBy::OpenFiles), Some(fit)) =
+        (snapshot.held_by, snapshot.open_file_slots)
+    {
+        // The open-file limit, not max_parallel, keeps the rest waiting.
+        (format!("held: open-file limit, {fit} fit"), t.warn())
     } else if snapshot.queue_closed {
-        ("closed", t.dim())
+        ("closed".to_string(), t.dim())
     } else {
-        ("open", t.good())
+        ("open".to_string(), t.good())
     };
     let state =
         Line::from(vec![Span::styled(format!(" {word} "), style)]).alignment(Alignment::Right);

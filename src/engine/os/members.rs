@@ -6,12 +6,11 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
 
 use super::OsWorker;
 use super::spawn::Contain;
 use super::tree::{self, Known};
+use crate::contain::pool::{Group, Pool};
 use crate::contain::{self, Level, cgroup, scan};
 use crate::engine::command::WorkerId;
 use crate::sample::proc::{ppid_and_state, start_time};
@@ -21,27 +20,43 @@ use crate::sample::proc::{ppid_and_state, start_time};
 pub struct Members {
     /// Descendants seen so far (walks, samples, adopted orphans).
     pub known: Vec<Known>,
-    /// The worker's cgroup directory and its open `cgroup.procs`.
-    group: Option<(PathBuf, OwnedFd)>,
+    /// The worker's cgroup, from the pool: held while the run lasts, and after it
+    /// while processes the run left are in it.
+    group: Option<Group>,
 }
 
 impl Members {
-    /// Prepares what the spawn child needs: the marker and the cgroup to join.
-    /// The cgroup is made on the first run and kept for restarts.
-    pub fn prepare(&mut self, id: WorkerId) -> Contain {
+    /// Prepares what the spawn child needs: the marker and the cgroup to start in.
+    /// A restart keeps a group the previous run left processes in.
+    pub fn prepare(&mut self, id: WorkerId, pool: Option<&mut Pool>) -> Contain {
         let Some(c) = contain::get() else {
             return Contain::default();
         };
         if self.group.is_none()
-            && let Some(instance) = &c.cgroup
+            && let Some(pool) = pool
         {
-            let dir = cgroup::worker_group(instance, u64::from(id.0));
-            self.group = cgroup::open_procs(&dir).map(|fd| (dir, fd));
+            self.group = pool.take(u64::from(id.0));
         }
         let marker = format!("{}={}", contain::MARKER, c.marker_value(u64::from(id.0)));
         Contain {
             marker: CString::new(marker).ok(),
-            cgroup: self.group.as_ref().map(|(_, fd)| fd.as_raw_fd()),
+            cgroup: self.group.as_mut().and_then(Group::handle),
+        }
+    }
+
+    /// The run's leader was reaped: an empty group goes back to the pool for the
+    /// next worker; one still holding what the run left stays this worker's, with
+    /// its descriptor closed.
+    pub fn run_ended(&mut self, pool: Option<&mut Pool>) {
+        let Some(mut group) = self.group.take() else {
+            return;
+        };
+        match pool {
+            Some(pool) if group.is_empty() => pool.give_back(group),
+            _ => {
+                group.close();
+                self.group = Some(group);
+            }
         }
     }
 
@@ -74,10 +89,10 @@ impl Members {
     /// remembered descendants and, below each adopted orphan, its own descendants.
     pub fn refresh(&mut self) {
         let mut fresh = Vec::new();
-        if let Some((dir, _)) = &self.group {
-            for pid in cgroup::members(dir) {
+        if let Some(group) = &self.group {
+            for pid in cgroup::members(&group.dir) {
                 if let Some(start) = start_time(pid)
-                    && cgroup::contains(dir, pid)
+                    && cgroup::contains(&group.dir, pid)
                 {
                     fresh.push(Known { pid, start });
                 }
@@ -95,26 +110,32 @@ impl Members {
     /// Ends everything the previous run left (before a restart).
     pub fn kill_leftovers(&mut self) {
         self.refresh();
-        if let Some((dir, _)) = &self.group {
-            cgroup::kill(dir);
+        if let Some(group) = &self.group {
+            cgroup::kill(&group.dir);
         }
         for k in &self.known {
             tree::signal_known(*k, libc::SIGKILL);
         }
     }
 
-    /// The worker is gone for good: its cgroup goes too, once empty.
-    pub fn retire(&mut self) {
-        if let Some((dir, fd)) = self.group.take() {
-            drop(fd);
-            cgroup::remove_group(&dir);
+    /// The worker is gone for good: its cgroup goes back to the pool (or, still
+    /// holding processes, is left to the instance's final removal).
+    pub fn retire(&mut self, pool: Option<&mut Pool>) {
+        if let Some(group) = self.group.take()
+            && let Some(pool) = pool
+        {
+            pool.give_back(group);
         }
     }
 }
 
 /// Attributes proctor's children that are not worker leaders (orphans re-parented
 /// to proctor) to the worker whose cgroup or marker they carry.
-pub fn adopt_orphans(leaders: &HashMap<u32, WorkerId>, workers: &mut HashMap<WorkerId, OsWorker>) {
+pub fn adopt_orphans(
+    leaders: &HashMap<u32, WorkerId>,
+    workers: &mut HashMap<WorkerId, OsWorker>,
+    pool: Option<&Pool>,
+) {
     let Some(c) = contain::get() else {
         return;
     };
@@ -130,7 +151,7 @@ pub fn adopt_orphans(leaders: &HashMap<u32, WorkerId>, workers: &mut HashMap<Wor
         if workers.values().any(|w| w.members.known.contains(&k)) {
             continue;
         }
-        let Some(id) = owner(c, pid) else {
+        let Some(id) = owner(c, pool, pid) else {
             continue;
         };
         if let Some(w) = workers.get_mut(&id) {
@@ -142,13 +163,12 @@ pub fn adopt_orphans(leaders: &HashMap<u32, WorkerId>, workers: &mut HashMap<Wor
 }
 
 /// The worker an orphan came from: by its cgroup, else by its marker.
-fn owner(c: &contain::Containment, pid: u32) -> Option<WorkerId> {
-    if let Some(instance) = &c.cgroup
+fn owner(c: &contain::Containment, pool: Option<&Pool>, pid: u32) -> Option<WorkerId> {
+    if let Some(pool) = pool
         && let Some(group) = cgroup::process_group(pid)
-        && group.parent() == Some(instance.as_path())
+        && let Some(worker) = pool.owner(&group)
     {
-        let name = group.file_name()?.to_str()?;
-        return name.strip_prefix('w')?.parse().ok().map(WorkerId);
+        return u32::try_from(worker).ok().map(WorkerId);
     }
     let marker = scan::marker_of(pid)?;
     let id = marker.strip_prefix(&c.token)?.strip_prefix('/')?;

@@ -28,7 +28,7 @@ pub struct Started {
 pub struct Contain {
     /// `NAME=VALUE` added to the worker's environment.
     pub marker: Option<std::ffi::CString>,
-    /// The worker's cgroup's `cgroup.procs`, open for writing.
+    /// The worker's cgroup directory, open: the child starts in it.
     pub cgroup: Option<std::os::fd::RawFd>,
 }
 

@@ -561,3 +561,61 @@ fn counts_stay_exact_through_every_kind_of_input() {
     }
     assert!(s.is_done());
 }
+
+fn queue_events(effects: &[Effect]) -> Vec<(usize, Option<HeldBy>)> {
+    events(effects)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::Queue { stats, held_by, .. } => Some((stats.depth, *held_by)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn open_file_slots_hold_the_queue_and_say_so() {
+    let now = Instant::now();
+    let mut s = Supervisor::new(Policy {
+        max_parallel: 5,
+        open_file_slots: Some(2),
+        ..Policy::default()
+    });
+    let fx = s.handle(Input::Command(Command::Launch(Box::new(job("w", 4)))), now);
+    assert_eq!(spawns(&fx), [WorkerId(0), WorkerId(1)]);
+    assert_eq!(queue_events(&fx), [(2, Some(HeldBy::OpenFiles))]);
+    assert_eq!(s.snapshot(now).held_by, Some(HeldBy::OpenFiles));
+    for id in [0, 1] {
+        s.handle(
+            Input::Spawned {
+                id: WorkerId(id),
+                pid: 1000 + id,
+            },
+            now,
+        );
+    }
+    let exit = |id| Input::Exited {
+        id: WorkerId(id),
+        status: ExitStatus::Code(0),
+        at: now,
+    };
+    let fx = s.handle(exit(0), now);
+    assert_eq!(spawns(&fx), [WorkerId(2)]);
+    let fx = s.handle(exit(1), now);
+    assert_eq!(spawns(&fx), [WorkerId(3)]);
+    // Nothing waits any more: nothing is held.
+    assert_eq!(queue_events(&fx).last(), Some(&(0, None)));
+    assert_eq!(s.snapshot(now).held_by, None);
+}
+
+#[test]
+fn open_file_slots_above_max_parallel_hold_nothing() {
+    let now = Instant::now();
+    let mut s = Supervisor::new(Policy {
+        max_parallel: 2,
+        open_file_slots: Some(10),
+        ..Policy::default()
+    });
+    let fx = s.handle(Input::Command(Command::Launch(Box::new(job("w", 4)))), now);
+    assert_eq!(spawns(&fx).len(), 2);
+    assert!(queue_events(&fx).iter().all(|(_, held)| held.is_none()));
+}

@@ -74,6 +74,8 @@ impl Driver {
                 max_parallel,
                 paused,
                 closed,
+                held_by,
+                open_file_slots,
             } => {
                 self.settings.max_parallel = *max_parallel;
                 // In map mode `closed` says the task counts are complete: no
@@ -85,6 +87,8 @@ impl Driver {
                     max_parallel: *max_parallel,
                     paused: *paused,
                     closed: *closed || self.total_known(),
+                    held_by: *held_by,
+                    open_file_slots: *open_file_slots,
                 };
                 out.queue(event.t, kind).await;
                 return;

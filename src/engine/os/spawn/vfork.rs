@@ -41,7 +41,7 @@ struct ChildArgs {
     parent: libc::pid_t,
     /// The open-file limit proctor started with, restored before exec.
     nofile: Option<libc::rlimit>,
-    /// The worker's `cgroup.procs`, or -1: the child moves itself in before exec.
+    /// The worker's cgroup directory, or -1: the child moves itself in before exec.
     cgroup: RawFd,
     errno: AtomicI32,
     stage: AtomicI32,
@@ -187,8 +187,15 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
             fail(a, 1);
         }
         // Before anything else can fork: every descendant is then in the group.
-        if a.cgroup >= 0 && libc::write(a.cgroup, b"0".as_ptr().cast(), 1) != 1 {
-            fail(a, 5);
+        if a.cgroup >= 0 {
+            let procs = libc::openat(
+                a.cgroup,
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if procs < 0 || libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
+                fail(a, 5);
+            }
         }
         if libc::dup2(a.stdin, 0) < 0 || libc::dup2(a.stdout, 1) < 0 || libc::dup2(a.stderr, 2) < 0
         {
