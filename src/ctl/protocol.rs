@@ -160,6 +160,9 @@ pub fn snapshot_from_json(v: &Value) -> Snapshot {
         max_parallel: count(&q["max_parallel"]),
         queue_paused: q["paused"] == true,
         queue_closed: q["closed"] == true,
+        held_by: (q["held_by"] == "open_files")
+            .then_some(crate::engine::snapshot::HeldBy::OpenFiles),
+        open_file_slots: q["open_file_slots"].as_u64().map(|n| n as usize),
         system: serde_json::from_value(v["system"].clone()).ok(),
         finished: v["finished"] == true,
     }

@@ -302,7 +302,7 @@ impl Os {
     /// (or that was re-parented from it), checked by start time, so a recycled
     /// pid, or a process outside the tree, is never hit.
     fn signal_descendant(&mut self, id: WorkerId, k: tree::Known, signal: i32) {
-        members::adopt_orphans(&self.pids, &mut self.workers);
+        members::adopt_orphans(&self.pids, &mut self.workers, self.groups.as_ref());
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
