@@ -28,6 +28,10 @@ impl Formatter for SafeFormatter {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Most text is plain ASCII below DEL: nothing to look for, byte by byte.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return CompactFormatter.write_string_fragment(writer, fragment);
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if is_unsafe(c) {

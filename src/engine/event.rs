@@ -110,7 +110,8 @@ pub enum EventKind {
         pgid: u32,
     },
     Output {
-        worker: String,
+        /// Shared by every line of the worker: one allocation per worker, not per line.
+        worker: std::sync::Arc<str>,
         stream: Stream,
         line: String,
     },

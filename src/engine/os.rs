@@ -203,6 +203,7 @@ impl Os {
         // Before the readers start: a restart's marker precedes the run's output.
         self.store.start_run(id);
         let mut flush = Vec::new();
+        let shared_name: std::sync::Arc<str> = name.into();
         for (fd, stream) in [
             (started.stdout, Stream::Stdout),
             (started.stderr, Stream::Stderr),
@@ -214,7 +215,7 @@ impl Os {
             };
             let reader = Reader {
                 id,
-                name: name.to_string(),
+                name: std::sync::Arc::clone(&shared_name),
                 stream,
                 store: self.store.clone(),
                 events: self.events.clone(),

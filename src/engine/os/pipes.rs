@@ -34,7 +34,7 @@ pub type FlushRequest = oneshot::Sender<()>;
 
 pub struct Reader {
     pub id: WorkerId,
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub stream: Stream,
     pub store: Arc<OutputStore>,
     /// The front end's event stream: output lines go there when it wants them
@@ -274,7 +274,7 @@ impl Reader {
     async fn report(&mut self, stored: Stored) {
         if !stored.raw.is_empty() {
             let bytes = Event::now(EventKind::Bytes {
-                worker: self.name.clone(),
+                worker: self.name.to_string(),
                 stream: self.stream,
                 bytes: stored.raw,
             });

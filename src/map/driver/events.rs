@@ -17,7 +17,7 @@ impl Driver {
                 }
             }
             EventKind::Output { worker, line, .. } => {
-                let number = self.running.get_mut(worker).map(|a| {
+                let number = self.running.get_mut(&**worker).map(|a| {
                     a.output_bytes += line.len() as u64 + 1;
                     a.task.number
                 });
@@ -30,7 +30,7 @@ impl Driver {
                 }
             }
             EventKind::Bytes { worker, bytes, .. } => {
-                let number = self.running.get_mut(worker).map(|a| {
+                let number = self.running.get_mut(&**worker).map(|a| {
                     a.output_bytes += bytes.len() as u64;
                     a.task.number
                 });
