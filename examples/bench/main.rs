@@ -3,11 +3,12 @@
 //!
 //!     cargo build --release && cargo run --release --example bench [-- NAME...]
 //!
-//! NAME picks benchmarks: launch, drain, blocked, reap, idle, tui-idle, render, memory.
+//! NAME picks benchmarks: launch, drain, events, blocked, reap, idle, tui-idle, render, memory.
 //! The output is the Markdown table the README's "Performance" section shows.
 
 mod blocked;
 mod drain;
+mod events;
 mod idle;
 mod launch;
 mod memory;
@@ -42,6 +43,9 @@ fn main() {
     }
     if want("drain") {
         rows.extend(drain::run(&bin));
+    }
+    if want("events") {
+        rows.extend(events::run(&bin));
     }
     if want("blocked") {
         rows.push(blocked::run(&bin));
