@@ -25,7 +25,7 @@ const PIPE_SIZE: i32 = 1024 * 1024;
 
 thread_local! {
     /// One read buffer for every reader: they all run on the engine thread and never
-    /// hold it across an await, so 2,000 readers cost 64 KiB, not 128 MiB.
+    /// hold it across an await, so 2,000 readers cost 256 KiB, not 512 MiB.
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; CHUNK]);
 }
 
