@@ -15,6 +15,21 @@ const MAX_COMMAND: usize = 4096;
 /// (pid, start time): names one process even after its pid is reused.
 type ProcKey = (u32, u64);
 
+/// What a tick learnt about one process, for the next tick.
+#[derive(Debug, Clone, Default)]
+struct Kept {
+    cpu_ticks: u64,
+    /// stat's approximate resident pages, and statm's exact figure read with it:
+    /// while the first does not move, the second is reused instead of read again.
+    rss_approx: u64,
+    rss_exact: u64,
+    /// The command line and how many ticks ago it was read.
+    command: Option<(String, u8)>,
+}
+
+/// Ticks a command line is reused before it is read again (an exec changes it).
+const COMMAND_FOR: u8 = 5;
+
 /// What one tick knows about time, shared by every tree it walks.
 #[derive(Debug, Clone, Copy)]
 pub struct Tick {
@@ -32,8 +47,8 @@ pub struct Tick {
 pub struct TreeReader {
     clk_tck: f64,
     page_size: u64,
-    prev: HashMap<ProcKey, u64>,
-    next: HashMap<ProcKey, u64>,
+    prev: HashMap<ProcKey, Kept>,
+    next: HashMap<ProcKey, Kept>,
     path: String,
     buf: Vec<u8>,
     /// (pid, the parent it was listed under, depth) still to visit.
@@ -58,8 +73,7 @@ impl TreeReader {
     /// Samples the tree under `root`; `None` if `root` no longer exists.
     pub fn tree(&mut self, root: u32, tick: Tick) -> Option<TreeSample> {
         let leader = self.stat(root)?;
-        let cpu = self.cpu_percent(root, &leader, tick);
-        let rss = self.resident(root, &leader);
+        let (cpu, rss, _) = self.visit(root, &leader, tick, false);
         let mut out = TreeSample {
             root,
             state: leader.state,
@@ -93,7 +107,8 @@ impl TreeReader {
                 continue;
             }
             // A zombie's last CPU ticks are still real work done in this interval.
-            let cpu = self.cpu_percent(pid, &stat, tick);
+            let zombie = stat.state == 'Z';
+            let (cpu, rss, command) = self.visit(pid, &stat, tick, !zombie);
             out.tree_cpu += cpu;
             let mut proc = ProcSample {
                 pid,
@@ -112,10 +127,9 @@ impl TreeReader {
             }
             out.descendants.push(pid);
             out.descendant_starts.push(stat.start_time);
-            let rss = self.resident(pid, &stat);
             out.tree_rss = out.tree_rss.saturating_add(rss);
             proc.rss = rss;
-            proc.command = self.command_line(pid);
+            proc.command = command;
             out.procs.push(proc);
             self.push_children(pid, &stat, depth.saturating_add(1));
         }
@@ -136,34 +150,55 @@ impl TreeReader {
         parse_stat(read_proc_file(&self.path, &mut self.buf).ok()?)
     }
 
-    /// Resident bytes, from statm (exact, as `ps` and htop show it); the stat
-    /// read's approximate figure if statm cannot be read.
-    fn resident(&mut self, pid: u32, stat: &Stat) -> u64 {
-        self.path.clear();
-        let _ = write!(self.path, "/proc/{pid}/statm");
-        let pages = read_proc_file(&self.path, &mut self.buf)
-            .ok()
-            .and_then(parse_statm_resident)
-            .unwrap_or(stat.rss_pages);
-        pages.saturating_mul(self.page_size)
+    /// CPU % since the previous tick (100.0 = one core), resident bytes and (with
+    /// `command`) the command line of one process; records what the next tick
+    /// needs. Resident bytes come from statm (exact, as `ps` and htop show them),
+    /// read again only when stat's approximate figure moved.
+    fn visit(&mut self, pid: u32, stat: &Stat, tick: Tick, command: bool) -> (f32, u64, String) {
+        let key = (pid, stat.start_time);
+        let before = self.prev.remove(&key);
+        let cpu = match tick.elapsed.filter(|&e| e > 0.0) {
+            None => 0.0,
+            Some(elapsed) => {
+                let delta = match &before {
+                    Some(b) => Some(stat.cpu_ticks.saturating_sub(b.cpu_ticks)),
+                    None if stat.start_time >= tick.prev_boot_ticks => Some(stat.cpu_ticks),
+                    // Older than the previous tick yet not seen then: a root sampled
+                    // for the first time; its past use says nothing about this interval.
+                    None => None,
+                };
+                delta.map_or(0.0, |d| (d as f64 / self.clk_tck / elapsed * 100.0) as f32)
+            }
+        };
+        let rss_exact = match &before {
+            Some(b) if b.rss_approx == stat.rss_pages => b.rss_exact,
+            _ => self.statm_resident(pid).unwrap_or(stat.rss_pages),
+        };
+        let mut kept = Kept {
+            cpu_ticks: stat.cpu_ticks,
+            rss_approx: stat.rss_pages,
+            rss_exact,
+            command: None,
+        };
+        let mut line = String::new();
+        if command {
+            let (text, age) = match before.and_then(|b| b.command) {
+                Some((text, age)) if age < COMMAND_FOR => (text, age + 1),
+                _ => (self.command_line(pid), 0),
+            };
+            line.clone_from(&text);
+            kept.command = Some((text, age));
+        }
+        self.next.insert(key, kept);
+        (cpu, rss_exact.saturating_mul(self.page_size), line)
     }
 
-    /// CPU % since the previous tick (100.0 = one core), and records this tick's
-    /// ticks for the next one.
-    fn cpu_percent(&mut self, pid: u32, stat: &Stat, tick: Tick) -> f32 {
-        let key = (pid, stat.start_time);
-        self.next.insert(key, stat.cpu_ticks);
-        let Some(elapsed) = tick.elapsed.filter(|&e| e > 0.0) else {
-            return 0.0;
-        };
-        let delta = match self.prev.get(&key) {
-            Some(&before) => stat.cpu_ticks.saturating_sub(before),
-            None if stat.start_time >= tick.prev_boot_ticks => stat.cpu_ticks,
-            // Older than the previous tick yet not seen then: a root sampled for
-            // the first time; its past use says nothing about this interval.
-            None => return 0.0,
-        };
-        (delta as f64 / self.clk_tck / elapsed * 100.0) as f32
+    fn statm_resident(&mut self, pid: u32) -> Option<u64> {
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{pid}/statm");
+        read_proc_file(&self.path, &mut self.buf)
+            .ok()
+            .and_then(parse_statm_resident)
     }
 
     /// The command line of `pid`, arguments joined by spaces (empty for a kernel
