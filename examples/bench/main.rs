@@ -3,13 +3,14 @@
 //!
 //!     cargo build --release && cargo run --release --example bench [-- NAME...]
 //!
-//! NAME picks benchmarks: launch, drain, events, blocked, reap, idle, tui-idle, render, memory.
+//! NAME picks benchmarks: launch, drain, events, blocked, reap, idle, tui-idle, keys, render, memory.
 //! The output is the Markdown table the README's "Performance" section shows.
 
 mod blocked;
 mod drain;
 mod events;
 mod idle;
+mod keys;
 mod launch;
 mod memory;
 mod reap;
@@ -61,6 +62,9 @@ fn main() {
     if want("tui-idle") {
         rows.extend(idle::run_tui(&bin, 100));
         rows.extend(idle::run_tui(&bin, 1000));
+    }
+    if want("keys") {
+        rows.extend(keys::run(&bin));
     }
     if want("render") {
         rows.push(render::run());
