@@ -6,6 +6,7 @@ pub mod log_file;
 mod members;
 pub mod pidfd;
 pub mod pipes;
+pub mod probe;
 pub mod reaper;
 pub mod spawn;
 pub mod tree;
@@ -64,6 +65,7 @@ pub struct Os {
     /// Cloned into every pipe reader; see `readers_done`.
     alive: Option<mpsc::Sender<()>>,
     readers_gone: mpsc::Receiver<()>,
+    probes: probe::Probes,
 }
 
 impl Os {
@@ -86,6 +88,7 @@ impl Os {
             troubled: Arc::new(AtomicBool::new(false)),
             alive: Some(alive),
             readers_gone,
+            probes: probe::Probes::default(),
         }
     }
 
@@ -164,6 +167,12 @@ impl Os {
                 }
             }
             Effect::Emit(kind) => self.emit(kind),
+            Effect::Probe {
+                id,
+                run,
+                purpose,
+                probe,
+            } => self.probes.start(id, run, purpose, probe, &self.inputs),
             Effect::Retire(id) => {
                 if let Some(mut w) = self.workers.remove(&id) {
                     w.members.retire();
@@ -185,6 +194,7 @@ impl Os {
             None => Members::default(),
         };
         let contain = members.prepare(id);
+        let log_watch = self.probes.spawned(id, job);
         let started = match spawn::spawn(job, &contain) {
             Ok(s) => s,
             Err(error) => {
@@ -218,6 +228,7 @@ impl Os {
                 log_file: self.open_log(name, stream),
                 troubled: self.troubled.clone(),
                 alive,
+                log_watch: log_watch.clone(),
             };
             tokio::spawn(reader.run(fd, rx));
         }
@@ -354,12 +365,16 @@ impl Os {
     /// A child was reaped. For a worker's leader, its exit is reported once its pipes
     /// have handed over what was written before it exited.
     pub fn reaped(&mut self, pid: u32, status: ExitStatus) {
+        if self.probes.reaped(pid, status) {
+            return;
+        }
         let Some(id) = self.pids.remove(&pid) else {
             return; // an adopted orphan: reaping it was all there was to do
         };
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
+        self.probes.stop(id);
         w.reaped = true;
         w.pidfd = None;
         if let Some(timeout) = w.timeout.take() {

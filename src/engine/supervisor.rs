@@ -7,8 +7,11 @@
 
 mod commands;
 mod counts;
+mod deps;
 mod exit;
 mod join;
+mod order;
+mod probes;
 mod retire;
 mod stop;
 mod stuck;
@@ -36,6 +39,7 @@ fn subjects(input: &Input) -> counts::Subjects {
             vec![*id]
         }
         Input::Output { .. } => Vec::new(),
+        Input::Probe { id, .. } => vec![*id],
         Input::Timer(t) if t.kind == TimerKind::Join => Vec::new(),
         Input::Timer(t) => vec![t.id],
         Input::Sample(_) => return Subjects::All,
@@ -96,6 +100,22 @@ pub enum Input {
     },
     Timer(Timer),
     Sample(Box<Sample>),
+    /// A probe's verdict for run `run` of a worker (readiness probes report only
+    /// a pass; health probes report every check).
+    Probe {
+        id: WorkerId,
+        run: u32,
+        purpose: ProbePurpose,
+        ok: bool,
+        detail: String,
+    },
+}
+
+/// What a probe is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbePurpose {
+    Ready,
+    Health,
 }
 
 /// Which part of a worker a signal goes to.
@@ -133,6 +153,14 @@ pub enum Effect {
         timer: Timer,
     },
     Emit(EventKind),
+    /// Start checking run `run` of a worker with `probe` (until it passes, for
+    /// readiness; until the run ends, for health).
+    Probe {
+        id: WorkerId,
+        run: u32,
+        purpose: ProbePurpose,
+        probe: crate::spec::deps::Probe,
+    },
     /// The worker is finished and forgotten (see `Policy::keep_finished`): drop
     /// what the OS half keeps for it, output buffer included.
     Retire(WorkerId),
@@ -157,6 +185,8 @@ pub enum TimerKind {
     Restart,
     /// A join's timeout (the `id` field is unused; `run` holds the join number).
     Join,
+    /// The `ready` probe's deadline: not ready by now is a failure.
+    ReadyDeadline,
 }
 
 /// Settings the supervisor needs from the CLI and the workload.
@@ -175,6 +205,8 @@ pub struct Policy {
     /// commands. Bounds memory for runs of very many workers (map mode).
     /// `None` keeps every worker.
     pub keep_finished: Option<usize>,
+    /// Whether stop-all stops dependents before what they depend on.
+    pub stop_order: crate::spec::deps::StopOrder,
 }
 
 impl Default for Policy {
@@ -187,6 +219,7 @@ impl Default for Policy {
             kill_check: Duration::from_secs(2),
             sample_events: false,
             keep_finished: None,
+            stop_order: crate::spec::deps::StopOrder::default(),
         }
     }
 }
@@ -205,7 +238,8 @@ pub struct Supervisor {
     shutting_down: bool,
     joins: Vec<PendingJoin>,
     next_join: u32,
-    last_queue: Option<(QueueStats, usize, bool, bool)>,
+    last_queue: Option<(QueueStats, usize, usize, bool, bool)>,
+    deps: deps::Deps,
     effects: Vec<Effect>,
     system: Option<crate::sample::SystemSample>,
 }
@@ -225,6 +259,7 @@ impl Supervisor {
             joins: Vec::new(),
             next_join: 0,
             last_queue: None,
+            deps: deps::Deps::default(),
             effects: Vec::new(),
             system: None,
         }
@@ -257,8 +292,19 @@ impl Supervisor {
             }
             Input::Timer(timer) => self.timer(timer, now),
             Input::Sample(sample) => self.sample(*sample, now),
+            Input::Probe {
+                id,
+                run,
+                purpose,
+                ok,
+                detail,
+            } => self.probe_result(id, run, purpose, ok, detail, now),
         }
         self.settle(subjects, before);
+        if self.resolve_waiting(now) {
+            self.recount();
+        }
+        self.release_held(now);
         self.fill(now);
         self.check_joins(now);
         self.retire_finished();
@@ -329,6 +375,7 @@ impl Supervisor {
     fn emit_queue_if_changed(&mut self) {
         let now = (
             self.queue_stats(),
+            self.deps.waiting.len(),
             self.policy.max_parallel,
             self.queue_paused,
             self.queue_closed,
@@ -337,9 +384,10 @@ impl Supervisor {
             return;
         }
         self.last_queue = Some(now);
-        let (stats, max_parallel, paused, closed) = now;
+        let (stats, waiting, max_parallel, paused, closed) = now;
         self.emit(EventKind::Queue {
             stats,
+            waiting,
             max_parallel,
             paused,
             closed,
@@ -389,6 +437,10 @@ impl Supervisor {
             ));
             return;
         }
+        if let Some(message) = self.unknown_dependency(&job) {
+            self.error(message);
+            return;
+        }
         let job = Arc::new(job);
         // Names proctor derived itself get `-2`, `-3`… to stay unique.
         for base in job.worker_names() {
@@ -402,7 +454,11 @@ impl Supervisor {
             self.next_id += 1;
             self.workers
                 .insert(id, Worker::new(id, name, job.clone(), now));
-            self.queue.push_back(id);
+            if job.depends_on.is_empty() {
+                self.queue.push_back(id);
+            } else {
+                self.wait_for_dependencies(id);
+            }
             self.counts.add(counts::Bucket::Waiting);
         }
     }
@@ -446,6 +502,7 @@ impl Supervisor {
         if let Some(after) = timeout {
             self.arm(id, run, TimerKind::Timeout, after);
         }
+        self.start_probes(id);
     }
 
     fn spawn_failed(&mut self, id: WorkerId, error: String, now: Instant) {
@@ -481,6 +538,7 @@ impl Supervisor {
                 }
             }
             TimerKind::Restart => self.requeue_after_backoff(timer.id),
+            TimerKind::ReadyDeadline => self.ready_deadline(timer.id, now),
             TimerKind::Join => {}
         }
     }

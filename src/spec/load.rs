@@ -16,11 +16,11 @@ use job::{Jobs, field_names};
 use kinds::Whole;
 use value::{Expect, Visit, quote, unknown_field};
 
-#[cfg(test)]
-mod error_tests;
 mod deps;
 #[cfg(test)]
 mod deps_tests;
+#[cfg(test)]
+mod error_tests;
 mod job;
 mod kinds;
 #[cfg(test)]

@@ -74,6 +74,7 @@ impl Driver {
                 max_parallel,
                 paused,
                 closed,
+                ..
             } => {
                 self.settings.max_parallel = *max_parallel;
                 // In map mode `closed` says the task counts are complete: no
@@ -81,6 +82,7 @@ impl Driver {
                 // is known, or the run takes no more). Until then `depth` counts
                 // only what was read, and front ends must not show it as a total.
                 let kind = EventKind::Queue {
+                    waiting: 0,
                     stats: self.queue_stats(*stats),
                     max_parallel: *max_parallel,
                     paused: *paused,

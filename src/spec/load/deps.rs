@@ -12,9 +12,7 @@ use serde::de::{self, MapAccess, SeqAccess};
 use super::kinds::{choice, not_empty, text};
 use super::value::{Expect, Found, Visit, quote, unknown_field, wrong};
 use crate::spec::JobSpec;
-use crate::spec::deps::{
-    Condition, Dependency, Health, Instances, OnUnhealthy, Probe, ProbeCheck,
-};
+use crate::spec::deps::{Condition, Dependency, Health, Instances, OnUnhealthy, Probe, ProbeCheck};
 
 /// A problem found once every job was read: entry `dep` of `jobs[job].depends_on`.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +83,10 @@ impl<'de> Expect<'de> for DependsOn<'_> {
                     quote(&job)
                 )));
             }
-            let plant = self.plant.filter(|(at, _)| *at == deps.len()).map(|(_, m)| m);
+            let plant = self
+                .plant
+                .filter(|(at, _)| *at == deps.len())
+                .map(|(_, m)| m);
             let (condition, instances) = map.next_value_seed(Visit(DepSettings { plant }))?;
             deps.push(Dependency {
                 job,
@@ -228,18 +229,23 @@ impl<'de> Expect<'de> for ProbeKind {
                     let argv = map.next_value_seed(Visit(super::job::Cmd))?;
                     check = Some(ProbeCheck::Exec(argv));
                 }
-                "tcp" => check = Some(ProbeCheck::Tcp(map.next_value_seed(Visit(text(
-                    "an address such as \"127.0.0.1:5432\"",
-                    tcp_address,
-                )))?)),
-                "http" => check = Some(ProbeCheck::Http(map.next_value_seed(Visit(text(
-                    "a URL such as \"http://127.0.0.1:8080/health\"",
-                    http_url,
-                )))?)),
-                "log" => check = Some(ProbeCheck::Log(map.next_value_seed(Visit(text(
-                    "a regular expression",
-                    log_regex,
-                )))?)),
+                "tcp" => {
+                    check = Some(ProbeCheck::Tcp(map.next_value_seed(Visit(text(
+                        "an address such as \"127.0.0.1:5432\"",
+                        tcp_address,
+                    )))?))
+                }
+                "http" => {
+                    check = Some(ProbeCheck::Http(map.next_value_seed(Visit(text(
+                        "a URL such as \"http://127.0.0.1:8080/health\"",
+                        http_url,
+                    )))?))
+                }
+                "log" => {
+                    check = Some(ProbeCheck::Log(
+                        map.next_value_seed(Visit(text("a regular expression", log_regex)))?,
+                    ))
+                }
                 "failure_threshold" => {
                     let kind = super::kinds::Whole { lo: 1, hi: 1000 };
                     failure_threshold = map.next_value_seed(Visit(kind))?;
@@ -251,9 +257,8 @@ impl<'de> Expect<'de> for ProbeKind {
                 timing_field => timing.push((timing_field, map.next_value_seed(Visit(Span))?)),
             }
         }
-        let check = check.ok_or_else(|| {
-            de::Error::custom("no check: expected one of exec, tcp, http or log")
-        })?;
+        let check = check
+            .ok_or_else(|| de::Error::custom("no check: expected one of exec, tcp, http or log"))?;
         let mut probe = if self.health {
             Probe::health(check)
         } else {
@@ -396,8 +401,10 @@ fn find_cycle(jobs: &[JobSpec]) -> Option<Planted> {
                 }
                 1 => {
                     let from = path.iter().position(|(j, _)| *j == target).unwrap_or(0);
-                    let mut names: Vec<&str> =
-                        path[from..].iter().map(|(j, _)| jobs[*j].name.as_str()).collect();
+                    let mut names: Vec<&str> = path[from..]
+                        .iter()
+                        .map(|(j, _)| jobs[*j].name.as_str())
+                        .collect();
                     names.push(&jobs[target].name);
                     return Some(Planted {
                         job,

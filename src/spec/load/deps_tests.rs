@@ -42,7 +42,9 @@ fn both_forms_and_probes_are_parsed() {
 
 #[test]
 fn an_unknown_name_is_located_at_its_entry() {
-    let e = err("{\"jobs\": [\n  {\"name\": \"db\", \"cmd\": \"x\"},\n  {\"name\": \"app\", \"cmd\": \"x\", \"depends_on\": [\"db\", \"dbb\"]}\n]}");
+    let e = err(
+        "{\"jobs\": [\n  {\"name\": \"db\", \"cmd\": \"x\"},\n  {\"name\": \"app\", \"cmd\": \"x\", \"depends_on\": [\"db\", \"dbb\"]}\n]}",
+    );
     assert_eq!(e.at, Some((3, 56)), "{e}");
     assert_eq!(e.field.as_deref(), Some("jobs[1].depends_on[1]"));
     assert!(e.message.contains("'dbb': no job has this name"), "{e}");
@@ -56,7 +58,10 @@ fn a_cycle_is_printed_and_located() {
         {"name": "b", "cmd": "x", "depends_on": {"c": {"condition": "started"}}},
         {"name": "c", "cmd": "x", "depends_on": ["a"]}
     ]}"#);
-    assert!(e.message.contains("dependency cycle: a -> b -> c -> a"), "{e}");
+    assert!(
+        e.message.contains("dependency cycle: a -> b -> c -> a"),
+        "{e}"
+    );
     assert_eq!(e.at.map(|a| a.0), Some(4), "{e}");
     assert_eq!(e.field.as_deref(), Some("jobs[2].depends_on[0]"));
     let e = err(r#"{"jobs": [{"name": "a", "cmd": "x", "depends_on": ["a"]}]}"#);
@@ -79,9 +84,15 @@ fn probes_are_checked() {
         (r#"{"http": "http://example.com/"}"#, "not a local address"),
         (r#"{"tcp": "nope"}"#, "not host:port"),
         (r#"{"log": "("}"#, "not a valid regular expression"),
-        (r#"{"tcp": "127.0.0.1:1", "log": "x"}"#, "more than one check"),
+        (
+            r#"{"tcp": "127.0.0.1:1", "log": "x"}"#,
+            "more than one check",
+        ),
         (r#"{"interval": "1s"}"#, "no check"),
-        (r#"{"tcp": "127.0.0.1:1", "failure_threshold": 2}"#, "unknown field"),
+        (
+            r#"{"tcp": "127.0.0.1:1", "failure_threshold": 2}"#,
+            "unknown field",
+        ),
     ];
     for (probe, expected) in bad {
         let text = format!(r#"{{"jobs": [{{"cmd": "x", "ready": {probe}}}]}}"#);

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde::de::{self, MapAccess, SeqAccess};
 
+use super::deps::{DependsOn, ProbeKind};
 use super::kinds::{
     Flag, Percent, Seconds, Signal, Stdin, Text, Whole, choice, no_nul, not_empty, text,
 };
-use super::deps::{DependsOn, ProbeKind};
 use super::value::{Expect, Visit, quote, unknown_field};
 use crate::spec::{
     JobSpec, MAX_COUNT, OnStuck, Program, RestartPolicy, default_name, split_words, uniquify_names,
