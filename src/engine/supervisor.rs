@@ -8,6 +8,8 @@
 mod commands;
 mod counts;
 mod deps;
+#[cfg(test)]
+mod deps_tests;
 mod exit;
 mod join;
 mod order;
