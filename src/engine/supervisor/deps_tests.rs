@@ -35,7 +35,13 @@ fn feed(s: &mut Supervisor, input: Input, now: Instant) -> Vec<Effect> {
     let mut i = 0;
     while i < all.len() {
         if let Effect::Spawn { id, .. } = all[i] {
-            let more = s.handle(Input::Spawned { id, pid: 100 + id.0 }, now);
+            let more = s.handle(
+                Input::Spawned {
+                    id,
+                    pid: 100 + id.0,
+                },
+                now,
+            );
             all.extend(more);
         }
         i += 1;
@@ -50,7 +56,15 @@ fn launch(s: &mut Supervisor, j: JobSpec, now: Instant) -> Vec<Effect> {
 fn exit(s: &mut Supervisor, name: &str, code: i32, now: Instant) -> Vec<Effect> {
     let id = s.find(name).unwrap();
     let status = ExitStatus::Code(code);
-    feed(s, Input::Exited { id, status, at: now }, now)
+    feed(
+        s,
+        Input::Exited {
+            id,
+            status,
+            at: now,
+        },
+        now,
+    )
 }
 
 fn state(s: &Supervisor, name: &str) -> WorkerState {
@@ -160,8 +174,16 @@ fn a_missed_readiness_deadline_terminates_the_worker_and_skips_dependents() {
     };
     let fx = feed(&mut s, Input::Timer(timer), now);
     let kinds = events(&fx);
-    assert!(kinds.iter().any(|e| matches!(e, EventKind::ReadyTimeout { .. })));
-    assert!(kinds.iter().any(|e| matches!(e, EventKind::Stopping { .. })));
+    assert!(
+        kinds
+            .iter()
+            .any(|e| matches!(e, EventKind::ReadyTimeout { .. }))
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|e| matches!(e, EventKind::Stopping { .. }))
+    );
     assert!(kinds.iter().any(
         |e| matches!(e, EventKind::Skipped { reason, .. } if reason.cause == "missed its readiness deadline")
     ));
@@ -219,9 +241,11 @@ fn a_launch_naming_an_unknown_job_is_refused() {
     let now = Instant::now();
     let mut s = sup(&[]);
     let fx = launch(&mut s, job("app", &[("nope", Condition::Started)]), now);
-    assert!(events(&fx).iter().any(
-        |e| matches!(e, EventKind::Error { message } if message.contains("'nope'"))
-    ));
+    assert!(
+        events(&fx)
+            .iter()
+            .any(|e| matches!(e, EventKind::Error { message } if message.contains("'nope'")))
+    );
     assert!(s.find("app").is_none());
 }
 
@@ -255,8 +279,18 @@ fn health_failures_past_the_threshold_restart_the_worker() {
     assert!(events(&feed(&mut s, check(false), now)).is_empty());
     let fx = feed(&mut s, check(false), now);
     let kinds = events(&fx);
-    assert!(kinds.iter().any(|e| matches!(e, EventKind::Unhealthy { action: "restart", .. })));
-    assert!(kinds.iter().any(|e| matches!(e, EventKind::Stopping { .. })));
+    assert!(kinds.iter().any(|e| matches!(
+        e,
+        EventKind::Unhealthy {
+            action: "restart",
+            ..
+        }
+    )));
+    assert!(
+        kinds
+            .iter()
+            .any(|e| matches!(e, EventKind::Stopping { .. }))
+    );
     let fx = exit(&mut s, "web", -15, now);
     assert_eq!(spawned(&fx), ["web"]);
 }
