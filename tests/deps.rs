@@ -19,8 +19,8 @@ fn event<'a>(r: &'a Run, kind: &str, worker: &str) -> &'a Value {
 
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address").port()
 }
 
 fn terminate(live: &Live) {
