@@ -124,6 +124,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
     pub stop_grace: Option<Duration>,
 
+    /// When proctor stops everything: `dependencies` stops dependents before what they
+    /// depend on (each job's stop ladder waits for its dependents); `parallel` stops all at once.
+    #[arg(long, value_enum, default_value_t = StopOrderArg::Dependencies)]
+    pub stop_order: StopOrderArg,
+
     /// Sampling interval for CPU, memory and stuck detection, 100ms..60s (e.g. 500ms, 1s, 2.5s).
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
     pub interval: Duration,
@@ -375,4 +380,11 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// `--stop-order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StopOrderArg {
+    Dependencies,
+    Parallel,
 }

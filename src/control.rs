@@ -132,7 +132,7 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
                 .ok_or("'launch' needs \"job\": a job object as in a workload file")?;
             let text = serde_json::json!({ "jobs": [job] }).to_string();
             let mut workload =
-                crate::spec::parse_workload(&text, "launch").map_err(|e| e.to_string())?;
+                crate::spec::parse_launch(&text, "launch").map_err(|e| e.to_string())?;
             let job = workload.jobs.pop().ok_or("'launch' got no job")?;
             Command::Launch(Box::new(job))
         }

@@ -86,6 +86,10 @@ pub fn engine_config(
         stuck_after: common.stuck_after,
         stuck_cpu_pct: common.stuck_cpu,
         sample_events: common.sample_events,
+        stop_order: match common.stop_order {
+            crate::cli::StopOrderArg::Dependencies => crate::spec::deps::StopOrder::Dependencies,
+            crate::cli::StopOrderArg::Parallel => crate::spec::deps::StopOrder::Parallel,
+        },
         ..Policy::default()
     };
     EngineConfig {

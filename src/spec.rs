@@ -9,11 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod bounds;
+pub mod deps;
 mod load;
 mod procfile;
 mod words;
 
-pub use load::{SpecError, job_from_cli, load_file, parse_workload};
+pub use load::{SpecError, job_from_cli, load_file, parse_launch, parse_workload};
 pub use words::split_words;
 
 /// Upper bound on `count` for one job: far above any real pool, low enough that a
@@ -124,6 +125,12 @@ pub struct JobSpec {
     pub stuck_after: Option<Duration>,
     pub stuck_cpu_pct: Option<f64>,
     pub on_stuck: OnStuck,
+    /// Jobs that must reach a condition before this job's workers may start.
+    pub depends_on: Vec<deps::Dependency>,
+    /// Readiness probe: dependents with `condition: ready` wait for it.
+    pub ready: Option<deps::Probe>,
+    /// Liveness probe, checked while the worker runs (after it is ready).
+    pub health: Option<deps::Health>,
 }
 
 impl JobSpec {
@@ -146,6 +153,9 @@ impl JobSpec {
             stuck_after: None,
             stuck_cpu_pct: None,
             on_stuck: OnStuck::Flag,
+            depends_on: Vec::new(),
+            ready: None,
+            health: None,
         }
     }
 

@@ -433,6 +433,7 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
         failed: 1,
     };
     let queue = EventKind::Queue {
+        waiting: 0,
         stats,
         max_parallel: 2,
         paused: false,
@@ -522,6 +523,7 @@ fn map_queue_events_say_whether_the_total_is_known() {
     let mut ui = Ui::map();
     for closed in [false, true] {
         let queue = EventKind::Queue {
+            waiting: 0,
             stats: QueueStats::default(),
             max_parallel: 2,
             paused: false,

@@ -174,6 +174,8 @@ fn worker_from_json(w: &Value) -> Option<WorkerView> {
     let int = |k: &str| w[k].as_u64().unwrap_or(0);
     let state = match w["state"].as_str()? {
         "queued" => WorkerState::Queued,
+        "waiting" => WorkerState::Waiting,
+        "skipped" => WorkerState::Skipped,
         "starting" => WorkerState::Starting,
         "running" => WorkerState::Running,
         "paused" => WorkerState::Paused,

@@ -94,6 +94,13 @@ pub struct TaskRecord {
     pub error: Option<String>,
 }
 
+/// Why a worker was skipped: which job it depended on, and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkipReason {
+    pub dep: String,
+    pub cause: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -163,6 +170,38 @@ pub enum EventKind {
         worker: String,
         pids: Vec<u32>,
     },
+    /// The worker waits for these jobs before it may take a slot.
+    Waiting {
+        worker: String,
+        on: Vec<String>,
+    },
+    /// The worker will not run: a dependency failed.
+    Skipped {
+        worker: String,
+        reason: SkipReason,
+    },
+    /// The worker's `ready` probe passed.
+    Ready {
+        worker: String,
+        after_s: f64,
+    },
+    /// The `ready` probe did not pass within its deadline: the worker is terminated
+    /// and its dependents are skipped.
+    ReadyTimeout {
+        worker: String,
+        deadline_s: f64,
+    },
+    /// The `health` probe failed `failures` times in a row; `action` is what follows.
+    Unhealthy {
+        worker: String,
+        failures: u32,
+        detail: String,
+        action: &'static str,
+    },
+    /// The `health` probe passes again.
+    Healthy {
+        worker: String,
+    },
     Restarting {
         worker: String,
         restarts: u32,
@@ -171,6 +210,8 @@ pub enum EventKind {
     Queue {
         #[serde(flatten)]
         stats: QueueStats,
+        /// Workers waiting for their dependencies (not counted in `depth`).
+        waiting: usize,
         max_parallel: usize,
         paused: bool,
         closed: bool,

@@ -6,6 +6,7 @@ pub mod log_file;
 mod members;
 pub mod pidfd;
 pub mod pipes;
+pub mod probe;
 pub mod reaper;
 pub mod spawn;
 pub mod tree;
@@ -67,6 +68,7 @@ pub struct Os {
     /// Cloned into every pipe reader; see `readers_done`.
     alive: Option<mpsc::Sender<()>>,
     readers_gone: mpsc::Receiver<()>,
+    probes: probe::Probes,
 }
 
 impl Os {
@@ -92,6 +94,7 @@ impl Os {
             troubled: Arc::new(AtomicBool::new(false)),
             alive: Some(alive),
             readers_gone,
+            probes: probe::Probes::default(),
         }
     }
 
@@ -170,6 +173,12 @@ impl Os {
                 }
             }
             Effect::Emit(kind) => self.emit(kind),
+            Effect::Probe {
+                id,
+                run,
+                purpose,
+                probe,
+            } => self.probes.start(id, run, purpose, probe, &self.inputs),
             Effect::Retire(id) => {
                 if let Some(mut w) = self.workers.remove(&id) {
                     w.members.retire(self.groups.as_mut());
@@ -191,6 +200,7 @@ impl Os {
             None => Members::default(),
         };
         let contain = members.prepare(id, self.groups.as_mut());
+        let log_watch = self.probes.spawned(id, job);
         let started = match spawn::spawn(job, &contain) {
             Ok(s) => s,
             Err(error) => {
@@ -225,6 +235,7 @@ impl Os {
                 log_file: self.open_log(name, stream),
                 troubled: self.troubled.clone(),
                 alive,
+                log_watch: log_watch.clone(),
             };
             tokio::spawn(reader.run(fd, rx));
         }
@@ -361,12 +372,16 @@ impl Os {
     /// A child was reaped. For a worker's leader, its exit is reported once its pipes
     /// have handed over what was written before it exited.
     pub fn reaped(&mut self, pid: u32, status: ExitStatus) {
+        if self.probes.reaped(pid, status) {
+            return;
+        }
         let Some(id) = self.pids.remove(&pid) else {
             return; // an adopted orphan: reaping it was all there was to do
         };
         let Some(w) = self.workers.get_mut(&id) else {
             return;
         };
+        self.probes.stop(id);
         w.reaped = true;
         w.pidfd = None;
         w.members.run_ended(self.groups.as_mut());

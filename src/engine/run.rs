@@ -257,6 +257,7 @@ async fn run(
         last_publish: None,
     };
 
+    engine.sup.expect_jobs(jobs.iter().map(|j| j.name.clone()));
     for job in jobs {
         engine
             .process(Input::Command(Command::Launch(Box::new(job))))

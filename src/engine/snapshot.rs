@@ -10,6 +10,8 @@ use crate::sample::SystemSample;
 #[serde(rename_all = "lowercase")]
 pub enum WorkerState {
     Queued,
+    /// Waiting for its dependencies (not in the queue for a slot yet).
+    Waiting,
     Starting,
     Running,
     Paused,
@@ -17,12 +19,15 @@ pub enum WorkerState {
     Signaled,
     Failed,
     Cancelled,
+    /// Never started: a dependency failed.
+    Skipped,
 }
 
 impl WorkerState {
     pub fn as_str(self) -> &'static str {
         match self {
             WorkerState::Queued => "queued",
+            WorkerState::Waiting => "waiting",
             WorkerState::Starting => "starting",
             WorkerState::Running => "running",
             WorkerState::Paused => "paused",
@@ -30,6 +35,7 @@ impl WorkerState {
             WorkerState::Signaled => "signaled",
             WorkerState::Failed => "failed",
             WorkerState::Cancelled => "cancelled",
+            WorkerState::Skipped => "skipped",
         }
     }
 
@@ -49,6 +55,7 @@ impl WorkerState {
                 | WorkerState::Signaled
                 | WorkerState::Failed
                 | WorkerState::Cancelled
+                | WorkerState::Skipped
         )
     }
 }

@@ -7,8 +7,13 @@
 
 mod commands;
 mod counts;
+mod deps;
+#[cfg(test)]
+mod deps_tests;
 mod exit;
 mod join;
+mod order;
+mod probes;
 mod retire;
 mod stop;
 mod stuck;
@@ -36,6 +41,7 @@ fn subjects(input: &Input) -> counts::Subjects {
             vec![*id]
         }
         Input::Output { .. } => Vec::new(),
+        Input::Probe { id, .. } => vec![*id],
         Input::Timer(t) if t.kind == TimerKind::Join => Vec::new(),
         Input::Timer(t) => vec![t.id],
         Input::Sample(_) => return Subjects::All,
@@ -96,6 +102,22 @@ pub enum Input {
     },
     Timer(Timer),
     Sample(Box<Sample>),
+    /// A probe's verdict for run `run` of a worker (readiness probes report only
+    /// a pass; health probes report every check).
+    Probe {
+        id: WorkerId,
+        run: u32,
+        purpose: ProbePurpose,
+        ok: bool,
+        detail: String,
+    },
+}
+
+/// What a probe is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbePurpose {
+    Ready,
+    Health,
 }
 
 /// Which part of a worker a signal goes to.
@@ -133,6 +155,14 @@ pub enum Effect {
         timer: Timer,
     },
     Emit(EventKind),
+    /// Start checking run `run` of a worker with `probe` (until it passes, for
+    /// readiness; until the run ends, for health).
+    Probe {
+        id: WorkerId,
+        run: u32,
+        purpose: ProbePurpose,
+        probe: crate::spec::deps::Probe,
+    },
     /// The worker is finished and forgotten (see `Policy::keep_finished`): drop
     /// what the OS half keeps for it, output buffer included.
     Retire(WorkerId),
@@ -157,10 +187,13 @@ pub enum TimerKind {
     Restart,
     /// A join's timeout (the `id` field is unused; `run` holds the join number).
     Join,
+    /// The `ready` probe's deadline: not ready by now is a failure.
+    ReadyDeadline,
 }
 
-/// What the last `queue` event said: stats, max_parallel, paused, closed, held_by.
-type QueueNow = (QueueStats, usize, bool, bool, Option<HeldBy>);
+/// What the last `queue` event said: stats, waiting, max_parallel, paused, closed,
+/// held_by.
+type QueueNow = (QueueStats, usize, usize, bool, bool, Option<HeldBy>);
 
 /// Settings the supervisor needs from the CLI and the workload.
 #[derive(Debug, Clone)]
@@ -182,6 +215,8 @@ pub struct Policy {
     /// (each running worker holds descriptors; the OS half measures the limit).
     /// Below `max_parallel`, the rest wait in the queue. `None`: no such limit.
     pub open_file_slots: Option<usize>,
+    /// Whether stop-all stops dependents before what they depend on.
+    pub stop_order: crate::spec::deps::StopOrder,
 }
 
 impl Default for Policy {
@@ -195,6 +230,7 @@ impl Default for Policy {
             sample_events: false,
             keep_finished: None,
             open_file_slots: None,
+            stop_order: crate::spec::deps::StopOrder::default(),
         }
     }
 }
@@ -214,6 +250,7 @@ pub struct Supervisor {
     joins: Vec<PendingJoin>,
     next_join: u32,
     last_queue: Option<QueueNow>,
+    deps: deps::Deps,
     effects: Vec<Effect>,
     system: Option<crate::sample::SystemSample>,
 }
@@ -233,6 +270,7 @@ impl Supervisor {
             joins: Vec::new(),
             next_join: 0,
             last_queue: None,
+            deps: deps::Deps::default(),
             effects: Vec::new(),
             system: None,
         }
@@ -265,8 +303,19 @@ impl Supervisor {
             }
             Input::Timer(timer) => self.timer(timer, now),
             Input::Sample(sample) => self.sample(*sample, now),
+            Input::Probe {
+                id,
+                run,
+                purpose,
+                ok,
+                detail,
+            } => self.probe_result(id, run, purpose, ok, detail, now),
         }
         self.settle(subjects, before);
+        if self.resolve_waiting(now) {
+            self.recount();
+        }
+        self.release_held(now);
         self.fill(now);
         self.check_joins(now);
         self.retire_finished();
@@ -353,6 +402,7 @@ impl Supervisor {
     fn emit_queue_if_changed(&mut self) {
         let now = (
             self.queue_stats(),
+            self.deps.waiting.len(),
             self.policy.max_parallel,
             self.queue_paused,
             self.queue_closed,
@@ -362,10 +412,11 @@ impl Supervisor {
             return;
         }
         self.last_queue = Some(now);
-        let (stats, max_parallel, paused, closed, held_by) = now;
+        let (stats, waiting, max_parallel, paused, closed, held_by) = now;
         let open_file_slots = held_by.and(self.policy.open_file_slots);
         self.emit(EventKind::Queue {
             stats,
+            waiting,
             max_parallel,
             paused,
             closed,
@@ -417,6 +468,10 @@ impl Supervisor {
             ));
             return;
         }
+        if let Some(message) = self.unknown_dependency(&job) {
+            self.error(message);
+            return;
+        }
         let job = Arc::new(job);
         // Names proctor derived itself get `-2`, `-3`… to stay unique.
         for base in job.worker_names() {
@@ -430,7 +485,11 @@ impl Supervisor {
             self.next_id += 1;
             self.workers
                 .insert(id, Worker::new(id, name, job.clone(), now));
-            self.queue.push_back(id);
+            if job.depends_on.is_empty() {
+                self.queue.push_back(id);
+            } else {
+                self.wait_for_dependencies(id);
+            }
             self.counts.add(counts::Bucket::Waiting);
         }
     }
@@ -474,6 +533,7 @@ impl Supervisor {
         if let Some(after) = timeout {
             self.arm(id, run, TimerKind::Timeout, after);
         }
+        self.start_probes(id);
     }
 
     fn spawn_failed(&mut self, id: WorkerId, error: String, now: Instant) {
@@ -509,6 +569,7 @@ impl Supervisor {
                 }
             }
             TimerKind::Restart => self.requeue_after_backoff(timer.id),
+            TimerKind::ReadyDeadline => self.ready_deadline(timer.id, now),
             TimerKind::Join => {}
         }
     }

@@ -16,6 +16,9 @@ use job::{Jobs, field_names};
 use kinds::Whole;
 use value::{Expect, Visit, quote, unknown_field};
 
+mod deps;
+#[cfg(test)]
+mod deps_tests;
 #[cfg(test)]
 mod error_tests;
 mod job;
@@ -81,6 +84,28 @@ impl std::error::Error for SpecError {}
 
 /// Parses a workload file's text; `origin` names it in error messages.
 pub fn parse_workload(text: &str, origin: &str) -> Result<Workload, SpecError> {
+    let workload = parse_jobs(text, origin, None)?;
+    match deps::check_graph(&workload.jobs) {
+        None => Ok(workload),
+        // Read again with the problem planted at its entry, for its position.
+        Some(plant) => match parse_jobs(text, origin, Some(&plant)) {
+            Err(e) => Err(e),
+            Ok(_) => Err(SpecError::new(format!("{origin}: {}", plant.message))),
+        },
+    }
+}
+
+/// One job for a `launch` command: its dependencies name jobs the engine already
+/// has, so they are checked there.
+pub fn parse_launch(text: &str, origin: &str) -> Result<Workload, SpecError> {
+    parse_jobs(text, origin, None)
+}
+
+fn parse_jobs(
+    text: &str,
+    origin: &str,
+    plant: Option<&deps::Planted>,
+) -> Result<Workload, SpecError> {
     // Editors that write a byte-order mark show no column for it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
@@ -95,7 +120,7 @@ pub fn parse_workload(text: &str, origin: &str) -> Result<Workload, SpecError> {
     let mut json = serde_json::Deserializer::from_str(text);
     let mut track = serde_path_to_error::Track::new();
     let tracked = serde_path_to_error::Deserializer::new(&mut json, &mut track);
-    let workload = match Visit(WorkloadKind).deserialize(tracked) {
+    let workload = match Visit(WorkloadKind { plant }).deserialize(tracked) {
         Ok(workload) => workload,
         Err(err) => return Err(json_error(&err, Some(&track.path()), text, origin)),
     };
@@ -266,11 +291,13 @@ fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
 }
 
 /// The top-level object: `max_parallel`, `stop_grace_ms` and `jobs`.
-struct WorkloadKind;
+struct WorkloadKind<'p> {
+    plant: Option<&'p deps::Planted>,
+}
 
 const TOP_FIELDS: &[&str] = &["max_parallel", "stop_grace_ms", "jobs"];
 
-impl<'de> Expect<'de> for WorkloadKind {
+impl<'de> Expect<'de> for WorkloadKind<'_> {
     type Value = Workload;
 
     fn expected(&self) -> String {
@@ -315,7 +342,7 @@ impl<'de> Expect<'de> for WorkloadKind {
                     };
                     stop_grace = Some(Duration::from_millis(map.next_value_seed(Visit(kind))?));
                 }
-                _ => jobs = Some(map.next_value_seed(Visit(Jobs))?),
+                _ => jobs = Some(map.next_value_seed(Visit(Jobs { plant: self.plant }))?),
             }
         }
         let jobs = jobs.ok_or_else(|| {

@@ -35,9 +35,10 @@ impl Theme {
     /// A worker's state cell and row accent.
     pub fn state(&self, w: &WorkerView) -> Style {
         let plain = match w.state {
-            WorkerState::Queued | WorkerState::Cancelled => {
-                Style::new().add_modifier(Modifier::DIM)
-            }
+            WorkerState::Queued
+            | WorkerState::Waiting
+            | WorkerState::Cancelled
+            | WorkerState::Skipped => Style::new().add_modifier(Modifier::DIM),
             WorkerState::Failed | WorkerState::Signaled => {
                 Style::new().add_modifier(Modifier::BOLD)
             }
@@ -45,7 +46,7 @@ impl Theme {
             _ => Style::new(),
         };
         let color = match w.state {
-            WorkerState::Queued => Style::new().fg(Color::Gray),
+            WorkerState::Queued | WorkerState::Waiting => Style::new().fg(Color::Gray),
             WorkerState::Starting => Style::new().fg(Color::LightCyan),
             WorkerState::Running if w.stuck || w.unkillable => Style::new().fg(Color::LightYellow),
             WorkerState::Running => Style::new().fg(Color::LightGreen),
@@ -54,7 +55,7 @@ impl Theme {
             WorkerState::Exited => Style::new().fg(Color::LightRed),
             WorkerState::Signaled => Style::new().fg(Color::Magenta),
             WorkerState::Failed => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            WorkerState::Cancelled => Style::new().fg(MUTED),
+            WorkerState::Cancelled | WorkerState::Skipped => Style::new().fg(MUTED),
         };
         self.pick(color, plain)
     }

@@ -98,11 +98,11 @@ fn state_rank(s: WorkerState) -> u8 {
         WorkerState::Running => 0,
         WorkerState::Paused => 1,
         WorkerState::Starting => 2,
-        WorkerState::Queued => 3,
+        WorkerState::Queued | WorkerState::Waiting => 3,
         WorkerState::Failed => 4,
         WorkerState::Signaled => 5,
         WorkerState::Exited => 6,
-        WorkerState::Cancelled => 7,
+        WorkerState::Cancelled | WorkerState::Skipped => 7,
     }
 }
 

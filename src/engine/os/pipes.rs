@@ -51,6 +51,8 @@ pub struct Reader {
     /// Held until the stream ends: the engine waits for every reader before it
     /// reports the end of the run, so no output is left unread.
     pub alive: mpsc::Sender<()>,
+    /// The run's `log` readiness probe, checked against every line.
+    pub log_watch: Option<Arc<super::probe::LogWatch>>,
 }
 
 /// A worker's `--log-dir` file and its path (for messages).
@@ -251,6 +253,9 @@ impl Reader {
         // Text is made only when someone takes lines as events.
         let events = self.output_events || self.events.tapped();
         let mut emit = |line: &[u8]| {
+            if let Some(watch) = &self.log_watch {
+                watch.check(line, &self.inputs);
+            }
             b.append(seq, self.stream, at, line);
             seq += 1;
             any = true;

@@ -122,7 +122,7 @@ impl Supervisor {
 
     fn is_queued(&self, id: WorkerId) -> bool {
         self.worker(id)
-            .is_some_and(|w| w.state == WorkerState::Queued)
+            .is_some_and(|w| matches!(w.state, WorkerState::Queued | WorkerState::Waiting))
     }
 
     /// True when the worker has a live process; otherwise reports why not.
@@ -168,6 +168,7 @@ impl Supervisor {
 
     fn cancel(&mut self, id: WorkerId, now: Instant) {
         self.queue.retain(|q| *q != id);
+        self.deps.waiting.retain(|q| *q != id);
         let Some(w) = self.worker_mut(id) else { return };
         w.state = WorkerState::Cancelled;
         w.ended = Some(now);
@@ -192,11 +193,13 @@ impl Supervisor {
         }
         if w.state.is_active() {
             self.terminate(id, StopReason::Restart, now);
-        } else if w.state != WorkerState::Queued {
+        } else if !matches!(w.state, WorkerState::Queued | WorkerState::Waiting) {
             w.restarts += 1;
             w.restart_pending = false;
             w.state = WorkerState::Queued;
-            self.queue.push_front(id);
+            if !self.rewait(id) {
+                self.queue.push_front(id);
+            }
         }
     }
 
@@ -205,6 +208,9 @@ impl Supervisor {
         self.queue_closed = true;
         self.shutting_down = true;
         for id in std::mem::take(&mut self.queue) {
+            self.cancel(id, now);
+        }
+        for id in self.deps.waiting.clone() {
             self.cancel(id, now);
         }
         let ids: Vec<WorkerId> = self.workers.keys().copied().collect();
@@ -216,7 +222,7 @@ impl Supervisor {
                 w.restart_pending = false;
             }
             if w.state.is_active() {
-                self.terminate(id, StopReason::Shutdown, now);
+                self.stop_in_order(id, now);
             }
         }
     }

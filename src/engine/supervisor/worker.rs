@@ -58,6 +58,8 @@ pub struct Worker {
     pub stats: WorkerStats,
     pub zombies: Vec<(u32, u32)>,
     pub last_line: String,
+    /// Readiness, health and why it was skipped.
+    pub deps: super::deps::DepState,
 }
 
 impl Worker {
@@ -86,6 +88,7 @@ impl Worker {
             stats: WorkerStats::default(),
             zombies: Vec::new(),
             last_line: String::new(),
+            deps: super::deps::DepState::default(),
         }
     }
 
@@ -108,6 +111,7 @@ impl Worker {
         self.busy_at = now;
         self.stats = WorkerStats::default();
         self.zombies.clear();
+        self.deps.new_run();
     }
 
     pub fn runtime(&self, now: Instant) -> Duration {

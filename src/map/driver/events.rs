@@ -76,6 +76,7 @@ impl Driver {
                 closed,
                 held_by,
                 open_file_slots,
+                ..
             } => {
                 self.settings.max_parallel = *max_parallel;
                 // In map mode `closed` says the task counts are complete: no
@@ -83,6 +84,7 @@ impl Driver {
                 // is known, or the run takes no more). Until then `depth` counts
                 // only what was read, and front ends must not show it as a total.
                 let kind = EventKind::Queue {
+                    waiting: 0,
                     stats: self.queue_stats(*stats),
                     max_parallel: *max_parallel,
                     paused: *paused,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::de::{self, MapAccess, SeqAccess};
 
+use super::deps::{DependsOn, ProbeKind};
 use super::kinds::{
     Flag, Percent, Seconds, Signal, Stdin, Text, Whole, choice, no_nul, not_empty, text,
 };
@@ -35,6 +36,9 @@ enum Field {
     StuckAfterS,
     StuckCpuPct,
     OnStuck,
+    DependsOn,
+    Ready,
+    Health,
 }
 
 const FIELDS: &[(&str, Field)] = &[
@@ -54,6 +58,9 @@ const FIELDS: &[(&str, Field)] = &[
     ("stuck_after_s", Field::StuckAfterS),
     ("stuck_cpu_pct", Field::StuckCpuPct),
     ("on_stuck", Field::OnStuck),
+    ("depends_on", Field::DependsOn),
+    ("ready", Field::Ready),
+    ("health", Field::Health),
 ];
 
 /// The names of every job field, for messages.
@@ -77,9 +84,12 @@ struct Prior {
 }
 
 /// The `jobs` array: at least one job, names unique.
-pub(super) struct Jobs;
+pub(super) struct Jobs<'p> {
+    /// A problem found by [`super::deps::check_graph`], to report at its entry.
+    pub plant: Option<&'p super::deps::Planted>,
+}
 
-impl<'de> Expect<'de> for Jobs {
+impl<'de> Expect<'de> for Jobs<'_> {
     type Value = Vec<JobSpec>;
 
     fn expected(&self) -> String {
@@ -89,7 +99,19 @@ impl<'de> Expect<'de> for Jobs {
     fn array<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<JobSpec>, A::Error> {
         let mut priors: Vec<Prior> = Vec::new();
         let mut jobs = Vec::new();
-        while let Some((job, explicit)) = seq.next_element_seed(Visit(Job { priors: &priors }))? {
+        loop {
+            let index = jobs.len();
+            let plant = self
+                .plant
+                .filter(|p| p.job == index)
+                .map(|p| (p.dep, p.message.as_str()));
+            let job = Job {
+                priors: &priors,
+                plant,
+            };
+            let Some((job, explicit)) = seq.next_element_seed(Visit(job))? else {
+                break;
+            };
             priors.push(Prior {
                 name: job.name.clone(),
                 explicit,
@@ -119,6 +141,8 @@ impl<'de> Expect<'de> for Jobs {
 /// One job object; its value is the job and whether its name was explicit.
 struct Job<'p> {
     priors: &'p [Prior],
+    /// A dependency problem to report at entry `.0` of `depends_on`.
+    plant: Option<(usize, &'p str)>,
 }
 
 impl<'de> Expect<'de> for Job<'_> {
@@ -202,6 +226,17 @@ impl<'de> Expect<'de> for Job<'_> {
                 Field::OnStuck => {
                     let kind = choice("an on_stuck action", ON_STUCK);
                     job.on_stuck = map.next_value_seed(Visit(kind))?;
+                }
+                Field::DependsOn => {
+                    let plant = self.plant;
+                    job.depends_on = map.next_value_seed(Visit(DependsOn { plant }))?;
+                }
+                Field::Ready => {
+                    let probe = map.next_value_seed(Visit(ProbeKind { health: false }))?;
+                    job.ready = Some(probe.probe);
+                }
+                Field::Health => {
+                    job.health = Some(map.next_value_seed(Visit(ProbeKind { health: true }))?);
                 }
             }
         }
@@ -312,7 +347,7 @@ fn cwd() -> Visit<Text<PathBuf, impl FnOnce(&str) -> Result<PathBuf, String>>> {
 }
 
 /// `cmd`: an argv array, or a command line split like `sh` splits words.
-struct Cmd;
+pub(super) struct Cmd;
 
 impl<'de> Expect<'de> for Cmd {
     type Value = Vec<String>;
