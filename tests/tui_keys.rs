@@ -509,8 +509,14 @@ fn quick_plus_presses_each_count_before_the_engine_answers() {
     let notice = ui.app.current_notice().map(|n| n.text.clone());
     assert_eq!(notice.as_deref(), Some("max parallel → 13"));
     assert_eq!(ui.ch('-'), [Command::SetMaxParallel(12)]);
-    // The engine's answer arrives: from then on the snapshot leads again.
+    // A snapshot from before the presses that happens to agree settles nothing:
+    // `+` then `-` must not fall back to a stale value in between.
     ui.snapshot.max_parallel = 12;
+    ui.app.sync(&ui.snapshot, SCREEN);
+    assert_eq!(ui.app.max_parallel(&ui.snapshot), 12);
+    assert!(ui.app.parallel.is_some(), "too soon to trust the snapshot");
+    // The engine's answer, a moment later: from then on the snapshot leads again.
+    ui.app.now += std::time::Duration::from_millis(500);
     ui.app.sync(&ui.snapshot, SCREEN);
     assert_eq!(ui.app.parallel, None);
     ui.snapshot.max_parallel = 1;

@@ -123,6 +123,10 @@ pub struct PendingParallel {
 /// (in case the engine settled on another value).
 const PARALLEL_LEADS_FOR: Duration = Duration::from_secs(3);
 
+/// How long after a press a snapshot that agrees with it is trusted: the engine
+/// has handled the command and published by then (it publishes every 33 ms).
+const PARALLEL_SETTLES_AFTER: Duration = Duration::from_millis(300);
+
 /// When to look again at a worker whose zombies' parents were nudged.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReapCheck {
@@ -193,7 +197,10 @@ impl App {
         self.restarts.retain(|_, at| *at > now);
         if let Some(p) = self.parallel {
             let waited = self.now.duration_since(p.at).unwrap_or_default();
-            if snapshot.max_parallel == p.value || waited > PARALLEL_LEADS_FOR {
+            // A snapshot from before the last press can hold the same number (`+`
+            // then `-`): only one published well after the press settles it.
+            let settled = snapshot.max_parallel == p.value && waited > PARALLEL_SETTLES_AFTER;
+            if settled || waited > PARALLEL_LEADS_FOR {
                 self.parallel = None;
             }
         }

@@ -15,6 +15,9 @@ use crate::engine::{EngineHandle, Snapshot};
 
 /// The shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(33);
+/// The shortest time between two frames when a person just pressed a key: what
+/// they typed shows at once, even while floods keep the screen busy.
+const INPUT_FRAME: Duration = Duration::from_millis(4);
 
 /// Runs until the user has quit (or proctor was interrupted) and the engine ended.
 pub async fn run(
@@ -27,6 +30,8 @@ pub async fn run(
     let mut snapshot = engine.snapshot.borrow_and_update().clone();
     let (mut input_open, mut events_open, mut snapshot_open) = (true, true, true);
     let mut dirty = true;
+    // Set by input: the next frame may come sooner than `FRAME`.
+    let mut urgent = false;
     let mut last_draw: Option<Instant> = None;
     let mut next_tick = Instant::now();
     // For the reliability suite: a panic in the UI must restore the terminal and
@@ -44,15 +49,17 @@ pub async fn run(
             next_tick = now + tick_every(&snapshot);
             dirty = true;
         }
-        if dirty && last_draw.is_none_or(|t| now >= t + FRAME) {
+        let gap = if urgent { INPUT_FRAME } else { FRAME };
+        if dirty && last_draw.is_none_or(|t| now >= t + gap) {
             app.now = SystemTime::now();
             app.sync(&snapshot, session.size()?);
             session.draw(|frame| draw::render(frame, app, &snapshot, &engine.store))?;
             last_draw = Some(now);
             dirty = false;
+            urgent = false;
         }
         let wake = match (dirty, last_draw) {
-            (true, Some(t)) => (t + FRAME).min(next_tick),
+            (true, Some(t)) => (t + gap).min(next_tick),
             _ => next_tick,
         };
         tokio::select! {
@@ -69,6 +76,7 @@ pub async fn run(
                 };
                 carry_out(requests, session, engine)?;
                 dirty = true;
+                urgent = true;
             }
             event = engine.events.recv(), if events_open => {
                 app.now = SystemTime::now();
