@@ -280,6 +280,7 @@ impl Supervisor {
             running: self.counts.active,
             done: self.retired.done + self.counts.ok,
             failed: self.retired.failed + self.counts.failed,
+            stopped: self.retired.stopped + self.counts.stopped,
         }
     }
 
@@ -295,7 +296,7 @@ impl Supervisor {
         }
     }
 
-    /// Per-worker results; `ok` is true when every worker that ran exited 0.
+    /// Per-worker results; `ok` is true when no worker failed on its own.
     pub fn summary(&self, now: Instant) -> (bool, Vec<WorkerSummary>) {
         (
             self.all_ok(),
@@ -303,7 +304,8 @@ impl Supervisor {
         )
     }
 
-    /// Every worker exited 0 (workers cancelled before they ever ran do not count).
+    /// No worker failed: each exited 0, was stopped by a person, or was cancelled
+    /// before it ever ran.
     pub fn all_ok(&self) -> bool {
         self.retired.ok && self.workers.values().all(Worker::counts_as_ok)
     }

@@ -129,6 +129,9 @@ pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) ->
         if w.timed_out && w.state != WorkerState::Cancelled {
             return "timed out".into();
         }
+        if w.stopped {
+            return "stopped".into();
+        }
         return w.state.as_str().to_string();
     }
     let mut flags = Vec::new();
