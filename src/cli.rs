@@ -67,7 +67,8 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Job command lines, one per argument, split like a POSIX shell would split
-    /// them (quotes, backslashes) and executed without a shell.
+    /// them (quotes, backslashes) and executed without a shell. A leading
+    /// NAME= names the job: "web=python3 -m http.server".
     #[arg(value_name = "COMMAND")]
     pub commands: Vec<String>,
 

@@ -431,6 +431,7 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
         running: 2,
         done: 7,
         failed: 1,
+        stopped: 0,
     };
     let queue = EventKind::Queue {
         stats,

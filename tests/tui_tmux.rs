@@ -244,14 +244,15 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
             .any(|l| l.contains("sleep") && l.contains("-9 SIGKILL"))
     });
 
-    // Join all: the queue closes and a summary shows; then quit.
+    // Join all: the queue closes and a summary counts it as stopped; then quit.
     tmux.keys(&["J"]);
-    tmux.wait_for("Join all · done");
+    let screen = tmux.wait_for("Join all · done");
+    assert!(screen.contains("0 failed · 1 stopped"), "{screen}");
     tmux.keys(&["q"]);
     assert_eq!(
         exit_status(&tmux),
-        "1",
-        "a killed worker makes exit status 1"
+        "0",
+        "a worker the user killed is stopped, not failed"
     );
     assert_eq!(
         tmux.display("#{alternate_on}"),
@@ -343,8 +344,8 @@ fn an_idle_ui_with_100_quiet_workers_does_not_spin() {
     tmux.keys(&["y"]);
     assert_eq!(
         exit_status(&tmux),
-        "1",
-        "terminated workers count as failed"
+        "0",
+        "workers stopped on quitting are stopped, not failed"
     );
     assert_all_gone(&marker, pid);
 }
@@ -643,7 +644,11 @@ fn children_named(parent: u32, comm: &str) -> Vec<u32> {
 #[test]
 fn the_process_tree_signals_one_child_and_spares_the_rest() {
     let marker = marker("tree");
-    let (tmux, pid) = start_proctor(&marker, "-j 1 --shell 'sleep 300 | cat'", "1/1 running");
+    let (tmux, pid) = start_proctor(
+        &marker,
+        "-j 1 --shell 'pipe=sleep 300 | cat'",
+        "1/1 running",
+    );
     // The worker's leader is the shell, proctor's child; sleep and cat are its.
     let leader = || -> Option<u32> {
         let parents = process_parents();
@@ -701,7 +706,7 @@ fn the_process_tree_signals_one_child_and_spares_the_rest() {
         process_parents().contains(&(shell, pid)),
         "the leader {shell} runs on:\n{screen}"
     );
-    assert!(row_of(&screen, "sh").contains("running"), "{screen}");
+    assert!(row_of(&screen, "pipe").contains("running"), "{screen}");
     tmux.keys(&["Escape"]);
     tmux.wait_until("the logs are back", |s| !s.contains("Process tree"));
 
