@@ -164,7 +164,8 @@ pub enum TimerKind {
 pub struct Policy {
     pub max_parallel: usize,
     pub stop_grace: Duration,
-    pub stuck_after: Duration,
+    /// Stuck detection for jobs without their own `stuck_after`; `None` = off.
+    pub stuck_after: Option<Duration>,
     pub stuck_cpu_pct: f64,
     /// How long after SIGKILL a surviving process is declared unkillable.
     pub kill_check: Duration,
@@ -182,7 +183,7 @@ impl Default for Policy {
         Policy {
             max_parallel: 1,
             stop_grace: Duration::from_millis(3000),
-            stuck_after: Duration::from_secs(60),
+            stuck_after: None,
             stuck_cpu_pct: 1.0,
             kill_check: Duration::from_secs(2),
             sample_events: false,
