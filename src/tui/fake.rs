@@ -312,6 +312,7 @@ pub fn map_run() -> MapRun {
         halted: None,
         ok: None,
         total_known: true,
+        failures: Vec::new(),
     }
 }
 
