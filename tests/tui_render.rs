@@ -114,7 +114,10 @@ fn each_panel_alone() {
                 "logs",
                 draw(w, h, |f| logs::render(f, f.area(), &app, snap, &s.store)),
             ),
-            ("footer", draw(w, h, |f| footer::render(f, f.area(), &app))),
+            (
+                "footer",
+                draw(w, h, |f| footer::render(f, f.area(), &app, snap)),
+            ),
         ];
         for (name, buffer) in panels {
             insta::assert_snapshot!(format!("panel_{name}_{w}x{h}"), text(&buffer));
@@ -258,6 +261,12 @@ fn stopping_banner_and_empty_pool_before_first_sample() {
         Rect::new(0, 0, 80, 24),
     );
     insta::assert_snapshot!("empty_pool_80x24", screen(&empty, &app, 80, 24));
+    // However narrow, the footer of an empty pool offers a launch.
+    for width in [40, 60] {
+        let shown = screen(&empty, &app, width, 12);
+        let footer = shown.lines().last().unwrap_or_default();
+        assert!(footer.contains(" n  launch"), "{width}: {footer}");
+    }
 }
 
 #[test]

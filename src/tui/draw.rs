@@ -147,7 +147,7 @@ pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputS
     } else {
         logs::render(frame, a.logs, app, snapshot, store);
     }
-    footer::render(frame, a.footer, app);
+    footer::render(frame, a.footer, app, snapshot);
     let theme = &app.theme;
     match &app.overlay {
         None => {}

@@ -177,6 +177,8 @@ pub const BINDINGS: &[Binding] = &[
         A::ProcessTree,
         Some("close tree"),
     ),
+    bind(C::Global, &[code(KeyCode::F(3))], A::Search, None),
+    bind(C::Global, &[code(KeyCode::F(4))], A::Filter, None),
     bind(C::Global, &[ch(' ')], A::Mark, Some("mark")),
     bind(
         C::Global,
@@ -322,6 +324,23 @@ impl Action {
             A::Quit => "quit (asks first, then stops every worker)",
         };
         text.into()
+    }
+
+    /// The action works on a worker (or its log), so it does nothing on an empty
+    /// pool; the footer leaves it out there.
+    pub fn needs_a_worker(self) -> bool {
+        !matches!(
+            self,
+            A::Launch
+                | A::MoreParallel
+                | A::FewerParallel
+                | A::PauseQueue
+                | A::SwitchFocus
+                | A::Mouse
+                | A::Help
+                | A::Suspend
+                | A::Quit
+        )
     }
 
     /// Why the action is off in map mode, if it is: there the work is the tasks

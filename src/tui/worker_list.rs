@@ -40,6 +40,19 @@ impl SortKey {
         }
     }
 
+    /// Which way the rows go, in words, so the border says what the table shows:
+    /// `name A→Z`, `cpu⊕ highest first`.
+    pub fn direction(self, reverse: bool) -> &'static str {
+        let (forward, backward) = match self {
+            SortKey::Launch => ("oldest first", "newest first"),
+            SortKey::Name => ("A→Z", "Z→A"),
+            SortKey::Cpu | SortKey::Memory => ("highest first", "lowest first"),
+            SortKey::Runtime => ("longest first", "shortest first"),
+            SortKey::State => ("running first", "ended first"),
+        };
+        if reverse { backward } else { forward }
+    }
+
     fn base_label(self) -> &'static str {
         match self {
             SortKey::Launch => "launch",

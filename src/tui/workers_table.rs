@@ -154,9 +154,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         ));
     }
     let mut block = panel(title("Workers", focused, t, extra), focused, t);
-    let arrow = if list.reverse { "↑" } else { "↓" };
     let sort = Line::from(Span::styled(
-        format!(" sort: {}{arrow} ", list.sort.label(list.tree)),
+        format!(
+            " sort: {} {} ",
+            list.sort.label(list.tree),
+            list.sort.direction(list.reverse)
+        ),
         t.dim(),
     ));
     block = block.title(sort.alignment(Alignment::Right));
