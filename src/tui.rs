@@ -29,6 +29,7 @@ pub mod proc_tree;
 pub mod queue_panel;
 pub mod signal_menu;
 pub mod slowest;
+pub mod sort_menu;
 pub mod summary;
 pub mod tasks_panel;
 pub mod terminal;

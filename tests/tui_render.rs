@@ -281,6 +281,10 @@ fn tiny_and_odd_sizes_do_not_panic() {
         ))),
         Some(Overlay::Launch(Box::default())),
         Some(Overlay::Summary),
+        Some(Overlay::Sort(proctor::tui::sort_menu::SortMenu::new(
+            proctor::tui::worker_list::SortKey::Cpu,
+            true,
+        ))),
     ];
     let mut sizes = vec![
         (1, 1),

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::app::{App, Overlay};
 use super::theme::Theme;
-use super::{confirm, keymap, launch_dialog, signal_menu};
+use super::{confirm, keymap, launch_dialog, signal_menu, sort_menu};
 use crate::engine::Snapshot;
 
 /// On an empty pool only what works without a worker is offered, so `n launch`
@@ -20,6 +20,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let t = &app.theme;
     let entries: Vec<(String, &str)> = match &app.overlay {
         Some(Overlay::Signal(_)) => owned(signal_menu::KEYS),
+        Some(Overlay::Sort(_)) => owned(sort_menu::KEYS),
         Some(Overlay::Launch(_)) => owned(launch_dialog::KEYS),
         Some(Overlay::Confirm(_)) => owned(confirm::KEYS),
         Some(Overlay::Help { .. }) => owned(&[("↑↓", "scroll"), ("Esc", "close")]),

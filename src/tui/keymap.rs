@@ -34,6 +34,7 @@ pub enum Action {
     FewerParallel,
     PauseQueue,
     CycleSort,
+    SortMenu,
     ReverseSort,
     TreeFigures,
     SwitchFocus,
@@ -199,6 +200,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Global, &[ch('-')], A::FewerParallel, None),
     bind(C::Global, &[ch('P')], A::PauseQueue, None),
     bind(C::Global, &[ch('s')], A::CycleSort, Some("sort")),
+    bind(C::Global, &[code(KeyCode::F(6))], A::SortMenu, None),
     bind(C::Global, &[ch('S')], A::ReverseSort, None),
     bind(C::Global, &[ch('c')], A::TreeFigures, None),
     bind(
@@ -291,7 +293,8 @@ impl Action {
                 let (p, r) = (Command::PauseQueue.desc(), Command::ResumeQueue.desc());
                 return format!("{p} / {r}").into();
             }
-            A::CycleSort => "sort: launch, name, CPU, memory, runtime, state",
+            A::CycleSort => "sort: CPU, memory, runtime, launch order (short cycle)",
+            A::SortMenu => "sort menu: pick any column (launch, name, state, CPU, memory, time)",
             A::ReverseSort => "reverse the sort order",
             A::TreeFigures => "CPU% and MEM: whole process tree (⊕, default) / own process",
             A::SwitchFocus => "focus: workers table / logs",

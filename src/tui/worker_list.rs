@@ -19,14 +19,14 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// `s`: the short cycle through the sorts used most, as in htop (CPU, memory,
+    /// time, back to launch order); F6 picks any other.
     pub fn next(self) -> Self {
         match self {
-            SortKey::Launch => SortKey::Name,
-            SortKey::Name => SortKey::Cpu,
+            SortKey::Launch | SortKey::Name | SortKey::State => SortKey::Cpu,
             SortKey::Cpu => SortKey::Memory,
             SortKey::Memory => SortKey::Runtime,
-            SortKey::Runtime => SortKey::State,
-            SortKey::State => SortKey::Launch,
+            SortKey::Runtime => SortKey::Launch,
         }
     }
 
