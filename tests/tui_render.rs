@@ -496,3 +496,20 @@ fn process_tree_shows_descendants_and_zombies_with_their_parent() {
     assert!(!shown.contains('\x1b'), "{shown}");
     insta::assert_snapshot!("process_tree_80x24", shown);
 }
+
+#[test]
+fn a_few_cores_on_a_tall_panel_get_a_chart_each() {
+    let mut s = scene();
+    s.snapshot.system = Some(fake::system(2));
+    let app = app_for(&s, 200, 50);
+    let panel = text(&draw(100, 12, |f| {
+        cores::render(f, f.area(), &app, &s.snapshot)
+    }));
+    let rows: Vec<&str> = panel.lines().collect();
+    // Inside the border: core 0's meter, then its history chart below it (the
+    // rows that used to stay empty), then core 1's meter at the next band.
+    assert!(rows[1].trim_start_matches('│').starts_with("0 "), "{panel}");
+    let chart = |r: &str| r.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c));
+    assert!(rows[2..6].iter().any(|r| chart(r)), "{panel}");
+    assert!(rows[6].trim_start_matches('│').starts_with("1 "), "{panel}");
+}
