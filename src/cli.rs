@@ -74,7 +74,8 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Job command lines, one per argument, split like a POSIX shell would split
-    /// them (quotes, backslashes) and executed without a shell.
+    /// them (quotes, backslashes) and executed without a shell. A leading
+    /// NAME= names the job: "web=python3 -m http.server".
     #[arg(value_name = "COMMAND")]
     pub commands: Vec<String>,
 
@@ -137,9 +138,10 @@ pub struct CommonArgs {
     #[arg(long)]
     pub sample_events: bool,
 
-    /// Flag a worker as stuck after this long with no output and under --stuck-cpu CPU.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive)]
-    pub stuck_after: Duration,
+    /// Flag a worker as stuck after this long with no output and under --stuck-cpu CPU
+    /// (off by default; a job's stuck_after_s turns it on for that job).
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
+    pub stuck_after: Option<Duration>,
 
     /// CPU % (of one core, whole tree) under which a worker counts as idle, 0..=100.
     #[arg(long, value_name = "PCT", default_value = "1", value_parser = parse_percent)]

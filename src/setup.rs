@@ -29,19 +29,34 @@ pub fn plan_run(args: &RunArgs) -> Result<Plan, SpecError> {
     for line in &args.commands {
         cli_jobs.push(spec::job_from_cli(line, args.shell)?);
     }
-    // Names derived from COMMANDs must not collide with each other or the file's.
-    let mut names: Vec<String> = jobs
-        .iter()
-        .chain(&cli_jobs)
-        .map(|j| j.name.clone())
-        .collect();
-    spec::uniquify_names(&mut names);
-    for (job, name) in cli_jobs.iter_mut().zip(names.into_iter().skip(jobs.len())) {
-        job.name = name;
-    }
+    name_cli_jobs(&jobs, &mut cli_jobs)?;
     jobs.extend(cli_jobs);
     let config = engine_config(&args.common, file_parallel, file_grace);
     Ok(Plan { jobs, config })
+}
+
+/// Names given as `NAME=COMMAND` must be new; names derived from COMMANDs get
+/// `-2`, `-3`… so they collide with nothing.
+fn name_cli_jobs(file_jobs: &[JobSpec], cli_jobs: &mut [JobSpec]) -> Result<(), SpecError> {
+    let mut taken: std::collections::HashSet<String> =
+        file_jobs.iter().map(|j| j.name.clone()).collect();
+    for job in cli_jobs.iter().filter(|j| j.explicit_name) {
+        if !taken.insert(job.name.clone()) {
+            return Err(SpecError::new(format!(
+                "duplicate job name '{}': expected a name no other job has",
+                job.name
+            )));
+        }
+    }
+    for job in cli_jobs.iter_mut().filter(|j| !j.explicit_name) {
+        let base = job.name.clone();
+        let mut n = 2;
+        while !taken.insert(job.name.clone()) {
+            job.name = format!("{base}-{n}");
+            n += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Checks the shared flags that name paths, so a bad one starts nothing:

@@ -11,10 +11,12 @@ use std::time::Duration;
 pub mod bounds;
 pub mod deps;
 mod load;
+mod names;
 mod procfile;
 mod words;
 
 pub use load::{SpecError, job_from_cli, load_file, parse_launch, parse_workload};
+pub use names::split_cli_name;
 pub use words::split_words;
 
 /// Upper bound on `count` for one job: far above any real pool, low enough that a
@@ -171,7 +173,8 @@ impl JobSpec {
     }
 }
 
-/// A default job name from a program: the basename of argv[0], or `sh` for scripts.
+/// A default job name from a program: the basename of argv[0], or of the first
+/// program a script runs (`sh` when that cannot be told).
 pub fn default_name(program: &Program) -> String {
     match program {
         Program::Argv(words) => words
@@ -179,7 +182,7 @@ pub fn default_name(program: &Program) -> String {
             .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "job".into()),
-        Program::Shell(_) => "sh".into(),
+        Program::Shell(script) => names::shell_program(script).unwrap_or_else(|| "sh".into()),
         Program::ArgvOs(_) => default_name(&Program::Argv(program.argv())),
     }
 }
@@ -208,7 +211,8 @@ mod tests {
     fn default_names_come_from_the_program() {
         let p = Program::Argv(vec!["/usr/bin/sleep".into(), "1".into()]);
         assert_eq!(default_name(&p), "sleep");
-        assert_eq!(default_name(&Program::Shell("echo".into())), "sh");
+        assert_eq!(default_name(&Program::Shell("echo".into())), "echo");
+        assert_eq!(default_name(&Program::Shell("$X".into())), "sh");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod proc_tree;
 pub mod queue_panel;
 pub mod signal_menu;
 pub mod slowest;
+pub mod sort_menu;
 pub mod summary;
 pub mod tasks_panel;
 pub mod terminal;
@@ -49,15 +50,23 @@ use crate::engine::{Command, EngineHandle, Outcome};
 /// Runs the full-screen UI until the user quits (or proctor is interrupted) and
 /// the engine has stopped every worker. The terminal is restored on every path.
 pub fn run(engine: EngineHandle) -> io::Result<Outcome> {
-    run_app(engine, App::new(Theme::from_env(), SystemTime::now()))
+    run_app(engine, &mut App::new(Theme::from_env(), SystemTime::now()))
 }
 
 /// `run` for map mode. The handle's commands and events must go through the map
 /// driver: its `queue` events count tasks, which lead the screen.
+/// Once the screen is the shell's again, prints the run's report on stderr (as
+/// the plain front end prints its count), so it is not lost with the UI.
 pub fn run_map(engine: EngineHandle) -> io::Result<Outcome> {
     let mut app = App::new(Theme::from_env(), SystemTime::now());
     app.map = Some(map_run::MapRun::default());
-    run_app(engine, app)
+    let outcome = run_app(engine, &mut app)?;
+    if let Some(map) = &app.map {
+        for line in map.report() {
+            eprintln!("{}", format::safe(&line));
+        }
+    }
+    Ok(outcome)
 }
 
 /// `run` on another instance's engine, reached through its socket (`proctor
@@ -73,13 +82,12 @@ pub fn run_attached(mut engine: EngineHandle, name: &str) -> io::Result<()> {
     })
 }
 
-fn run_app(mut engine: EngineHandle, mut app: App) -> io::Result<Outcome> {
+fn run_app(mut engine: EngineHandle, app: &mut App) -> io::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
-    let result = terminal::Session::start(app.mouse).and_then(|mut session| {
-        runtime.block_on(event_loop::run(&mut session, &mut engine, &mut app))
-    });
+    let result = terminal::Session::start(app.mouse)
+        .and_then(|mut session| runtime.block_on(event_loop::run(&mut session, &mut engine, app)));
     // The session is dropped here: the terminal is back to normal.
     if result.is_err() {
         eprintln!("proctor: the terminal UI failed; stopping every worker");

@@ -17,7 +17,7 @@ use common::*;
 /// Every kind of descendant that escaped a SIGKILL of proctor before: one in the
 /// worker's group, one in its own group, a setsid child, a double-forked daemon and
 /// a TERM-ignorer. Each prints its pid; then the worker waits.
-const FIVE_KINDS: &str = "sleep 300 & echo $!; \
+const FIVE_KINDS: &str = "sh=sleep 300 & echo $!; \
     sh -c 'set -m; sleep 300 & echo $!; wait' & \
     setsid sleep 300 & echo $!; \
     (setsid sh -c 'sleep 300 & echo $!' &); \
@@ -163,7 +163,7 @@ fn every_terminating_signal_stops_all_workers_first_and_exits_128_plus_n() {
         rtmax,
     ];
     // Without the TERM-ignorer, so each run ends without waiting out the grace.
-    let script = "sleep 300 & echo $!; sh -c 'set -m; sleep 300 & echo $!; wait' & \
+    let script = "sh=sleep 300 & echo $!; sh -c 'set -m; sleep 300 & echo $!; wait' & \
                   setsid sleep 300 & echo $!; (setsid sh -c 'sleep 300 & echo $!' &); sleep 300";
     for (i, sig) in signals.into_iter().enumerate() {
         let level = LEVELS[i % 2];

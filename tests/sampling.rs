@@ -121,7 +121,7 @@ fn a_zombie_is_reported_with_its_parent_and_cleared_by_ending_the_parent() {
             "--interval",
             "200ms",
             "--shell",
-            "sleep 0.1 & exec sleep 300",
+            "sh=sleep 0.1 & exec sleep 300",
         ],
         true,
     );

@@ -295,10 +295,20 @@ fn filter_and_sort_change_the_rows() {
     assert_eq!(ui.app.workers.order, [8, 9]);
     ui.key(KeyCode::Esc);
     assert_eq!(ui.app.workers.order.len(), 19);
-    ui.ch('s'); // name
-    ui.ch('s'); // cpu
+    ui.ch('s'); // cpu: the short cycle starts with it
     let first = ui.app.workers.order[0];
     assert_eq!(ui.snapshot.workers[first].name, "encode#3", "busiest first");
+    // F6 picks any column: `n` for name, A→Z.
+    ui.key(KeyCode::F(6));
+    ui.ch('n');
+    assert_eq!(
+        ui.app.workers.sort,
+        proctor::tui::worker_list::SortKey::Name
+    );
+    let names: Vec<&str> = (ui.app.workers.order.iter().take(3))
+        .map(|&i| ui.snapshot.workers[i].name.as_str())
+        .collect();
+    assert_eq!(names, ["backup", "crawler#1", "crawler#2"]);
 }
 
 #[test]
@@ -431,6 +441,7 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
         running: 2,
         done: 7,
         failed: 1,
+        stopped: 0,
     };
     let queue = EventKind::Queue {
         waiting: 0,

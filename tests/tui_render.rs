@@ -114,7 +114,10 @@ fn each_panel_alone() {
                 "logs",
                 draw(w, h, |f| logs::render(f, f.area(), &app, snap, &s.store)),
             ),
-            ("footer", draw(w, h, |f| footer::render(f, f.area(), &app))),
+            (
+                "footer",
+                draw(w, h, |f| footer::render(f, f.area(), &app, snap)),
+            ),
         ];
         for (name, buffer) in panels {
             insta::assert_snapshot!(format!("panel_{name}_{w}x{h}"), text(&buffer));
@@ -258,6 +261,12 @@ fn stopping_banner_and_empty_pool_before_first_sample() {
         Rect::new(0, 0, 80, 24),
     );
     insta::assert_snapshot!("empty_pool_80x24", screen(&empty, &app, 80, 24));
+    // However narrow, the footer of an empty pool offers a launch.
+    for width in [40, 60] {
+        let shown = screen(&empty, &app, width, 12);
+        let footer = shown.lines().last().unwrap_or_default();
+        assert!(footer.contains(" n  launch"), "{width}: {footer}");
+    }
 }
 
 #[test]
@@ -272,6 +281,10 @@ fn tiny_and_odd_sizes_do_not_panic() {
         ))),
         Some(Overlay::Launch(Box::default())),
         Some(Overlay::Summary),
+        Some(Overlay::Sort(proctor::tui::sort_menu::SortMenu::new(
+            proctor::tui::worker_list::SortKey::Cpu,
+            true,
+        ))),
     ];
     let mut sizes = vec![
         (1, 1),
@@ -482,4 +495,21 @@ fn process_tree_shows_descendants_and_zombies_with_their_parent() {
     assert!(shown.contains("<defunct>"), "{shown}");
     assert!(!shown.contains('\x1b'), "{shown}");
     insta::assert_snapshot!("process_tree_80x24", shown);
+}
+
+#[test]
+fn a_few_cores_on_a_tall_panel_get_a_chart_each() {
+    let mut s = scene();
+    s.snapshot.system = Some(fake::system(2));
+    let app = app_for(&s, 200, 50);
+    let panel = text(&draw(100, 12, |f| {
+        cores::render(f, f.area(), &app, &s.snapshot)
+    }));
+    let rows: Vec<&str> = panel.lines().collect();
+    // Inside the border: core 0's meter, then its history chart below it (the
+    // rows that used to stay empty), then core 1's meter at the next band.
+    assert!(rows[1].trim_start_matches('│').starts_with("0 "), "{panel}");
+    let chart = |r: &str| r.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c));
+    assert!(rows[2..6].iter().any(|r| chart(r)), "{panel}");
+    assert!(rows[6].trim_start_matches('│').starts_with("1 "), "{panel}");
 }

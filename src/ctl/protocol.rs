@@ -120,6 +120,7 @@ fn worker_json(w: &WorkerView) -> Value {
         "kill_at": w.kill_at.map(unix),
         "stuck": w.stuck,
         "unkillable": w.unkillable,
+        "stopped": w.stopped,
         "cpu": w.stats.cpu,
         "rss": w.stats.rss,
         "threads": w.stats.threads,
@@ -156,6 +157,7 @@ pub fn snapshot_from_json(v: &Value) -> Snapshot {
             running: count(&q["running"]),
             done: count(&q["done"]),
             failed: count(&q["failed"]),
+            stopped: count(&q["stopped"]),
         },
         max_parallel: count(&q["max_parallel"]),
         queue_paused: q["paused"] == true,
@@ -199,6 +201,7 @@ fn worker_from_json(w: &Value) -> Option<WorkerView> {
         kill_at: from_unix(&w["kill_at"]),
         stuck: w["stuck"] == true,
         unkillable: w["unkillable"] == true,
+        stopped: w["stopped"] == true,
         stats: WorkerStats {
             cpu: float("cpu") as f32,
             rss: int("rss"),

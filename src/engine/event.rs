@@ -47,6 +47,9 @@ pub struct WorkerSummary {
     pub runtime_s: f64,
     pub restarts: u32,
     pub timed_out: bool,
+    /// A person stopped it: not a failure.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -230,7 +233,7 @@ pub enum EventKind {
         code: Option<i32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         signal: Option<String>,
-        /// For `join all`: true when every worker exited 0.
+        /// True when no worker failed: each exited 0 or was stopped by a person.
         ok: bool,
     },
     JoinTimeout {

@@ -98,6 +98,9 @@ pub struct WorkerView {
     pub stuck: bool,
     /// SIGKILL was sent and the process did not go away (e.g. state D).
     pub unkillable: bool,
+    /// Ended because a person stopped it (terminate, kill, stop all, a signal from
+    /// the menu): not a failure.
+    pub stopped: bool,
     pub stats: WorkerStats,
     pub last_line: String,
 }
@@ -106,8 +109,13 @@ pub struct WorkerView {
 pub struct QueueStats {
     pub depth: usize,
     pub running: usize,
+    /// Exited 0.
     pub done: usize,
+    /// Ended on their own otherwise: non-zero exit, a signal proctor was not asked
+    /// to send, a timeout, or could not start.
     pub failed: usize,
+    /// Ended because a person stopped them.
+    pub stopped: usize,
 }
 
 /// Why queued workers wait though `max_parallel` has room.

@@ -200,7 +200,8 @@ type QueueNow = (QueueStats, usize, usize, bool, bool, Option<HeldBy>);
 pub struct Policy {
     pub max_parallel: usize,
     pub stop_grace: Duration,
-    pub stuck_after: Duration,
+    /// Stuck detection for jobs without their own `stuck_after`; `None` = off.
+    pub stuck_after: Option<Duration>,
     pub stuck_cpu_pct: f64,
     /// How long after SIGKILL a surviving process is declared unkillable.
     pub kill_check: Duration,
@@ -224,7 +225,7 @@ impl Default for Policy {
         Policy {
             max_parallel: 1,
             stop_grace: Duration::from_millis(3000),
-            stuck_after: Duration::from_secs(60),
+            stuck_after: None,
             stuck_cpu_pct: 1.0,
             kill_check: Duration::from_secs(2),
             sample_events: false,
@@ -337,6 +338,7 @@ impl Supervisor {
             running: self.counts.active,
             done: self.retired.done + self.counts.ok,
             failed: self.retired.failed + self.counts.failed,
+            stopped: self.retired.stopped + self.counts.stopped,
         }
     }
 
@@ -354,7 +356,7 @@ impl Supervisor {
         }
     }
 
-    /// Per-worker results; `ok` is true when every worker that ran exited 0.
+    /// Per-worker results; `ok` is true when no worker failed on its own.
     pub fn summary(&self, now: Instant) -> (bool, Vec<WorkerSummary>) {
         (
             self.all_ok(),
@@ -362,7 +364,8 @@ impl Supervisor {
         )
     }
 
-    /// Every worker exited 0 (workers cancelled before they ever ran do not count).
+    /// No worker failed: each exited 0, was stopped by a person, or was cancelled
+    /// before it ever ran.
     pub fn all_ok(&self) -> bool {
         self.retired.ok && self.workers.values().all(Worker::counts_as_ok)
     }

@@ -218,8 +218,20 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// One job from a positional command line (`--shell` makes it a shell script).
+/// One job from a positional command line (`--shell` makes it a shell script); a
+/// leading `NAME=` names it (see `split_cli_name`).
 pub fn job_from_cli(cmdline: &str, shell: bool) -> Result<JobSpec, SpecError> {
+    if let Some((name, command)) = super::split_cli_name(cmdline) {
+        let mut job = job_from_command(command, shell)?;
+        job.name = name.to_string();
+        job.explicit_name = true;
+        return Ok(job);
+    }
+    job_from_command(cmdline, shell)
+}
+
+/// A job from a command line without a name: `FOO=1 cmd` stays a command.
+fn job_from_command(cmdline: &str, shell: bool) -> Result<JobSpec, SpecError> {
     if cmdline.trim().is_empty() {
         let what = if shell {
             "a shell script"

@@ -113,6 +113,10 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
             };
             app.notify(Level::Info, what);
         }
+        A::SortMenu => {
+            let menu = super::sort_menu::SortMenu::new(app.workers.sort, app.workers.tree);
+            app.overlay = Some(Overlay::Sort(menu));
+        }
         A::ReverseSort => {
             app.workers.reverse = !app.workers.reverse;
             app.workers.sync(snap);

@@ -34,6 +34,7 @@ pub enum Overlay {
         scroll: u16,
     },
     Signal(SignalMenu),
+    Sort(super::sort_menu::SortMenu),
     Launch(Box<LaunchDialog>),
     Confirm(Confirm),
     /// The result of `join all`.

@@ -92,6 +92,10 @@ fn render_cores(frame: &mut Frame, area: Rect, app: &App, system: &SystemSample)
     }
     let n = system.cores.len();
     let rows = area.height as usize;
+    if n > 0 && rows >= 2 * n {
+        tall_cores(frame, area, app, system);
+        return;
+    }
     let columns = n.div_ceil(rows).max(1);
     let col_width = area.width / columns as u16;
     if col_width < 6 {
@@ -120,6 +124,49 @@ fn render_cores(frame: &mut Frame, area: Rect, app: &App, system: &SystemSample)
 }
 
 /// `label ████▌    42% ▂▃▅▇` in one line: bar, percentage and history.
+/// Few cores and room to spare (a 2-core machine on a tall terminal): each core
+/// gets a band, its meter on top and its history as a tall chart below, instead
+/// of two lines over an empty panel.
+fn tall_cores(frame: &mut Frame, area: Rect, app: &App, system: &SystemSample) {
+    let n = system.cores.len();
+    let band = area.height / n as u16;
+    let label_width = (n - 1).to_string().len() as u16;
+    for (i, &pct) in system.cores.iter().enumerate() {
+        let y = area.y + i as u16 * band;
+        let top = Rect {
+            y,
+            height: 1,
+            width: area.width.saturating_sub(2),
+            ..area
+        };
+        let t = &app.theme;
+        let bar_w = (top.width as usize).saturating_sub(label_width as usize + 6);
+        let mut spans = vec![Span::styled(
+            format!("{i:>w$} ", w = label_width as usize),
+            t.dim(),
+        )];
+        spans.extend(bar(pct, bar_w, t));
+        spans.push(Span::styled(
+            format!("{:>5}", format!("{pct:.0}%")),
+            t.load(pct),
+        ));
+        frame.render_widget(Paragraph::new(Line::from(spans)), top);
+        let chart = Rect {
+            x: area.x + label_width + 1,
+            y: y + 1,
+            width: area.width.saturating_sub(label_width + 3),
+            height: band - 1,
+        };
+        let history: Vec<f32> = app
+            .history
+            .cores
+            .get(i)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default();
+        sparkline(frame, chart, &history, app.theme.sparkline());
+    }
+}
+
 fn meter(frame: &mut Frame, area: Rect, label: &str, pct: f32, history: &[f32], t: &Theme) {
     let width = area.width as usize;
     let label_w = label.chars().count() + 1;

@@ -147,7 +147,7 @@ pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputS
     } else {
         logs::render(frame, a.logs, app, snapshot, store);
     }
-    footer::render(frame, a.footer, app);
+    footer::render(frame, a.footer, app, snapshot);
     let theme = &app.theme;
     match &app.overlay {
         None => {}
@@ -155,6 +155,7 @@ pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputS
             help::render(frame, screen, *scroll, theme, app.map.is_some())
         }
         Some(Overlay::Signal(menu)) => menu.render(frame, screen, theme),
+        Some(Overlay::Sort(menu)) => menu.render(frame, screen, theme),
         Some(Overlay::Launch(dialog)) => dialog.render(frame, screen, theme),
         Some(Overlay::Confirm(confirm)) => confirm.render(frame, screen, theme),
         Some(Overlay::Summary) => summary::render(frame, screen, app, snapshot),

@@ -72,7 +72,11 @@ pub fn apply(app: &mut App, event: Event) {
             app.notify(Level::Info, format!("{signal} sent to {to}{worker}"));
         }
         EventKind::Task(record) if record.exit_code != Some(0) => {
-            app.notify(Level::Error, task_failed(&record));
+            let text = task_failed(&record);
+            if let Some(map) = &mut app.map {
+                map.failed(text.clone());
+            }
+            app.notify(Level::Error, text);
         }
         EventKind::Halted {
             rule,

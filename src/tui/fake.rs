@@ -37,6 +37,7 @@ pub fn worker(id: u32, name: &str, state: WorkerState) -> WorkerView {
         kill_at: None,
         stuck: false,
         unkillable: false,
+        stopped: false,
         stats: WorkerStats::default(),
         last_line: String::new(),
     }
@@ -120,6 +121,7 @@ pub fn snapshot() -> Snapshot {
     workers.push(stopping);
     let mut killed = ended(9, "crawler#2", "crawler --depth 3", 97, -9);
     killed.last_line = "GET https://example.org/b".into();
+    killed.stopped = true;
     workers.push(killed);
     let mut tests = ended(10, "test-suite", "cargo test --workspace", 188, 101);
     tests.last_line = "test result: FAILED. 211 passed; 2 failed".into();
@@ -143,7 +145,8 @@ pub fn snapshot() -> Snapshot {
             depth: 5,
             running: 8,
             done: 1,
-            failed: 4,
+            failed: 2,
+            stopped: 1,
         },
         max_parallel: 8,
         queue_paused: false,
@@ -288,6 +291,7 @@ pub fn map_snapshot() -> Snapshot {
             running: 6,
             done: 5,
             failed: 1,
+            stopped: 0,
         },
         max_parallel: 6,
         queue_paused: false,
@@ -307,10 +311,12 @@ pub fn map_run() -> MapRun {
             running: 6,
             done: 38,
             failed: 2,
+            stopped: 0,
         },
         halted: None,
         ok: None,
         total_known: true,
+        failures: Vec::new(),
     }
 }
 

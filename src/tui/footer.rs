@@ -8,23 +8,31 @@ use ratatui::widgets::Paragraph;
 
 use super::app::{App, Overlay};
 use super::theme::Theme;
-use super::{confirm, keymap, launch_dialog, signal_menu};
+use super::{confirm, keymap, launch_dialog, signal_menu, sort_menu};
+use crate::engine::Snapshot;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+/// On an empty pool only what works without a worker is offered, so `n launch`
+/// always shows.
+pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     if area.is_empty() {
         return;
     }
     let t = &app.theme;
     let entries: Vec<(String, &str)> = match &app.overlay {
         Some(Overlay::Signal(_)) => owned(signal_menu::KEYS),
+        Some(Overlay::Sort(_)) => owned(sort_menu::KEYS),
         Some(Overlay::Launch(_)) => owned(launch_dialog::KEYS),
         Some(Overlay::Confirm(_)) => owned(confirm::KEYS),
         Some(Overlay::Help { .. }) => owned(&[("↑↓", "scroll"), ("Esc", "close")]),
         Some(Overlay::Summary) => owned(&[("Esc", "close"), ("q", "quit")]),
         None if app.editing() => owned(&[("Enter", "keep"), ("Esc", "clear"), ("←→", "move")]),
-        None => keymap::footer(&app.contexts(), |action| {
-            app.map.is_none() || action.off_in_map().is_none()
-        }),
+        None => {
+            let empty = snapshot.workers.is_empty();
+            keymap::footer(&app.contexts(), |action| {
+                (app.map.is_none() || action.off_in_map().is_none())
+                    && !(empty && action.needs_a_worker())
+            })
+        }
     };
     let pinned = if app.overlay.is_none() && !app.editing() {
         keymap::FOOTER_PINNED.min(entries.len())

@@ -116,10 +116,10 @@ pub fn exit_code(w: &WorkerView) -> String {
     }
 }
 
-/// The state word plus what else a person should notice: a stop countdown, a
-/// restart back-off, stuck, zombie children, a process SIGKILL could not end.
-/// Flags on a running worker replace the word `running`, which they imply; a
-/// worker that has ended carries none (its processes are gone).
+/// The state word: a stop countdown, a restart back-off, `timed out`, `stopped`.
+/// Markers about the processes (stuck, zombie children, unkillable) are not
+/// states: they go in their own column ([`flags`]), so a `Z` never reads as
+/// "this worker is a zombie".
 pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) -> String {
     if !w.state.is_active() {
         if let Some(at) = restart_at.filter(|&at| at > now) {
@@ -129,7 +129,31 @@ pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) ->
         if w.timed_out && w.state != WorkerState::Cancelled {
             return "timed out".into();
         }
+        if w.stopped {
+            return "stopped".into();
+        }
         return w.state.as_str().to_string();
+    }
+    let word = match w.kill_at {
+        Some(at) => {
+            let left = at.duration_since(now).unwrap_or_default();
+            format!("stopping {}", countdown(left))
+        }
+        None => w.state.as_str().to_string(),
+    };
+    if w.timed_out {
+        format!("{word} timed out")
+    } else {
+        word
+    }
+}
+
+/// Markers a person should notice on a live worker, for the FLAGS column:
+/// `unkillable`, `stuck`, `2 zombies`. A worker that has ended carries none
+/// (its processes are gone).
+pub fn flags(w: &WorkerView) -> String {
+    if !w.state.is_active() {
+        return String::new();
     }
     let mut flags = Vec::new();
     if w.unkillable {
@@ -138,21 +162,12 @@ pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) ->
     if w.stuck {
         flags.push("stuck".into());
     }
-    if w.stats.zombies > 0 {
-        flags.push(format!("Z{}", w.stats.zombies));
+    match w.stats.zombies {
+        0 => {}
+        1 => flags.push("1 zombie".into()),
+        n => flags.push(format!("{n} zombies")),
     }
-    if w.timed_out {
-        flags.push("timed out".into());
-    }
-    let word = match w.kill_at {
-        Some(at) => {
-            let left = at.duration_since(now).unwrap_or_default();
-            Some(format!("stopping {}", countdown(left)))
-        }
-        None if w.state == WorkerState::Running && !flags.is_empty() => None,
-        None => Some(w.state.as_str().to_string()),
-    };
-    word.into_iter().chain(flags).collect::<Vec<_>>().join(" ")
+    flags.join(" ")
 }
 
 /// Whole seconds left, rounded up: `2s`.
@@ -242,7 +257,21 @@ mod tests {
         let exited = ended(WorkerState::Exited);
         assert_eq!(state(&exited, now, Some(at)), "restarting in 2s");
         assert_eq!(state(&exited, at, Some(at)), "exited", "back-off over");
-        assert_eq!(state(&ended(WorkerState::Running), now, None), "stuck Z1");
+        assert_eq!(flags(&ended(WorkerState::Exited)), "");
+        let mut stopped = ended(WorkerState::Signaled);
+        stopped.stopped = true;
+        assert_eq!(state(&stopped, now, None), "stopped");
+    }
+
+    #[test]
+    fn stuck_and_zombies_are_flags_beside_the_state() {
+        let now = crate::tui::fake::now();
+        let mut live = ended(WorkerState::Running);
+        assert_eq!(state(&live, now, None), "running");
+        assert_eq!(flags(&live), "stuck 1 zombie");
+        live.stuck = false;
+        live.stats.zombies = 3;
+        assert_eq!(flags(&live), "3 zombies");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         let ended = if app.map.is_some() {
             " run ended · q quits "
         } else {
-            " engine ended · q quits "
+            " all work has ended · q quits "
         };
         left.push(Span::styled(ended, t.banner()));
         left.push(Span::raw(" "));
@@ -57,6 +57,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     left.push(Span::styled(" · ", t.dim()));
     let failed_style = if q.failed > 0 { t.error() } else { t.text() };
     left.push(Span::styled(format!("{} failed", q.failed), failed_style));
+    if q.stopped > 0 {
+        left.push(Span::styled(" · ", t.dim()));
+        left.push(Span::raw(format!("{} stopped", q.stopped)));
+    }
     if let Some(rule) = app.map.as_ref().and_then(|m| m.halted.as_ref()) {
         left.push(Span::styled(format!(" · halted ({rule})"), t.error()));
     }

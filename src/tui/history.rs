@@ -53,7 +53,10 @@ impl History {
             push(&mut self.total, system.cpu);
         }
         push(&mut self.depth, queue.depth as u64);
-        push(&mut self.finished, (t, queue.done + queue.failed));
+        push(
+            &mut self.finished,
+            (t, queue.done + queue.failed + queue.stopped),
+        );
     }
 
     /// How many finished between one sample and the next, oldest first.

@@ -102,6 +102,15 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
                 return actions::send(app, vec![command]);
             }
         },
+        Overlay::Sort(mut menu) => match menu.handle(key) {
+            Reply::Stay => app.overlay = Some(Overlay::Sort(menu)),
+            Reply::Close => {}
+            Reply::Submit(sort) => {
+                app.workers.sort = sort;
+                app.workers.reverse = false;
+                app.workers.sync(snap);
+            }
+        },
         Overlay::Launch(mut dialog) => match dialog.handle(key) {
             Reply::Stay => app.overlay = Some(Overlay::Launch(dialog)),
             Reply::Close => {}

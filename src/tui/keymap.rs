@@ -34,6 +34,7 @@ pub enum Action {
     FewerParallel,
     PauseQueue,
     CycleSort,
+    SortMenu,
     ReverseSort,
     TreeFigures,
     SwitchFocus,
@@ -177,6 +178,8 @@ pub const BINDINGS: &[Binding] = &[
         A::ProcessTree,
         Some("close tree"),
     ),
+    bind(C::Global, &[code(KeyCode::F(3))], A::Search, None),
+    bind(C::Global, &[code(KeyCode::F(4))], A::Filter, None),
     bind(C::Global, &[ch(' ')], A::Mark, Some("mark")),
     bind(
         C::Global,
@@ -197,6 +200,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(C::Global, &[ch('-')], A::FewerParallel, None),
     bind(C::Global, &[ch('P')], A::PauseQueue, None),
     bind(C::Global, &[ch('s')], A::CycleSort, Some("sort")),
+    bind(C::Global, &[code(KeyCode::F(6))], A::SortMenu, None),
     bind(C::Global, &[ch('S')], A::ReverseSort, None),
     bind(C::Global, &[ch('c')], A::TreeFigures, None),
     bind(
@@ -289,7 +293,8 @@ impl Action {
                 let (p, r) = (Command::PauseQueue.desc(), Command::ResumeQueue.desc());
                 return format!("{p} / {r}").into();
             }
-            A::CycleSort => "sort: launch, name, CPU, memory, runtime, state",
+            A::CycleSort => "sort: CPU, memory, runtime, launch order (short cycle)",
+            A::SortMenu => "sort menu: pick any column (launch, name, state, CPU, memory, time)",
             A::ReverseSort => "reverse the sort order",
             A::TreeFigures => "CPU% and MEM: whole process tree (⊕, default) / own process",
             A::SwitchFocus => "focus: workers table / logs",
@@ -322,6 +327,23 @@ impl Action {
             A::Quit => "quit (asks first, then stops every worker)",
         };
         text.into()
+    }
+
+    /// The action works on a worker (or its log), so it does nothing on an empty
+    /// pool; the footer leaves it out there.
+    pub fn needs_a_worker(self) -> bool {
+        !matches!(
+            self,
+            A::Launch
+                | A::MoreParallel
+                | A::FewerParallel
+                | A::PauseQueue
+                | A::SwitchFocus
+                | A::Mouse
+                | A::Help
+                | A::Suspend
+                | A::Quit
+        )
     }
 
     /// Why the action is off in map mode, if it is: there the work is the tasks

@@ -44,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     } else {
         ("run", "fail")
     };
-    let counts = Line::from(vec![
+    let mut counts = Line::from(vec![
         Span::styled("depth ", t.dim()),
         Span::styled(q.depth.to_string(), t.bold()),
         Span::styled(format!("  {run} "), t.dim()),
@@ -60,8 +60,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             if q.failed > 0 { t.error() } else { t.text() },
         ),
     ]);
+    if q.stopped > 0 {
+        counts.push_span(Span::styled("  stopped ", t.dim()));
+        counts.push_span(Span::raw(q.stopped.to_string()));
+    }
     put(frame, inner, &mut y, counts);
-    let finished = q.done + q.failed;
+    let finished = q.done + q.failed + q.stopped;
     let total = finished + q.running + q.depth;
     let ratio = if total > 0 {
         finished as f64 / total as f64

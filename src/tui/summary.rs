@@ -1,4 +1,4 @@
-//! The `join all` summary: how every worker ended, and the ones that did not exit 0.
+//! The `join all` summary: how every worker ended, and the ones that failed.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 use super::app::App;
 use super::draw::{dialog, hint_line};
 use super::format;
-use crate::engine::{Snapshot, WorkerState};
+use crate::engine::{Snapshot, WorkerState, WorkerView};
 
 /// Failures listed by name; the rest are counted.
 const LIST: usize = 8;
@@ -16,32 +16,35 @@ const LIST: usize = 8;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
     let t = &app.theme;
     let workers = &snapshot.workers;
-    let count = |s: WorkerState| workers.iter().filter(|w| w.state == s).count();
-    let ok = workers
+    // The header's words and counts: done (exited 0), failed (on its own), stopped
+    // (by a person), cancelled (never ran).
+    let q = &snapshot.queue;
+    let cancelled = workers
         .iter()
-        .filter(|w| w.state == WorkerState::Exited && w.code == Some(0))
+        .filter(|w| w.state == WorkerState::Cancelled)
         .count();
-    let bad: Vec<_> = workers
-        .iter()
-        .filter(|w| w.state.is_finished() && w.state != WorkerState::Cancelled && w.code != Some(0))
-        .collect();
+    let bad: Vec<_> = workers.iter().filter(|w| failed(w)).collect();
     let mut lines = vec![
         Line::default(),
         Line::from(vec![
             Span::styled(format!("  {} workers   ", workers.len()), t.bold()),
-            Span::styled(format!("{ok} exited 0"), t.good()),
-            Span::raw(format!(
-                " · {} failed · {} signaled · {} cancelled",
-                count(WorkerState::Failed) + count(WorkerState::Exited) - ok,
-                count(WorkerState::Signaled),
-                count(WorkerState::Cancelled)
-            )),
+            Span::styled(format!("{} done", q.done), t.good()),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} failed", q.failed),
+                if q.failed > 0 { t.error() } else { t.text() },
+            ),
+            Span::raw(format!(" · {} stopped · {cancelled} cancelled", q.stopped)),
         ]),
         Line::default(),
     ];
     let verdict = match app.lifecycle.joined_all {
-        Some(true) => Span::styled("  ✓ every worker exited 0", t.good()),
-        _ => Span::styled("  ✗ not every worker exited 0", t.error()),
+        Some(true) if q.stopped > 0 => Span::styled(
+            "  ✓ no worker failed (the stopped ones were stopped by you)",
+            t.good(),
+        ),
+        Some(true) => Span::styled("  ✓ no worker failed", t.good()),
+        _ => Span::styled("  ✗ some workers failed:", t.error()),
     };
     lines.push(Line::from(verdict));
     for w in bad.iter().take(LIST) {
@@ -68,4 +71,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         t,
     );
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Ended on its own without success: what the exit status counts as a failure.
+fn failed(w: &WorkerView) -> bool {
+    w.state.is_finished() && w.state != WorkerState::Cancelled && !w.stopped && w.code != Some(0)
 }

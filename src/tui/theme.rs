@@ -34,6 +34,9 @@ impl Theme {
 
     /// A worker's state cell and row accent.
     pub fn state(&self, w: &WorkerView) -> Style {
+        if w.stopped && !w.state.is_active() {
+            return self.pick(Style::new().fg(MUTED), Style::new());
+        }
         let plain = match w.state {
             WorkerState::Queued
             | WorkerState::Waiting

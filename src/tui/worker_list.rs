@@ -19,14 +19,14 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// `s`: the short cycle through the sorts used most, as in htop (CPU, memory,
+    /// time, back to launch order); F6 picks any other.
     pub fn next(self) -> Self {
         match self {
-            SortKey::Launch => SortKey::Name,
-            SortKey::Name => SortKey::Cpu,
+            SortKey::Launch | SortKey::Name | SortKey::State => SortKey::Cpu,
             SortKey::Cpu => SortKey::Memory,
             SortKey::Memory => SortKey::Runtime,
-            SortKey::Runtime => SortKey::State,
-            SortKey::State => SortKey::Launch,
+            SortKey::Runtime => SortKey::Launch,
         }
     }
 
@@ -38,6 +38,19 @@ impl SortKey {
             SortKey::Cpu | SortKey::Memory if tree => format!("{base}⊕"),
             _ => base.to_string(),
         }
+    }
+
+    /// Which way the rows go, in words, so the border says what the table shows:
+    /// `name A→Z`, `cpu⊕ highest first`.
+    pub fn direction(self, reverse: bool) -> &'static str {
+        let (forward, backward) = match self {
+            SortKey::Launch => ("oldest first", "newest first"),
+            SortKey::Name => ("A→Z", "Z→A"),
+            SortKey::Cpu | SortKey::Memory => ("highest first", "lowest first"),
+            SortKey::Runtime => ("longest first", "shortest first"),
+            SortKey::State => ("running first", "ended first"),
+        };
+        if reverse { backward } else { forward }
     }
 
     fn base_label(self) -> &'static str {

@@ -22,6 +22,8 @@ enum Kind {
     Name,
     Pid,
     State,
+    /// Markers beside the state: stuck, zombie children, unkillable.
+    Flags,
     Cpu,
     Mem,
     Time,
@@ -43,6 +45,7 @@ impl Column {
             Kind::Name => "NAME",
             Kind::Pid => "PID",
             Kind::State => "STATE",
+            Kind::Flags => "FLAGS",
             Kind::Cpu if tree => "CPU%⊕",
             Kind::Cpu => "CPU%",
             Kind::Mem if tree => "MEM⊕",
@@ -67,6 +70,8 @@ struct Needs {
     name: u16,
     pid: u16,
     state: u16,
+    /// 0 when no visible worker has a marker: the column is left out.
+    flags: u16,
     exit: u16,
 }
 
@@ -90,12 +95,16 @@ fn columns(width: u16, needs: Needs) -> (Vec<Column>, Option<u16>) {
     ];
     let used = |cols: &[Column]| cols.iter().map(|c| c.width + 1).sum::<u16>();
     // Optional columns by importance, each kept only if it fits.
-    let mut optional = vec![
+    let mut optional = Vec::new();
+    if needs.flags > 0 {
+        optional.push(c(Kind::Flags, needs.flags.clamp(5, 20)));
+    }
+    optional.extend([
         c(Kind::Cpu, 5),
         c(Kind::Mem, 6),
         c(Kind::Exit, needs.exit.clamp(4, 13)),
         c(Kind::Time, 7),
-    ];
+    ]);
     if width >= 100 {
         optional.push(c(Kind::Restarts, 3));
     }
@@ -145,9 +154,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         ));
     }
     let mut block = panel(title("Workers", focused, t, extra), focused, t);
-    let arrow = if list.reverse { "↑" } else { "↓" };
     let sort = Line::from(Span::styled(
-        format!(" sort: {}{arrow} ", list.sort.label(list.tree)),
+        format!(
+            " sort: {} {} ",
+            list.sort.label(list.tree),
+            list.sort.direction(list.reverse)
+        ),
         t.dim(),
     ));
     block = block.title(sort.alignment(Alignment::Right));
@@ -202,6 +214,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         name: widest(&|w| w.name.chars().count()),
         pid: widest(&|w| w.pid.map_or(0, |p| p.to_string().len())),
         state: widest(&|w| format::state(w, app.now, app.restart_at(w)).chars().count()),
+        flags: widest(&|w| format::flags(w).chars().count()),
         exit: widest(&|w| format::exit_code(w).chars().count()),
     };
     let (cols, last) = columns(inner.width, needs);
@@ -272,6 +285,7 @@ fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a>
                 format::state(w, app.now, app.restart_at(w)),
                 state_style,
             )),
+            Kind::Flags => Cell::from(Span::styled(format::flags(w), t.warn())),
             Kind::Cpu => right(format::cpu(w, tree)),
             Kind::Mem => right(format::mem(w, tree)),
             Kind::Time => right(if w.started.is_none() && w.runtime.is_zero() {
@@ -315,6 +329,7 @@ mod tests {
         name: 10,
         pid: 7,
         state: 9,
+        flags: 0,
         exit: 10,
     };
 
@@ -335,5 +350,12 @@ mod tests {
         );
         let (cols, last) = columns(120, NEEDS);
         assert!(kinds(&cols).contains(&Kind::Restarts) && last.is_some());
+        assert!(
+            !kinds(&cols).contains(&Kind::Flags),
+            "no markers, no column"
+        );
+        let flagged = Needs { flags: 9, ..NEEDS };
+        let (cols, _) = columns(120, flagged);
+        assert_eq!(kinds(&cols)[3..5], [Kind::State, Kind::Flags]);
     }
 }

@@ -148,6 +148,7 @@ impl Supervisor {
         let scope = if group { Scope::Tree } else { Scope::Leader };
         self.effects.push(Effect::Signal { id, signal, scope });
         let Some(w) = self.worker_mut(id) else { return };
+        w.note_user_signal(signal);
         // SIGSTOP/SIGCONT change what the table shows; the kernel confirms nothing
         // to us (no WUNTRACED), so the state follows the request.
         match signal {

@@ -16,6 +16,8 @@ pub enum Bucket {
     Waiting,
     DoneOk,
     DoneFailed,
+    /// Ended because a person stopped it.
+    DoneStopped,
     Cancelled,
 }
 
@@ -27,6 +29,8 @@ impl Bucket {
             Bucket::Waiting
         } else if w.succeeded() {
             Bucket::DoneOk
+        } else if w.stopped {
+            Bucket::DoneStopped
         } else if w.state == WorkerState::Cancelled {
             Bucket::Cancelled
         } else {
@@ -41,6 +45,7 @@ pub struct Counts {
     pub waiting: usize,
     pub ok: usize,
     pub failed: usize,
+    pub stopped: usize,
 }
 
 impl Counts {
@@ -50,6 +55,7 @@ impl Counts {
             Bucket::Waiting => Some(&mut self.waiting),
             Bucket::DoneOk => Some(&mut self.ok),
             Bucket::DoneFailed => Some(&mut self.failed),
+            Bucket::DoneStopped => Some(&mut self.stopped),
             Bucket::Cancelled => None,
         }
     }
@@ -115,7 +121,76 @@ impl Supervisor {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
+    use crate::engine::command::Command;
+    use crate::engine::supervisor::{ExitStatus, Input, Policy};
+    use crate::spec::{JobSpec, Program};
+
+    /// Three running workers `w#1..#3`.
+    fn three(now: Instant) -> Supervisor {
+        let mut s = Supervisor::new(Policy {
+            max_parallel: 3,
+            ..Policy::default()
+        });
+        let mut j = JobSpec::new("w", Program::Argv(vec!["sleep".into(), "9".into()]));
+        j.count = 3;
+        s.handle(Input::Command(Command::Launch(Box::new(j))), now);
+        for id in 0..3 {
+            let (id, pid) = (WorkerId(id), 1000 + id);
+            s.handle(Input::Spawned { id, pid }, now);
+        }
+        s
+    }
+
+    fn exit(s: &mut Supervisor, id: u32, status: ExitStatus, now: Instant) {
+        let id = WorkerId(id);
+        s.handle(
+            Input::Exited {
+                id,
+                status,
+                at: now,
+            },
+            now,
+        );
+    }
+
+    #[test]
+    fn workers_a_person_stopped_are_stopped_not_failed() {
+        let now = Instant::now();
+        let mut s = three(now);
+        s.handle(Input::Command(Command::Terminate(vec![WorkerId(0)])), now);
+        exit(&mut s, 0, ExitStatus::Signal(libc::SIGTERM), now);
+        let usr1 = Command::Signal {
+            workers: vec![WorkerId(1)],
+            signal: libc::SIGUSR1,
+            group: true,
+        };
+        s.handle(Input::Command(usr1), now);
+        exit(&mut s, 1, ExitStatus::Signal(libc::SIGUSR1), now);
+        s.handle(Input::Command(Command::StopAll), now);
+        exit(&mut s, 2, ExitStatus::Code(143), now);
+        let q = s.queue_stats();
+        assert_eq!((q.done, q.failed, q.stopped), (0, 0, 3));
+        assert!(s.all_ok(), "stopping workers on purpose is not a failure");
+        let (ok, summary) = s.summary(now);
+        assert!(ok && summary.iter().all(|w| w.stopped));
+    }
+
+    #[test]
+    fn a_worker_that_dies_on_its_own_still_fails() {
+        let now = Instant::now();
+        let mut s = three(now);
+        s.handle(Input::Command(Command::Terminate(vec![WorkerId(0)])), now);
+        exit(&mut s, 0, ExitStatus::Signal(libc::SIGTERM), now);
+        // A signal nobody asked proctor to send (the OOM killer, say).
+        exit(&mut s, 1, ExitStatus::Signal(libc::SIGKILL), now);
+        exit(&mut s, 2, ExitStatus::Code(0), now);
+        let q = s.queue_stats();
+        assert_eq!((q.done, q.failed, q.stopped), (1, 1, 1));
+        assert!(!s.all_ok());
+    }
 
     #[test]
     fn cancelled_workers_count_nowhere() {

@@ -38,6 +38,7 @@ impl Supervisor {
         w.code = Some(code);
         w.signal = signal;
         w.ended = Some(now);
+        w.stopped = w.stop_was_wanted(signal);
         let reason = w.stop.map(|s| s.reason);
         // A kill timer still armed will clear any descendants the leader left behind,
         // so `stop` stays set until then; only the display countdown ends here.

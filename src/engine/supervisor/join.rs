@@ -49,7 +49,7 @@ impl Supervisor {
                         worker: Some(w.name.clone()),
                         code: w.code,
                         signal: w.signal.map(signal_name),
-                        ok: w.succeeded(),
+                        ok: w.counts_as_ok(),
                     },
                     _ => continue,
                 },

@@ -13,6 +13,7 @@ pub struct Retired {
     /// Counted as `queue_stats` counts them.
     pub done: usize,
     pub failed: usize,
+    pub stopped: usize,
     /// Every retired worker counted as ok (see `Worker::counts_as_ok`).
     pub ok: bool,
     /// Workers in the order they finished, oldest first (may hold stale ids).
@@ -24,6 +25,7 @@ impl Default for Retired {
         Retired {
             done: 0,
             failed: 0,
+            stopped: 0,
             ok: true,
             finished: VecDeque::new(),
         }
@@ -63,6 +65,8 @@ impl Supervisor {
                 self.counts.remove(super::counts::Bucket::of(&w));
                 if w.succeeded() {
                     self.retired.done += 1;
+                } else if w.stopped {
+                    self.retired.stopped += 1;
                 } else if w.state != WorkerState::Cancelled {
                     self.retired.failed += 1;
                 }

@@ -66,7 +66,10 @@ impl Supervisor {
             w.zombies.clone_from(&tree.zombies);
 
             let threshold = w.job.stuck_cpu_pct.unwrap_or(self.policy.stuck_cpu_pct);
-            let after = w.job.stuck_after.unwrap_or(self.policy.stuck_after);
+            // Off unless the job or the command line asks: an idle server is not stuck.
+            let Some(after) = w.job.stuck_after.or(self.policy.stuck_after) else {
+                continue;
+            };
             // A paused worker is idle on purpose; a stopping one is about to go.
             if f64::from(tree.tree_cpu) >= threshold
                 || w.stop.is_some()
@@ -102,5 +105,60 @@ impl Supervisor {
             self.emit(EventKind::Sample { system, workers });
         }
         self.system = Some(sample.system);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::command::{Command, WorkerId};
+    use crate::engine::event::EventKind;
+    use crate::engine::supervisor::{Effect, Input, Policy};
+    use crate::spec::{JobSpec, Program};
+
+    /// Two idle workers, one with `stuck_after`, sampled an hour apart.
+    fn stuck_names(policy: Policy) -> Vec<String> {
+        let t0 = Instant::now();
+        let mut s = Supervisor::new(Policy {
+            max_parallel: 2,
+            ..policy
+        });
+        let mut asked = JobSpec::new("asked", Program::Argv(vec!["sleep".into()]));
+        asked.stuck_after = Some(Duration::from_secs(30));
+        let quiet = JobSpec::new("quiet", Program::Argv(vec!["sleep".into()]));
+        let mut stuck = Vec::new();
+        for (id, job) in [asked, quiet].into_iter().enumerate() {
+            s.handle(Input::Command(Command::Launch(Box::new(job))), t0);
+            let (id, pid) = (WorkerId(id as u32), 100 + id as u32);
+            s.handle(Input::Spawned { id, pid }, t0);
+        }
+        let idle = |root| TreeSample {
+            root,
+            state: 'S',
+            ..TreeSample::default()
+        };
+        let sample = Sample {
+            trees: vec![idle(100), idle(101)],
+            ..Sample::default()
+        };
+        let later = t0 + Duration::from_secs(3600);
+        for fx in s.handle(Input::Sample(Box::new(sample)), later) {
+            if let Effect::Emit(EventKind::Stuck { worker, .. }) = fx {
+                stuck.push(worker);
+            }
+        }
+        stuck
+    }
+
+    #[test]
+    fn stuck_detection_is_off_unless_a_job_or_the_command_line_asks() {
+        assert_eq!(stuck_names(Policy::default()), ["asked"]);
+        let on = Policy {
+            stuck_after: Some(Duration::from_secs(60)),
+            ..Policy::default()
+        };
+        assert_eq!(stuck_names(on), ["asked", "quiet"]);
     }
 }

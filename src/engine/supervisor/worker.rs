@@ -60,6 +60,11 @@ pub struct Worker {
     pub last_line: String,
     /// Readiness, health and why it was skipped.
     pub deps: super::deps::DepState,
+    /// Signals sent on a person's request this run (bit N-1 for signal N): a death
+    /// by one of them is a stop, not a failure.
+    pub user_signals: u64,
+    /// Ended because a person (or a front end's stop-all) stopped it: not a failure.
+    pub stopped: bool,
 }
 
 impl Worker {
@@ -89,6 +94,8 @@ impl Worker {
             zombies: Vec::new(),
             last_line: String::new(),
             deps: super::deps::DepState::default(),
+            user_signals: 0,
+            stopped: false,
         }
     }
 
@@ -112,6 +119,29 @@ impl Worker {
         self.stats = WorkerStats::default();
         self.zombies.clear();
         self.deps.new_run();
+        self.user_signals = 0;
+        self.stopped = false;
+    }
+
+    /// Notes a signal sent on a person's request.
+    pub fn note_user_signal(&mut self, signal: i32) {
+        if (1..=64).contains(&signal) {
+            self.user_signals |= 1 << (signal - 1);
+        }
+    }
+
+    /// Whether an exit ended a stop that a person asked for (terminate, kill, stop
+    /// all, or a signal from the menu that killed it), rather than a failure.
+    pub fn stop_was_wanted(&self, signal: Option<i32>) -> bool {
+        if self.timed_out || self.stuck_terminated {
+            return false;
+        }
+        let asked = self
+            .stop
+            .is_some_and(|s| matches!(s.reason, StopReason::User | StopReason::Shutdown));
+        let by_user_signal = signal
+            .is_some_and(|s| (1..=64).contains(&s) && self.user_signals & (1 << (s - 1)) != 0);
+        asked || by_user_signal
     }
 
     pub fn runtime(&self, now: Instant) -> Duration {
@@ -131,9 +161,10 @@ impl Worker {
         self.state == WorkerState::Exited && self.code == Some(0)
     }
 
-    /// Does not spoil `ok`: exited 0, or cancelled before it ever ran.
+    /// Does not spoil `ok`: exited 0, stopped by a person, or cancelled before it
+    /// ever ran.
     pub fn counts_as_ok(&self) -> bool {
-        self.succeeded() || self.state == WorkerState::Cancelled && self.run == 0
+        self.succeeded() || self.stopped || self.state == WorkerState::Cancelled && self.run == 0
     }
 
     pub fn view(&self, now: Instant) -> WorkerView {
@@ -152,6 +183,7 @@ impl Worker {
             kill_at: self.stop.filter(|s| !s.killed).map(|s| s.kill_at_wall),
             stuck: self.stuck,
             unkillable: self.unkillable,
+            stopped: self.stopped,
             stats: self.stats.clone(),
             last_line: self.last_line.clone(),
         }
@@ -166,6 +198,7 @@ impl Worker {
             runtime_s: round_ms(self.runtime(now)),
             restarts: self.restarts,
             timed_out: self.timed_out,
+            stopped: self.stopped,
             error: self.error.clone(),
         }
     }

@@ -135,6 +135,7 @@ impl Driver {
             running: engine.running,
             done: self.counts.succeeded as usize,
             failed: self.counts.failed as usize,
+            stopped: 0, // tasks a person stopped count as failed tasks
         }
     }
 }

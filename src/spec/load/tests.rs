@@ -87,7 +87,7 @@ fn other_values_of_each_field() {
         panic!("four jobs expected")
     };
     assert_eq!(a.program, Program::Shell("echo hi | wc -c".into()));
-    assert_eq!(a.name, "sh");
+    assert_eq!(a.name, "echo");
     assert_eq!(a.restart, RestartPolicy::Always);
     assert_eq!(a.stop_signal, libc::SIGINT);
     assert_eq!(a.stdin, StdinSpec::Null);
@@ -128,7 +128,7 @@ fn derived_names_are_made_unique_and_leave_explicit_ones_alone() {
         {"shell": "false"}
     ]}"#);
     let names: Vec<&str> = w.jobs.iter().map(|j| j.name.as_str()).collect();
-    assert_eq!(names, ["sleep", "sleep-3", "sleep-2", "sh", "sh-2"]);
+    assert_eq!(names, ["sleep", "sleep-3", "sleep-2", "true", "false"]);
     let w = ok(r#"{"jobs": [{"cmd": ["/opt/my tool#2"]}, {"cmd": ["./"]}]}"#);
     assert_eq!(w.jobs[0].name, "my_tool_2");
     assert_eq!(w.jobs[1].name, "job");
@@ -181,8 +181,13 @@ fn cli_jobs() {
     assert_eq!(j.name, "python3");
     assert_eq!(j.program.argv(), ["python3", "-c", "print(1); print(2)"]);
     let j = job_from_cli("echo $HOME; ls *", true).unwrap();
-    assert_eq!(j.name, "sh");
+    assert_eq!(j.name, "echo");
     assert_eq!(j.program, Program::Shell("echo $HOME; ls *".into()));
+    let j = job_from_cli("web=python3 -m http.server", false).unwrap();
+    assert_eq!((j.name.as_str(), j.explicit_name), ("web", true));
+    assert_eq!(j.program.argv(), ["python3", "-m", "http.server"]);
+    let j = job_from_cli("env FOO=bar printenv FOO", false).unwrap();
+    assert_eq!(j.name, "env");
     let j = job_from_cli("echo a ; rm -rf x", false).unwrap();
     assert_eq!(j.program.argv(), ["echo", "a", ";", "rm", "-rf", "x"]);
     for (line, shell) in [("", false), ("  ", false), ("", true), (" \t", true)] {
