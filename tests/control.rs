@@ -100,7 +100,11 @@ fn bad_lines_unknown_names_and_taken_names_are_answered_and_the_stream_goes_on()
             .unwrap_or_else(|| panic!("{name} did not exit: {stdout}"));
         assert_eq!(exit["code"], -9, "{name} was killed by the last line");
     }
-    assert_eq!(status.code(), Some(1), "killed workers fail the run");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "workers killed on request are stopped, not failed"
+    );
     // Unknown names are answered at once, not after a wait each.
     assert!(
         elapsed < Duration::from_secs(UNKNOWN as u64 / 2),

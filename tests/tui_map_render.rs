@@ -74,9 +74,10 @@ fn map_screen_after_a_halt() {
 #[test]
 fn map_help_lists_the_keys_that_are_off() {
     let s = scene();
-    let mut app = app_for(&s, 160, 48);
+    // Tall enough for the whole help (it grew with the process tree and F-keys).
+    let mut app = app_for(&s, 200, 90);
     app.overlay = Some(Overlay::Help { scroll: 0 });
-    let shown = screen(&s, &app, 160, 48);
+    let shown = screen(&s, &app, 200, 90);
     assert!(shown.contains("Off in map mode"), "{shown}");
     assert!(shown.contains("launches no jobs"), "{shown}");
 }
