@@ -226,7 +226,13 @@ fn launch_kill_join_and_quit_in_a_real_terminal() {
         s.lines()
             .any(|l| l.contains("sleep") && l.contains("running"))
     });
-    let workers = pids_with_env(&marker);
+    // "running" shows from the spawn on; the marked environment from the exec.
+    let start = Instant::now();
+    let mut workers = pids_with_env(&marker);
+    while workers.is_empty() && start.elapsed() < TIMEOUT {
+        std::thread::sleep(Duration::from_millis(20));
+        workers = pids_with_env(&marker);
+    }
     assert_eq!(workers.len(), 1, "one worker process: {workers:?}");
     assert!(
         process_parents().contains(&(workers[0], pid)),
