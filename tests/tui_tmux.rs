@@ -206,6 +206,16 @@ fn cpu_seconds(pid: u32) -> f64 {
     (fields[11] + fields[12]) as f64 / 100.0
 }
 
+/// Quits with workers still running (confirming the stop), then checks that
+/// nothing proctor started is left.
+fn quit_stopping_everything(tmux: &Tmux, marker: &str, pid: u32) {
+    tmux.keys(&["q"]);
+    tmux.wait_for("Terminate");
+    tmux.keys(&["y"]);
+    exit_status(tmux);
+    assert_all_gone(marker, pid);
+}
+
 fn marker(test: &str) -> String {
     format!("PROCTOR_E2E={test}-{}", std::process::id())
 }
@@ -507,11 +517,7 @@ fn quick_plus_presses_each_raise_max_parallel() {
     tmux.wait_for("6/6 running");
     tmux.keys(&["-", "-"]);
     tmux.wait_until("max parallel 4", |s| s.contains("/4 running"));
-    tmux.keys(&["q"]);
-    tmux.wait_for("Terminate them all");
-    tmux.keys(&["y"]);
-    exit_status(&tmux);
-    assert_all_gone(&marker, pid);
+    quit_stopping_everything(&tmux, &marker, pid);
 }
 
 #[test]
@@ -530,11 +536,7 @@ fn four_floods_at_start_still_show_a_live_table_that_takes_keys() {
     tmux.wait_until("a killed worker and three still running", |s| {
         s.contains("-9 SIGKILL") && s.contains("3/4 running")
     });
-    tmux.keys(&["q"]);
-    tmux.wait_for("Terminate them all");
-    tmux.keys(&["y"]);
-    exit_status(&tmux);
-    assert_all_gone(&marker, pid);
+    quit_stopping_everything(&tmux, &marker, pid);
 }
 
 #[test]
@@ -562,11 +564,7 @@ fn pids_show_whole_at_40_columns() {
     tmux.wait_until("every worker's whole PID at 40 columns", |s| {
         s.lines().all(|l| l.chars().count() <= 40) && workers.iter().all(|&p| whole(s, p))
     });
-    tmux.keys(&["q"]);
-    tmux.wait_for("Terminate");
-    tmux.keys(&["y"]);
-    exit_status(&tmux);
-    assert_all_gone(&marker, pid);
+    quit_stopping_everything(&tmux, &marker, pid);
 }
 
 #[test]
@@ -723,9 +721,5 @@ fn the_process_tree_signals_one_child_and_spares_the_rest() {
     tmux.keys(&["Escape"]);
     tmux.wait_until("the logs are back", |s| !s.contains("Process tree"));
 
-    tmux.keys(&["q"]);
-    tmux.wait_for("Terminate");
-    tmux.keys(&["y"]);
-    exit_status(&tmux);
-    assert_all_gone(&marker, pid);
+    quit_stopping_everything(&tmux, &marker, pid);
 }
