@@ -28,15 +28,7 @@ fn panel(
 }
 
 fn text(buffer: &Buffer) -> String {
-    let w = buffer.area.width as usize;
-    let mut out = String::new();
-    for row in buffer.content().chunks(w) {
-        for cell in row {
-            out.push_str(cell.symbol());
-        }
-        out.push('\n');
-    }
-    out
+    fake::text(buffer)
 }
 
 /// A store where the selected worker (id 0) wrote `lines`, then `pending` without

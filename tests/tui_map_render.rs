@@ -40,15 +40,7 @@ fn screen(scene: &Scene, app: &App, w: u16, h: u16) -> String {
 }
 
 fn text(buffer: &Buffer) -> String {
-    let w = buffer.area.width as usize;
-    let mut out = String::new();
-    for row in buffer.content().chunks(w) {
-        for cell in row {
-            out.push_str(cell.symbol());
-        }
-        out.push('\n');
-    }
-    out
+    fake::text(buffer)
 }
 
 #[test]

@@ -349,3 +349,16 @@ pub fn map_app(snapshot: &Snapshot, theme: Theme, screen: Rect) -> App {
     app.sync(snapshot, screen);
     app
 }
+
+/// A rendered buffer as text, one line per row (for tests that compare screens).
+pub fn text(buffer: &ratatui::buffer::Buffer) -> String {
+    let w = usize::from(buffer.area.width).max(1);
+    let mut out = String::new();
+    for row in buffer.content().chunks(w) {
+        for cell in row {
+            out.push_str(cell.symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
