@@ -116,9 +116,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             height: inner.bottom() - y,
             ..inner
         };
-        let label_w = 6u16.min(chart.width);
+        // The chart scales to its tallest bar: the label says what that is.
+        let depth = &app.history.depth;
+        let peak = depth.iter().copied().max().unwrap_or(0);
+        let label = format!("depth ≤{peak}");
+        let label_w = (label.chars().count() as u16 + 1).min(chart.width);
         frame.render_widget(
-            Paragraph::new(Span::styled("depth", t.dim())),
+            Paragraph::new(Span::styled(label, t.dim())),
             Rect {
                 width: label_w,
                 height: 1,
@@ -126,7 +130,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             },
         );
         let n = chart.width.saturating_sub(label_w) as usize;
-        let depth = &app.history.depth;
         let data: Vec<u64> = depth
             .iter()
             .skip(depth.len().saturating_sub(n))
@@ -137,6 +140,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             width: data.len() as u16,
             ..chart
         };
-        frame.render_widget(Sparkline::default().data(data).style(t.sparkline()), spark);
+        let chart = Sparkline::default().data(data).max(peak.max(1));
+        frame.render_widget(chart.style(t.sparkline()), spark);
     }
 }

@@ -155,20 +155,24 @@ fn state(app: &App, map: &MapRun, snapshot: &Snapshot) -> (&'static str, Style) 
 /// Tasks finished per second, newest on the right.
 fn chart(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let label_w = 7u16.min(area.width);
+    // The chart's top is the busiest sample: the label says what that is.
+    let rates = app.history.finished_per_sample();
+    let peak = rates.iter().copied().max().unwrap_or(0);
+    let text = format!("done/s ≤{peak}");
+    let label_w = (text.chars().count() as u16 + 1).min(area.width);
     let label = Rect {
         width: label_w,
         height: 1,
         ..area
     };
-    frame.render_widget(Paragraph::new(Span::styled("done/s", t.dim())), label);
+    frame.render_widget(Paragraph::new(Span::styled(text, t.dim())), label);
     let n = area.width.saturating_sub(label_w) as usize;
-    let rates = app.history.finished_per_sample();
     let data = rates[rates.len().saturating_sub(n)..].to_vec();
     let spark = Rect {
         x: area.right() - data.len() as u16,
         width: data.len() as u16,
         ..area
     };
-    frame.render_widget(Sparkline::default().data(data).style(t.sparkline()), spark);
+    let chart = Sparkline::default().data(data).max(peak.max(1));
+    frame.render_widget(chart.style(t.sparkline()), spark);
 }
