@@ -187,3 +187,37 @@ fn cycles_and_unknown_names_are_errors_with_positions() {
     );
     assert!(r.stderr.contains("did you mean 'db'"), "{}", r.stderr);
 }
+
+#[test]
+fn a_health_probe_that_fails_three_times_restarts_the_worker() {
+    // The probe passes while the marker file exists; removing it makes the worker
+    // unhealthy, and after three failures it is restarted (a second `spawned`).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("healthy");
+    std::fs::write(&marker, "").expect("marker");
+    let workload = format!(
+        r#"{{"jobs": [{{"name": "svc", "cmd": ["sleep", "300"],
+          "health": {{"exec": ["test", "-f", "{}"], "interval": "100ms",
+                      "failure_threshold": 3, "on_unhealthy": "restart"}}}}]}}"#,
+        marker.display()
+    );
+    let (_wdir, path) = temp_file("w.json", &workload);
+    let mut live = Live::start(&["-f", &path], false);
+    let first = live.wait_event("spawned", "svc")["pid"].clone();
+    std::fs::remove_file(&marker).expect("remove marker");
+    let unhealthy = live.wait_event("unhealthy", "svc");
+    assert_eq!(unhealthy["action"], "restart", "{unhealthy}");
+    assert!(
+        unhealthy["failures"].as_u64().unwrap_or(0) >= 3,
+        "{unhealthy}"
+    );
+    // Healthy again before the new run starts, so it stays up.
+    std::fs::write(&marker, "").expect("marker");
+    let second = live.next("the restarted run", |e| {
+        e["event"] == "spawned" && e["worker"] == "svc"
+    })["pid"]
+        .clone();
+    assert_ne!(first, second, "a new process");
+    terminate(&live);
+    live.finish();
+}

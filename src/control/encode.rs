@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::{Command, JoinTarget, WorkerId};
 use crate::signals::signal_name;
+use crate::spec::deps::{Instances, OnUnhealthy, Probe, ProbeCheck};
 use crate::spec::{JobSpec, OnStuck, Program, RestartPolicy, StdinSpec};
 
 /// The control line for `command`; `name_of` gives worker names for ids.
@@ -129,7 +130,54 @@ pub fn job_json(job: &JobSpec) -> Value {
     if job.on_stuck == OnStuck::Terminate {
         j.insert("on_stuck".into(), json!("terminate"));
     }
+    if !job.depends_on.is_empty() {
+        let deps: Map<String, Value> = job
+            .depends_on
+            .iter()
+            .map(|d| {
+                let instances = match d.instances {
+                    Instances::All => "all",
+                    Instances::Any => "any",
+                };
+                let spec = json!({"condition": d.condition.as_str(), "instances": instances});
+                (d.job.clone(), spec)
+            })
+            .collect();
+        j.insert("depends_on".into(), Value::Object(deps));
+    }
+    if let Some(ready) = &job.ready {
+        let mut probe = probe_json(ready);
+        probe.insert("deadline".into(), json!(ready.deadline.as_secs_f64()));
+        j.insert("ready".into(), Value::Object(probe));
+    }
+    if let Some(health) = &job.health {
+        let mut probe = probe_json(&health.probe);
+        probe.insert("failure_threshold".into(), json!(health.failure_threshold));
+        let action = match health.on_unhealthy {
+            OnUnhealthy::None => "none",
+            OnUnhealthy::Restart => "restart",
+            OnUnhealthy::Terminate => "terminate",
+        };
+        probe.insert("on_unhealthy".into(), json!(action));
+        j.insert("health".into(), Value::Object(probe));
+    }
     Value::Object(j)
+}
+
+/// A probe's check and timing (seconds), as the workload file writes them.
+fn probe_json(p: &Probe) -> Map<String, Value> {
+    let mut m = Map::new();
+    let check = match &p.check {
+        ProbeCheck::Exec(argv) => json!(argv),
+        ProbeCheck::Tcp(addr) => json!(addr),
+        ProbeCheck::Http(url) => json!(url),
+        ProbeCheck::Log(regex) => json!(regex),
+    };
+    m.insert(p.check.kind().into(), check);
+    m.insert("initial_delay".into(), json!(p.initial_delay.as_secs_f64()));
+    m.insert("interval".into(), json!(p.interval.as_secs_f64()));
+    m.insert("timeout".into(), json!(p.timeout.as_secs_f64()));
+    m
 }
 
 #[cfg(test)]
@@ -151,6 +199,17 @@ mod tests {
         job.env.insert("A".into(), "b c".into());
         job.timeout = Some(Duration::from_millis(1500));
         job.restart = RestartPolicy::OnFailure;
+        job.depends_on = vec![crate::spec::deps::Dependency {
+            job: "db".into(),
+            condition: crate::spec::deps::Condition::Ready,
+            instances: Instances::Any,
+        }];
+        job.ready = Some(Probe::ready(ProbeCheck::Tcp("127.0.0.1:5432".into())));
+        job.health = Some(crate::spec::deps::Health {
+            probe: Probe::health(ProbeCheck::Exec(vec!["true".into()])),
+            failure_threshold: 4,
+            on_unhealthy: OnUnhealthy::Restart,
+        });
         let commands = [
             Command::Launch(Box::new(job)),
             Command::Signal {
