@@ -346,11 +346,12 @@ fn print_item(request: &CtlRequest, item: &Value, as_json: bool) {
 fn print_status(s: &Value) {
     let q = &s["queue"];
     println!(
-        "{} running · {} queued · {} done · {} failed · max parallel {}{}",
+        "{} running · {} queued · {} done · {} failed · {} stopped · max parallel {}{}",
         q["running"],
         q["depth"],
         q["done"],
         q["failed"],
+        q["stopped"],
         q["max_parallel"],
         if q["paused"] == true {
             " · queue paused"

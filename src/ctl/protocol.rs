@@ -93,6 +93,7 @@ pub fn snapshot_json(s: &Snapshot) -> Value {
             "running": s.queue.running,
             "done": s.queue.done,
             "failed": s.queue.failed,
+            "stopped": s.queue.stopped,
             "max_parallel": s.max_parallel,
             "paused": s.queue_paused,
             "closed": s.queue_closed,
@@ -130,6 +131,31 @@ fn worker_json(w: &WorkerView) -> Value {
         "descendants": w.stats.descendants,
         "zombies": w.stats.zombies,
         "last_line": w.last_line,
+        "procs": w.stats.procs.iter().map(proc_json).collect::<Vec<_>>(),
+    })
+}
+
+/// One process of a worker's tree (the UI's process tree view).
+fn proc_json(p: &crate::sample::ProcSample) -> Value {
+    json!({
+        "pid": p.pid, "ppid": p.ppid, "start": p.start, "state": p.state.to_string(),
+        "cpu": p.cpu, "rss": p.rss, "command": p.command, "depth": p.depth,
+    })
+}
+
+fn proc_from_json(v: &Value) -> Option<crate::sample::ProcSample> {
+    Some(crate::sample::ProcSample {
+        pid: v["pid"].as_u64()? as u32,
+        ppid: v["ppid"].as_u64().unwrap_or(0) as u32,
+        start: v["start"].as_u64()?,
+        state: v["state"]
+            .as_str()
+            .and_then(|s| s.chars().next())
+            .unwrap_or('?'),
+        cpu: v["cpu"].as_f64().unwrap_or(0.0) as f32,
+        rss: v["rss"].as_u64().unwrap_or(0),
+        command: v["command"].as_str().unwrap_or_default().to_string(),
+        depth: v["depth"].as_u64().unwrap_or(1) as u16,
     })
 }
 
@@ -213,8 +239,11 @@ fn worker_from_json(w: &Value) -> Option<WorkerView> {
             tree_rss: int("tree_rss"),
             descendants: int("descendants") as u32,
             zombies: int("zombies") as u32,
-            // The process tree is not sent over the socket (yet).
-            procs: Default::default(),
+            procs: w["procs"]
+                .as_array()
+                .map(|a| a.iter().filter_map(proc_from_json).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into(),
         },
         last_line: text("last_line").unwrap_or_default(),
     })
@@ -246,4 +275,35 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
         "pid": std::process::id(),
         "capabilities": CAPABILITIES,
     }}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What an attached UI rebuilds is what the instance had: every worker with its
+    /// figures and process tree, the queue and the machine.
+    #[test]
+    fn a_snapshot_survives_the_socket() {
+        let snapshot = crate::tui::fake::snapshot();
+        let text = serde_json::to_string(&snapshot_json(&snapshot)).expect("JSON");
+        let back = snapshot_from_json(&serde_json::from_str(&text).expect("parse"));
+        assert_eq!(back.workers.len(), snapshot.workers.len());
+        for (a, b) in snapshot.workers.iter().zip(&back.workers) {
+            assert_eq!(
+                (a.id, &a.name, a.state, a.pid, a.code, a.stopped),
+                (b.id, &b.name, b.state, b.pid, b.code, b.stopped)
+            );
+            assert_eq!(a.stats.procs.len(), b.stats.procs.len(), "{}", a.name);
+            for (p, q) in a.stats.procs.iter().zip(b.stats.procs.iter()) {
+                assert_eq!(
+                    (p.pid, p.start, p.state, &p.command),
+                    (q.pid, q.start, q.state, &q.command)
+                );
+            }
+        }
+        assert_eq!(back.queue, snapshot.queue);
+        assert_eq!(back.max_parallel, snapshot.max_parallel);
+        assert_eq!(back.system, snapshot.system);
+    }
 }
