@@ -136,19 +136,7 @@ fn numeric_flags_out_of_range_are_refused_as_in_the_workload_file() {
         "{text}"
     );
     // Map mode shares the flags.
-    let text = stderr(&refused(
-        &[
-            "map",
-            "--timeout",
-            "9000h",
-            "--",
-            "touch",
-            &c.marker().to_string_lossy(),
-            ":::",
-            "a",
-        ],
-        &c.marker(),
-    ));
+    let text = refused_in_map(&c, &["--timeout", "9000h"]);
     assert!(text.contains("at most"), "{text}");
 }
 
@@ -173,19 +161,7 @@ fn bad_control_and_log_dir_paths_are_refused_before_anything_starts() {
         assert!(text.contains(needle), "{flags:?}: {text}");
         assert!(text.contains(flags[1]), "{flags:?} names the path: {text}");
     }
-    let text = stderr(&refused(
-        &[
-            "map",
-            "--log-dir",
-            &missing,
-            "--",
-            "touch",
-            &c.marker().to_string_lossy(),
-            ":::",
-            "a",
-        ],
-        &c.marker(),
-    ));
+    let text = refused_in_map(&c, &["--log-dir", &missing]);
     assert!(text.contains("--log-dir"), "{text}");
 }
 
@@ -207,4 +183,15 @@ fn a_job_name_too_long_for_its_log_file_is_refused() {
         std::fs::read_dir(&logs).unwrap().next().is_none(),
         "a log was created"
     );
+}
+
+/// Map mode refuses `flags` before its task (which would create the marker) runs;
+/// returns what it said.
+fn refused_in_map(c: &Case, flags: &[&str]) -> String {
+    let marker = c.marker();
+    let touch = marker.to_string_lossy();
+    let mut args = vec!["map"];
+    args.extend_from_slice(flags);
+    args.extend(["--", "touch", &touch, ":::", "a"]);
+    stderr(&refused(&args, &marker))
 }

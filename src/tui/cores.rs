@@ -113,12 +113,7 @@ fn render_cores(frame: &mut Frame, area: Rect, app: &App, system: &SystemSample)
             height: 1,
         };
         let label = format!("{i:>label_width$}");
-        let history: Vec<f32> = app
-            .history
-            .cores
-            .get(i)
-            .map(|h| h.iter().copied().collect())
-            .unwrap_or_default();
+        let history = core_history(app, i);
         meter(frame, cell, &label, pct, &history, &app.theme);
     }
 }
@@ -157,14 +152,18 @@ fn tall_cores(frame: &mut Frame, area: Rect, app: &App, system: &SystemSample) {
             width: area.width.saturating_sub(label_width + 3),
             height: band - 1,
         };
-        let history: Vec<f32> = app
-            .history
-            .cores
-            .get(i)
-            .map(|h| h.iter().copied().collect())
-            .unwrap_or_default();
+        let history = core_history(app, i);
         sparkline(frame, chart, &history, app.theme.sparkline());
     }
+}
+
+/// Core `i`'s load history, oldest first.
+fn core_history(app: &App, i: usize) -> Vec<f32> {
+    app.history
+        .cores
+        .get(i)
+        .map(|h| h.iter().copied().collect())
+        .unwrap_or_default()
 }
 
 fn meter(frame: &mut Frame, area: Rect, label: &str, pct: f32, history: &[f32], t: &Theme) {
