@@ -63,6 +63,9 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     },
     /// Print the man page (roff): `proctor man | man -l -`.
     Man,
+    /// Print the JSON Schema of the workload file (for editors: name it in a
+    /// workload's "$schema").
+    Schema,
     /// Open the terminal UI on a running proctor (headless or not); quitting
     /// detaches and leaves its work running.
     Attach {
@@ -87,6 +90,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub shell: bool,
 
+    /// No terminal UI: JSON Lines events on stdout (as --headless).
+    #[arg(long, conflicts_with = "plain")]
+    pub json: bool,
+
+    /// No terminal UI: each worker's lines prefixed with its name (its stdout on
+    /// stdout, its stderr on stderr), lifecycle lines and the summary on stderr.
+    /// The default when stdout is not a terminal.
+    #[arg(long, conflicts_with = "headless")]
+    pub plain: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -99,8 +112,8 @@ pub struct CommonArgs {
     #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
     pub max_parallel: Option<usize>,
 
-    /// No terminal UI: JSON Lines events on stdout (the default when stdout is not a
-    /// terminal, except in map mode, which then prints the tasks' output; see --json).
+    /// No terminal UI: JSON Lines events on stdout (when stdout is not a terminal,
+    /// proctor prints plain output unless this or --json is given).
     #[arg(long)]
     pub headless: bool,
 

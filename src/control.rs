@@ -41,6 +41,10 @@ struct Request {
     n: Option<usize>,
     #[serde(default)]
     job: Option<serde_json::Value>,
+    #[serde(default)]
+    pid: Option<u32>,
+    #[serde(default)]
+    start: Option<u64>,
 }
 
 /// Stands for the workers a `Command::Named` is resolved to.
@@ -74,22 +78,46 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
             command: Box::new(command),
         })
     };
+    if (req.pid.is_some() || req.start.is_some()) && req.cmd != "signal_descendant" {
+        return Err(format!(
+            "'{}' takes no \"pid\": workers are named by \"worker\" (only \
+             'signal_descendant' takes a pid, of a process inside a worker's tree)",
+            req.cmd
+        ));
+    }
     let none = Vec::new;
+    let signal = || -> Result<i32, String> {
+        let text = match &req.signal {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(format!(
+                    "'{}' needs \"signal\": a name such as \"USR1\" or a number",
+                    req.cmd
+                ));
+            }
+        };
+        parse_signal(&text)
+    };
     let cmd = match req.cmd.as_str() {
-        "signal" => {
-            let text = match &req.signal {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Number(n)) => n.to_string(),
-                _ => {
-                    return Err(
-                        "'signal' needs \"signal\": a name such as \"USR1\" or a number".into(),
-                    );
-                }
-            };
-            named(Command::Signal {
-                workers: none(),
-                signal: parse_signal(&text)?,
-                group: req.group,
+        "signal" => named(Command::Signal {
+            workers: none(),
+            signal: signal()?,
+            group: req.group,
+        })?,
+        "signal_descendant" => {
+            if names()?.len() != 1 {
+                return Err("'signal_descendant' takes one \"worker\", not a list".into());
+            }
+            let pid = req
+                .pid
+                .filter(|p| *p > 0)
+                .ok_or("'signal_descendant' needs \"pid\": a process id from `status`")?;
+            named(Command::SignalDescendant {
+                worker: PLACEHOLDER,
+                pid,
+                start: req.start,
+                signal: signal()?,
             })?
         }
         "terminate" => named(Command::Terminate(none()))?,

@@ -1,5 +1,8 @@
-//! The headless front end: every engine event as one JSON line on stdout, and
-//! optionally commands read as JSON lines from `--control`.
+//! The headless front ends: every engine event as one JSON line on stdout
+//! (`--json`, `--headless`), or plain prefixed lines for people (`plain`); both
+//! optionally read commands as JSON lines from `--control`.
+
+mod plain;
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
@@ -8,11 +11,21 @@ use tokio::sync::mpsc;
 
 use crate::engine::{Command, EngineHandle, Event, EventReceiver, Outcome};
 
+/// What the headless front end prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Every event as one JSON line.
+    Json,
+    /// Worker lines prefixed with their names; lifecycle lines on stderr.
+    Plain,
+}
+
 /// Prints events until the engine ends; returns how it ended.
 /// `control` is an opened `--control` stream (see `open_control`).
 pub fn run(
     mut engine: EngineHandle,
     control: Option<Box<dyn BufRead + Send>>,
+    format: Format,
 ) -> std::io::Result<Outcome> {
     if let Some(reader) = control {
         let commands = engine.commands.clone();
@@ -20,7 +33,11 @@ pub fn run(
             .name("proctor-control".into())
             .spawn(move || read_control(reader, &commands))?;
     }
-    if !print_events(&mut engine.events) {
+    let printed = match format {
+        Format::Json => print_events(&mut engine.events),
+        Format::Plain => plain::print_events(&mut engine.events),
+    };
+    if !printed {
         // The reader of our stdout is gone (e.g. `| head`): stop the work rather
         // than run on unobserved, but keep draining events until the engine ends.
         let _ = engine.commands.send(Command::StopAll);

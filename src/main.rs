@@ -49,6 +49,18 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut command, "proctor", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
+        Some(Sub::Schema) => {
+            use std::io::Write;
+            let text = proctor::spec::schema::pretty();
+            return match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("proctor: cannot write the schema: {e}");
+                    ExitCode::from(EXIT_INTERNAL)
+                }
+            };
+        }
         Some(Sub::Man) => {
             let command = <Cli as clap::CommandFactory>::command();
             let mut out = std::io::stdout().lock();
@@ -97,7 +109,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let headless = common.headless || !std::io::stdout().is_terminal();
+    let json = common.headless || cli.run.json;
+    let plain = cli.run.plain || (!json && !std::io::stdout().is_terminal());
+    let headless = json || plain;
     let detached = proctor::ctl::detach::is_detached();
     if plan.jobs.is_empty() && headless && common.control.is_none() && !detached {
         eprintln!(
@@ -151,7 +165,12 @@ fn main() -> ExitCode {
         }
     };
     let result = if headless {
-        headless::run(engine, control)
+        let format = if json {
+            headless::Format::Json
+        } else {
+            headless::Format::Plain
+        };
+        headless::run(engine, control, format)
     } else {
         tui::run(engine)
     };

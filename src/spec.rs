@@ -13,9 +13,10 @@ pub mod deps;
 mod load;
 mod names;
 mod procfile;
+pub mod schema;
 mod words;
 
-pub use load::{SpecError, job_from_cli, load_file, parse_launch, parse_workload};
+pub use load::{SpecError, accepted_fields, job_from_cli, load_file, parse_launch, parse_workload};
 pub use names::split_cli_name;
 pub use words::split_words;
 

@@ -554,3 +554,54 @@ fn no_instance_exits_3_and_join_waits_for_the_worker() {
     assert!(Path::new(socket).ends_with("default.sock"), "{socket}");
     p.stop();
 }
+
+#[test]
+fn one_process_of_a_tree_is_signalled_and_strangers_never_are() {
+    let p = Instance::start(&[
+        "--interval",
+        "200ms",
+        "--shell",
+        "tree=sleep 300 & wait $!; echo \"child ended $?\"",
+    ]);
+    let spawned = p.event(|e| e["event"] == "spawned" && e["worker"] == "tree");
+    // The sampler lists the worker's processes in `status`; wait for the child.
+    let deadline = Instant::now() + PATIENCE;
+    let child = loop {
+        let status = p.ctl_json(&["status"]);
+        let procs = status["workers"][0]["procs"].clone();
+        let found = procs.as_array().and_then(|procs| {
+            procs
+                .iter()
+                .find(|q| q["pid"] != spawned["pid"] && q["command"].to_string().contains("sleep"))
+                .cloned()
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no sleep in the tree: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let pid = child["pid"].to_string();
+    let start = child["start"].to_string();
+    // A stale start time (another process that once had this pid) is refused.
+    let stale = (child["start"].as_u64().expect("start") + 1).to_string();
+    let out = p.ctl(&["signal-descendant", "KILL", "tree", &pid, "--start", &stale]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // So is a process outside the tree: the instance itself.
+    let own = p.child.id().to_string();
+    let out = p.ctl(&["signal-descendant", "KILL", "tree", &own]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not (any more) a process"),
+        "{out:?}"
+    );
+    // The right pid and start time: only that process gets the signal.
+    let out = p.ctl(&["signal-descendant", "TERM", "tree", &pid, "--start", &start]);
+    assert!(out.status.success(), "{out:?}");
+    let line =
+        p.event(|e| e["event"] == "output" && e["worker"] == "tree" && e["stream"] == "stdout");
+    assert_eq!(line["line"], "child ended 143", "the sleep died of SIGTERM");
+    let exited = p.event(|e| e["event"] == "exited" && e["worker"] == "tree");
+    assert_eq!(exited["code"], 0, "the worker itself was not signalled");
+    p.stop();
+}

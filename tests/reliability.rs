@@ -187,7 +187,11 @@ fn commands_address_workers_by_name_never_by_pid() {
         "{:?}",
         run.of("error")
     );
-    assert!(run.stderr.contains("unknown field `pid`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("'kill' takes no \"pid\""),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         run.exit_of("sleep")["code"],
         -15,

@@ -8,10 +8,14 @@ use proctor::engine::command::WORDS;
 #[test]
 fn every_word_parses_to_the_command_of_that_name() {
     for word in WORDS {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "cmd": word.name, "worker": "a", "signal": "USR1", "n": 2,
             "job": {"cmd": ["true"]},
         });
+        // Only the command that names a process of a tree takes a pid.
+        if word.name == "signal_descendant" {
+            line["pid"] = 42.into();
+        }
         let command = parse_line(&line.to_string())
             .unwrap_or_else(|e| panic!("'{}' does not parse: {e}", word.name));
         assert_eq!(command.word(), word.name);

@@ -54,8 +54,19 @@ pub fn to_line(
         Command::StopAll => json!({"cmd": "stop_all"}),
         Command::ReapZombies(id) => many("reap_zombies", &[*id])?,
         Command::TerminateZombieParents(id) => many("terminate_zombie_parents", &[*id])?,
-        Command::SignalDescendant { .. } => {
-            return Err("signals to one process of a tree are for the local UI only".into());
+        Command::SignalDescendant {
+            worker,
+            pid,
+            start,
+            signal,
+        } => {
+            let mut line = many("signal_descendant", &[*worker])?;
+            line["pid"] = json!(pid);
+            line["signal"] = json!(signal);
+            if let Some(start) = start {
+                line["start"] = json!(start);
+            }
+            line
         }
         Command::Named { names, command } => {
             let mut line = to_line(command, &|_| Some(String::new()))?;
@@ -238,6 +249,18 @@ mod tests {
             Command::StopAll,
             Command::ReapZombies(WorkerId(2)),
             Command::TerminateZombieParents(WorkerId(2)),
+            Command::SignalDescendant {
+                worker: WorkerId(3),
+                pid: 4321,
+                start: Some(99),
+                signal: libc::SIGHUP,
+            },
+            Command::SignalDescendant {
+                worker: WorkerId(3),
+                pid: 4321,
+                start: None,
+                signal: libc::SIGTERM,
+            },
         ];
         for command in commands {
             let line = to_line(&command, &name_of).expect("encodes");

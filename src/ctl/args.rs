@@ -75,6 +75,16 @@ pub enum CtlRequest {
         #[arg(long)]
         group: bool,
     },
+    /// Send a signal to one process of a worker's tree (a pid from `status --json`).
+    SignalDescendant {
+        signal: String,
+        worker: String,
+        pid: u32,
+        /// The process's start time as `status --json` gives it, so that a pid
+        /// reused by another process is never signalled.
+        #[arg(long)]
+        start: Option<u64>,
+    },
     /// Stop signal, then SIGKILL after the grace period.
     Terminate {
         #[arg(required = true)]

@@ -243,6 +243,13 @@ fn request_of(request: &CtlRequest) -> Result<Value, CtlError> {
             workers,
             group,
         } => json!({"id": 1, "cmd": "signal", "signal": signal, "worker": workers, "group": group}),
+        CtlRequest::SignalDescendant {
+            signal,
+            worker,
+            pid,
+            start,
+        } => json!({"id": 1, "cmd": "signal_descendant", "signal": signal,
+                    "worker": worker, "pid": pid, "start": start}),
         CtlRequest::Terminate { workers } => many("terminate", workers),
         CtlRequest::Kill { workers } => many("kill", workers),
         CtlRequest::Pause { workers } => many("pause", workers),

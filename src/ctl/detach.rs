@@ -58,7 +58,11 @@ pub fn detach(requested: Option<&str>, subcommand: Option<&str>) -> Result<Strin
     args.retain(|a| a != "--detach");
     let skip = usize::from(subcommand.is_some());
     let mut ours: Vec<std::ffi::OsString> = args.drain(..skip).collect();
-    ours.push("--headless".into());
+    // JSON Lines in the output file, unless the user chose a format themselves
+    // (`--headless` beside `--plain` would be refused as a conflict).
+    if !args.iter().any(|a| a == "--plain" || a == "--json") {
+        ours.push("--headless".into());
+    }
     if requested.is_none() {
         ours.push("--name".into());
         ours.push(name.clone().into());

@@ -41,6 +41,11 @@ pub const WORDS: &[Word] = &[
         desc: "send a signal",
     },
     Word {
+        name: "signal_descendant",
+        fields: "`worker` (one), `pid` (a process of its tree), `signal`, `start` (optional: the process's start time from `status`, so a recycled pid is never hit)",
+        desc: "send a signal to one process of a worker's tree",
+    },
+    Word {
         name: "terminate",
         fields: "`worker`",
         desc: "terminate (stop signal, then KILL after grace)",
@@ -156,12 +161,12 @@ pub enum Command {
         names: Vec<String>,
         command: Box<Command>,
     },
-    /// `signal` to one descendant of `worker`, named by pid and start time; the
-    /// engine sends it only if that very process is still in the worker's tree.
+    /// `signal` to one descendant of `worker`, named by pid and start time (when
+    /// known); the engine sends it only if that very process is in the worker's tree.
     SignalDescendant {
         worker: WorkerId,
         pid: u32,
-        start: u64,
+        start: Option<u64>,
         signal: i32,
     },
     /// Second step when nudging did not help: terminate the zombies' parents, so the
@@ -172,11 +177,6 @@ pub enum Command {
 impl Command {
     /// A short description for help screens and logs (from `WORDS`).
     pub fn desc(&self) -> &'static str {
-        // The one command only the terminal UI sends (it names a process by pid,
-        // checked by start time); it has no control line.
-        if let Command::SignalDescendant { .. } = self {
-            return "send a signal to one process of a worker's tree";
-        }
         let word = self.word();
         WORDS
             .iter()
@@ -232,6 +232,17 @@ impl Command {
                 timeout,
             },
             Command::ReapZombies(old) => Command::ReapZombies(first.unwrap_or(old)),
+            Command::SignalDescendant {
+                worker,
+                pid,
+                start,
+                signal,
+            } => Command::SignalDescendant {
+                worker: first.unwrap_or(worker),
+                pid,
+                start,
+                signal,
+            },
             Command::TerminateZombieParents(old) => {
                 Command::TerminateZombieParents(first.unwrap_or(old))
             }

@@ -277,7 +277,7 @@ impl Os {
 
     fn signal(&mut self, id: WorkerId, signal: i32, scope: Scope) {
         if let Scope::Descendant { pid, start } = scope {
-            self.signal_descendant(id, tree::Known { pid, start }, signal);
+            self.signal_descendant(id, pid, start, signal);
             return;
         }
         if scope == Scope::Tree {
@@ -313,7 +313,8 @@ impl Os {
     /// Signals one process of a worker's tree: only one the worker's tree holds now
     /// (or that was re-parented from it), checked by start time, so a recycled
     /// pid, or a process outside the tree, is never hit.
-    fn signal_descendant(&mut self, id: WorkerId, k: tree::Known, signal: i32) {
+    /// Without a start time, the process the tree holds under that pid now.
+    fn signal_descendant(&mut self, id: WorkerId, pid: u32, start: Option<u64>, signal: i32) {
         members::adopt_orphans(&self.pids, &mut self.workers, self.groups.as_ref());
         let Some(w) = self.workers.get_mut(&id) else {
             return;
@@ -322,8 +323,24 @@ impl Os {
             w.members.learn(tree::walk(w.pid));
         }
         w.members.refresh();
-        if w.members.known.contains(&k) {
-            tree::signal_known(k, signal);
+        let found = w
+            .members
+            .known
+            .iter()
+            .find(|k| k.pid == pid && start.is_none_or(|s| s == k.start))
+            .copied();
+        match found {
+            Some(k) => {
+                tree::signal_known(k, signal);
+            }
+            None => {
+                let message = format!(
+                    "pid {pid} is not (any more) a process of the worker whose pid is {}: \
+                     nothing was signalled; `proctor ctl status --json` lists its processes",
+                    w.pid
+                );
+                self.emit(EventKind::Error { message });
+            }
         }
     }
 

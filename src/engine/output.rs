@@ -231,6 +231,15 @@ pub fn neutralise(text: &str) -> String {
     escape(text)
 }
 
+/// `neutralise` without a copy when nothing needs escaping (the common case).
+pub fn neutral(text: &str) -> std::borrow::Cow<'_, str> {
+    if is_clean(text) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(escape(text))
+    }
+}
+
 /// `neutralise` for an owned line: a clean line (the common case) is returned as is,
 /// without a copy.
 pub fn neutralised(text: String) -> String {

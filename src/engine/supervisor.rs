@@ -128,7 +128,7 @@ pub enum Scope {
     /// The leader's process group plus every descendant found through /proc.
     Tree,
     /// One descendant, if (pid, start time) is still in the worker's tree.
-    Descendant { pid: u32, start: u64 },
+    Descendant { pid: u32, start: Option<u64> },
 }
 
 /// What the OS half must do.

@@ -13,7 +13,7 @@ use serde_json::error::Category;
 use super::bounds::{MAX_GRACE_MS, MAX_PARALLEL};
 use super::{JobSpec, Program, Workload};
 use job::{Jobs, field_names};
-use kinds::Whole;
+use kinds::{Whole, text};
 use value::{Expect, Visit, quote, unknown_field};
 
 mod deps;
@@ -307,7 +307,18 @@ struct WorkloadKind<'p> {
     plant: Option<&'p deps::Planted>,
 }
 
-const TOP_FIELDS: &[&str] = &["max_parallel", "stop_grace_ms", "jobs"];
+const TOP_FIELDS: &[&str] = &["max_parallel", "stop_grace_ms", "jobs", "$schema"];
+
+/// The field names the loader accepts (top level, job, ready probe, health probe),
+/// for the schema's coverage test.
+pub fn accepted_fields() -> [Vec<&'static str>; 4] {
+    [
+        TOP_FIELDS.to_vec(),
+        field_names(),
+        deps::ProbeKind { health: false }.fields(),
+        deps::ProbeKind { health: true }.fields(),
+    ]
+}
 
 impl<'de> Expect<'de> for WorkloadKind<'_> {
     type Value = Workload;
@@ -353,6 +364,11 @@ impl<'de> Expect<'de> for WorkloadKind<'_> {
                         hi: MAX_GRACE_MS,
                     };
                     stop_grace = Some(Duration::from_millis(map.next_value_seed(Visit(kind))?));
+                }
+                // For editors (see `proctor schema`); proctor itself ignores it.
+                "$schema" => {
+                    let what = text("the schema's address", |_: &str| Ok(()));
+                    map.next_value_seed(Visit(what))?;
                 }
                 _ => jobs = Some(map.next_value_seed(Visit(Jobs { plant: self.plant }))?),
             }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::output::neutralise;
+use crate::engine::output::neutral;
 use crate::engine::{WorkerState, WorkerView};
 use crate::signals::signal_name;
 
@@ -11,16 +11,7 @@ use crate::signals::signal_name;
 /// bidi overrides spelled out); borrowed when it already is. The engine neutralises
 /// output lines too: this is the second fence.
 pub fn safe(text: &str) -> Cow<'_, str> {
-    let risky = |c: char| {
-        c.is_control()
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    };
-    if text.chars().any(risky) {
-        Cow::Owned(neutralise(text))
-    } else {
-        Cow::Borrowed(text)
-    }
+    neutral(text)
 }
 
 /// Splits `text` at spaces into lines of at most `width` characters (a longer

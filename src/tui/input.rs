@@ -74,7 +74,7 @@ fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapsho
                     let command = Command::SignalDescendant {
                         worker,
                         pid,
-                        start,
+                        start: Some(start),
                         signal,
                     };
                     let sent = format!("{} sent to pid {pid}", signal_name(signal));

@@ -310,7 +310,7 @@ impl Action {
                 let desc = Command::SignalDescendant {
                     worker: WorkerId(0),
                     pid: 0,
-                    start: 0,
+                    start: None,
                     signal: 0,
                 }
                 .desc();

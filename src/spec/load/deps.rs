@@ -190,7 +190,7 @@ const CHECKS: &[&str] = &["exec", "tcp", "http", "log"];
 const TIMING: &[&str] = &["initial_delay", "interval", "timeout"];
 
 impl ProbeKind {
-    fn fields(&self) -> Vec<&'static str> {
+    pub(super) fn fields(&self) -> Vec<&'static str> {
         let extra: &[&str] = if self.health {
             &["failure_threshold", "on_unhealthy"]
         } else {
