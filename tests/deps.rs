@@ -221,3 +221,85 @@ fn a_health_probe_that_fails_three_times_restarts_the_worker() {
     terminate(&live);
     live.finish();
 }
+
+#[test]
+fn the_readiness_deadline_counts_from_after_the_initial_delay() {
+    // The first check comes at 3s, after a 2s deadline would have passed had it
+    // counted from the spawn; counted from the first check, the run is ready.
+    let (_dir, path) = temp_file(
+        "w.json",
+        r#"{"jobs": [
+        {"name": "db", "cmd": ["sleep", "30"],
+         "ready": {"exec": ["true"], "initial_delay": "3s", "deadline": "2s"}},
+        {"name": "app", "cmd": ["true"], "depends_on": {"db": "ready"}}
+    ]}"#,
+    );
+    let mut live = Live::start(&["-f", &path], false);
+    live.wait_event("exited", "app");
+    terminate(&live);
+    let r = live.finish();
+    assert!(r.of("ready_timeout").is_empty(), "{:#?}", r.events);
+    assert!(event(&r, "ready", "db")["after_s"].as_f64().unwrap_or(0.0) >= 3.0);
+    assert_eq!(r.exit_of("app")["code"], 0);
+}
+
+#[test]
+fn restarting_a_failed_dependency_by_hand_releases_what_it_skipped() {
+    // build fails until its marker exists; test (and report after it) are skipped,
+    // then a restart of build that succeeds runs them both.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("fixed");
+    let workload = format!(
+        r#"{{"jobs": [
+        {{"name": "build", "cmd": ["test", "-f", "{}"]}},
+        {{"name": "test", "cmd": ["true"], "depends_on": ["build"]}},
+        {{"name": "report", "cmd": ["true"], "depends_on": ["test"]}}
+    ]}}"#,
+        marker.display()
+    );
+    let (_wdir, path) = temp_file("w.json", &workload);
+    let mut live = Live::start(&["-f", &path], true);
+    live.wait_event("skipped", "report");
+    std::fs::write(&marker, "").expect("marker");
+    live.send(r#"{"cmd":"restart","worker":"build"}"#);
+    live.wait_event("exited", "report");
+    live.close();
+    let r = live.finish();
+    assert_eq!(r.code(), Some(0), "{:#?}", r.events);
+    let exits: Vec<_> = r.of("exited").iter().map(|e| e["worker"].clone()).collect();
+    assert_eq!(
+        exits,
+        ["build", "build", "test", "report"],
+        "{:#?}",
+        r.events
+    );
+    assert_eq!(r.exit_of("test")["code"], 0);
+    let waits = r
+        .of("waiting")
+        .into_iter()
+        .filter(|e| e["worker"] == "test");
+    assert_eq!(waits.count(), 2, "waited again after the restart");
+}
+
+#[test]
+fn a_log_health_probe_wants_a_heartbeat_every_interval() {
+    // The worker prints a heartbeat three times, then falls silent: three silent
+    // intervals make it unhealthy and it is terminated.
+    let (_dir, path) = temp_file(
+        "w.json",
+        r#"{"jobs": [{"name": "svc",
+          "shell": "for i in 1 2 3; do echo heartbeat $i; sleep 0.2; done; echo stuck; exec sleep 60",
+          "health": {"log": "^heartbeat \\d+$", "interval": "1s", "failure_threshold": 3,
+                     "on_unhealthy": "terminate"}}]}"#,
+    );
+    let r = run(&["-f", &path]);
+    let unhealthy = event(&r, "unhealthy", "svc");
+    assert_eq!(unhealthy["action"], "terminate", "{unhealthy}");
+    assert_eq!(unhealthy["failures"], 3, "{unhealthy}");
+    let detail = unhealthy["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("no line matched"), "{detail}");
+    assert_eq!(r.exit_of("svc")["signal"], "SIGTERM");
+    // One passing interval (the heartbeats), then three silent ones.
+    let after = t(unhealthy) - t(event(&r, "spawned", "svc"));
+    assert!(after >= 3.0, "unhealthy after {after}s");
+}
