@@ -137,7 +137,8 @@ fn dependents_are_stopped_before_what_they_depend_on() {
     let db_stop = t(event(&r, "stopping", "db"));
     assert!(app_stop >= web, "{:#?}", r.events);
     assert!(db_stop >= app, "{:#?}", r.events);
-    assert!(t(r.exit_of("db")) >= app);
+    // The `exited` events come in reverse dependency order.
+    assert!(web <= app && app <= t(r.exit_of("db")), "{:#?}", r.events);
 }
 
 #[test]
@@ -302,4 +303,28 @@ fn a_log_health_probe_wants_a_heartbeat_every_interval() {
     // One passing interval (the heartbeats), then three silent ones.
     let after = t(unhealthy) - t(event(&r, "spawned", "svc"));
     assert!(after >= 3.0, "unhealthy after {after}s");
+}
+
+#[test]
+fn a_tcp_probe_is_ready_once_the_port_accepts() {
+    // The server listens only after a second; its dependent starts after that.
+    let port = free_port();
+    let workload = format!(
+        r#"{{"jobs": [
+        {{"name": "db", "cmd": ["python3", "-c",
+          "import socket, time; time.sleep(1); s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"],
+          "ready": {{"tcp": "127.0.0.1:{port}", "interval": "100ms", "deadline": "50s"}}}},
+        {{"name": "app", "cmd": ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"],
+          "depends_on": {{"db": "ready"}}}}
+    ]}}"#
+    );
+    let (_dir, path) = temp_file("w.json", &workload);
+    let mut live = Live::start(&["-f", &path], false);
+    live.wait_event("exited", "app");
+    terminate(&live);
+    let r = live.finish();
+    let ready = event(&r, "ready", "db");
+    assert!(ready["after_s"].as_f64().unwrap_or(0.0) >= 1.0, "{ready}");
+    assert!(t(event(&r, "spawned", "app")) >= t(ready));
+    assert_eq!(r.exit_of("app")["code"], 0, "the port really accepted");
 }
