@@ -57,6 +57,15 @@ fn main() -> std::io::Result<()> {
         app.sync(&snapshot, screen);
         write(&dir, name, &app, &snapshot, &store)?;
     }
+    // Dependencies: a pipeline with its dependency view open over it.
+    let snapshot = fake::deps::snapshot();
+    let store = fake::store(&snapshot);
+    let screen = Rect::new(0, 0, 120, 32);
+    let mut app = fake::app(&snapshot, Theme { color: true }, screen);
+    app.workers.selected = Some(WorkerId(4));
+    app.sync(&snapshot, screen);
+    app.overlay = Some(Overlay::Deps { scroll: 0 });
+    write(&dir, "dependencies", &app, &snapshot, &store)?;
     // Map mode: a map run over photos.
     let snapshot = fake::map_snapshot();
     let store = fake::store(&snapshot);

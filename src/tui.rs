@@ -9,6 +9,7 @@ pub mod actions;
 pub mod app;
 pub mod confirm;
 pub mod cores;
+pub mod deps_view;
 pub mod draw;
 mod event_loop;
 pub mod events;

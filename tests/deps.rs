@@ -137,7 +137,8 @@ fn dependents_are_stopped_before_what_they_depend_on() {
     let db_stop = t(event(&r, "stopping", "db"));
     assert!(app_stop >= web, "{:#?}", r.events);
     assert!(db_stop >= app, "{:#?}", r.events);
-    assert!(t(r.exit_of("db")) >= app);
+    // The `exited` events come in reverse dependency order.
+    assert!(web <= app && app <= t(r.exit_of("db")), "{:#?}", r.events);
 }
 
 #[test]
@@ -220,4 +221,110 @@ fn a_health_probe_that_fails_three_times_restarts_the_worker() {
     assert_ne!(first, second, "a new process");
     terminate(&live);
     live.finish();
+}
+
+#[test]
+fn the_readiness_deadline_counts_from_after_the_initial_delay() {
+    // The first check comes at 3s, after a 2s deadline would have passed had it
+    // counted from the spawn; counted from the first check, the run is ready.
+    let (_dir, path) = temp_file(
+        "w.json",
+        r#"{"jobs": [
+        {"name": "db", "cmd": ["sleep", "30"],
+         "ready": {"exec": ["true"], "initial_delay": "3s", "deadline": "2s"}},
+        {"name": "app", "cmd": ["true"], "depends_on": {"db": "ready"}}
+    ]}"#,
+    );
+    let mut live = Live::start(&["-f", &path], false);
+    live.wait_event("exited", "app");
+    terminate(&live);
+    let r = live.finish();
+    assert!(r.of("ready_timeout").is_empty(), "{:#?}", r.events);
+    assert!(event(&r, "ready", "db")["after_s"].as_f64().unwrap_or(0.0) >= 3.0);
+    assert_eq!(r.exit_of("app")["code"], 0);
+}
+
+#[test]
+fn restarting_a_failed_dependency_by_hand_releases_what_it_skipped() {
+    // build fails until its marker exists; test (and report after it) are skipped,
+    // then a restart of build that succeeds runs them both.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("fixed");
+    let workload = format!(
+        r#"{{"jobs": [
+        {{"name": "build", "cmd": ["test", "-f", "{}"]}},
+        {{"name": "test", "cmd": ["true"], "depends_on": ["build"]}},
+        {{"name": "report", "cmd": ["true"], "depends_on": ["test"]}}
+    ]}}"#,
+        marker.display()
+    );
+    let (_wdir, path) = temp_file("w.json", &workload);
+    let mut live = Live::start(&["-f", &path], true);
+    live.wait_event("skipped", "report");
+    std::fs::write(&marker, "").expect("marker");
+    live.send(r#"{"cmd":"restart","worker":"build"}"#);
+    live.wait_event("exited", "report");
+    live.close();
+    let r = live.finish();
+    assert_eq!(r.code(), Some(0), "{:#?}", r.events);
+    let exits: Vec<_> = r.of("exited").iter().map(|e| e["worker"].clone()).collect();
+    assert_eq!(
+        exits,
+        ["build", "build", "test", "report"],
+        "{:#?}",
+        r.events
+    );
+    assert_eq!(r.exit_of("test")["code"], 0);
+    let waits = r
+        .of("waiting")
+        .into_iter()
+        .filter(|e| e["worker"] == "test");
+    assert_eq!(waits.count(), 2, "waited again after the restart");
+}
+
+#[test]
+fn a_log_health_probe_wants_a_heartbeat_every_interval() {
+    // The worker prints a heartbeat three times, then falls silent: three silent
+    // intervals make it unhealthy and it is terminated.
+    let (_dir, path) = temp_file(
+        "w.json",
+        r#"{"jobs": [{"name": "svc",
+          "shell": "for i in 1 2 3; do echo heartbeat $i; sleep 0.2; done; echo stuck; exec sleep 60",
+          "health": {"log": "^heartbeat \\d+$", "interval": "1s", "failure_threshold": 3,
+                     "on_unhealthy": "terminate"}}]}"#,
+    );
+    let r = run(&["-f", &path]);
+    let unhealthy = event(&r, "unhealthy", "svc");
+    assert_eq!(unhealthy["action"], "terminate", "{unhealthy}");
+    assert_eq!(unhealthy["failures"], 3, "{unhealthy}");
+    let detail = unhealthy["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("no line matched"), "{detail}");
+    assert_eq!(r.exit_of("svc")["signal"], "SIGTERM");
+    // One passing interval (the heartbeats), then three silent ones.
+    let after = t(unhealthy) - t(event(&r, "spawned", "svc"));
+    assert!(after >= 3.0, "unhealthy after {after}s");
+}
+
+#[test]
+fn a_tcp_probe_is_ready_once_the_port_accepts() {
+    // The server listens only after a second; its dependent starts after that.
+    let port = free_port();
+    let workload = format!(
+        r#"{{"jobs": [
+        {{"name": "db", "cmd": ["python3", "-c",
+          "import socket, time; time.sleep(1); s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"],
+          "ready": {{"tcp": "127.0.0.1:{port}", "interval": "100ms", "deadline": "50s"}}}},
+        {{"name": "app", "cmd": ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)"],
+          "depends_on": {{"db": "ready"}}}}
+    ]}}"#
+    );
+    let (_dir, path) = temp_file("w.json", &workload);
+    let mut live = Live::start(&["-f", &path], false);
+    live.wait_event("exited", "app");
+    terminate(&live);
+    let r = live.finish();
+    let ready = event(&r, "ready", "db");
+    assert!(ready["after_s"].as_f64().unwrap_or(0.0) >= 1.0, "{ready}");
+    assert!(t(event(&r, "spawned", "app")) >= t(ready));
+    assert_eq!(r.exit_of("app")["code"], 0, "the port really accepted");
 }

@@ -513,3 +513,63 @@ fn a_few_cores_on_a_tall_panel_get_a_chart_each() {
     assert!(rows[2..6].iter().any(|r| chart(r)), "{panel}");
     assert!(rows[6].trim_start_matches('│').starts_with("1 "), "{panel}");
 }
+
+fn deps_scene() -> Scene {
+    let snapshot = fake::deps::snapshot();
+    let store = fake::store(&snapshot);
+    Scene { snapshot, store }
+}
+
+/// The state column says `ready`, `unhealthy`, `waiting`, `skipped`; a waiting
+/// worker's log says what it waits for, a skipped one's why; `D` lists the jobs in
+/// start order with their edges, conditions and states.
+#[test]
+fn dependency_states_notices_and_view() {
+    let s = deps_scene();
+    let mut app = app_for(&s, 80, 24);
+    app.workers.selected = Some(WorkerId(4));
+    app.sync(&s.snapshot, Rect::new(0, 0, 80, 24));
+    let shown = screen(&s, &app, 80, 24);
+    insta::assert_snapshot!("deps_waiting_80x24", shown);
+    assert!(
+        shown.contains("waiting for app to be ready (now 1 ready · 1 starting)"),
+        "{shown}"
+    );
+    let mut app = app_for(&s, 160, 48);
+    app.workers.selected = Some(WorkerId(7));
+    app.sync(&s.snapshot, Rect::new(0, 0, 160, 48));
+    let shown = screen(&s, &app, 160, 48);
+    assert!(
+        shown.contains("skipped: it depends on lint, which exited 1"),
+        "{shown}"
+    );
+    for (name, state) in [
+        ("db", "ready"),
+        ("cache", "unhealthy"),
+        ("tests", "waiting"),
+        ("docs", "skipped"),
+    ] {
+        let row = shown
+            .lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}: {shown}"));
+        assert!(row.contains(state), "{name} is not {state}: {row}");
+    }
+
+    for (w, h) in SIZES {
+        let mut app = app_for(&s, w, h);
+        app.overlay = Some(Overlay::Deps { scroll: 0 });
+        let shown = screen(&s, &app, w, h);
+        insta::assert_snapshot!(format!("deps_view_{w}x{h}"), shown);
+        let order: Vec<usize> = ["db ", "migrate ", "app ", "tests "]
+            .iter()
+            .map(|j| {
+                shown
+                    .lines()
+                    .position(|l| l.contains(&format!("│ {j}")))
+                    .unwrap_or_else(|| panic!("no line for {j}: {shown}"))
+            })
+            .collect();
+        assert!(order.windows(2).all(|p| p[0] < p[1]), "{shown}");
+    }
+}

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::{Command, JoinTarget, WorkerId};
 use crate::signals::signal_name;
-use crate::spec::deps::{Instances, OnUnhealthy, Probe, ProbeCheck};
+use crate::spec::deps::{OnUnhealthy, Probe, ProbeCheck};
 use crate::spec::{JobSpec, OnStuck, Program, RestartPolicy, StdinSpec};
 
 /// The control line for `command`; `name_of` gives worker names for ids.
@@ -146,11 +146,8 @@ pub fn job_json(job: &JobSpec) -> Value {
             .depends_on
             .iter()
             .map(|d| {
-                let instances = match d.instances {
-                    Instances::All => "all",
-                    Instances::Any => "any",
-                };
-                let spec = json!({"condition": d.condition.as_str(), "instances": instances});
+                let spec =
+                    json!({"condition": d.condition.as_str(), "instances": d.instances.as_str()});
                 (d.job.clone(), spec)
             })
             .collect();
@@ -197,6 +194,7 @@ mod tests {
 
     use super::*;
     use crate::control::parse_line;
+    use crate::spec::deps::Instances;
 
     /// Every command survives the trip to a control line and back (worker ids
     /// become the names the engine resolves).

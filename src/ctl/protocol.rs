@@ -18,7 +18,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::engine::event::SkipReason;
+use crate::engine::snapshot::DepsView;
 use crate::engine::{Event, QueueStats, Snapshot, WorkerId, WorkerState, WorkerStats, WorkerView};
+use crate::spec::deps::{Condition, Dependency, Instances};
 
 /// Longest request line accepted; a longer one is an error reply, not a disconnect.
 pub const MAX_LINE: usize = 1 << 20;
@@ -132,7 +135,45 @@ fn worker_json(w: &WorkerView) -> Value {
         "zombies": w.stats.zombies,
         "last_line": w.last_line,
         "procs": w.stats.procs.iter().map(proc_json).collect::<Vec<_>>(),
+        "depends_on": w.deps.depends_on.iter().map(|d| json!({
+            "job": d.job, "condition": d.condition.as_str(), "instances": d.instances.as_str(),
+        })).collect::<Vec<_>>(),
+        "has_ready": w.deps.has_ready,
+        "ready": w.deps.ready,
+        "unhealthy": w.deps.unhealthy,
+        "skipped": w.deps.skipped,
     })
+}
+
+/// A worker's dependencies and probe verdicts, back from `worker_json`.
+fn deps_from_json(w: &Value) -> DepsView {
+    let dependency = |d: &Value| {
+        Some(Dependency {
+            job: d["job"].as_str()?.to_string(),
+            condition: Condition::named(d["condition"].as_str()?)?,
+            instances: if d["instances"] == "any" {
+                Instances::Any
+            } else {
+                Instances::All
+            },
+        })
+    };
+    let skipped = |r: &Value| {
+        Some(SkipReason {
+            dep: r["dep"].as_str()?.to_string(),
+            cause: r["cause"].as_str()?.to_string(),
+        })
+    };
+    DepsView {
+        depends_on: w["depends_on"]
+            .as_array()
+            .map(|a| a.iter().filter_map(dependency).collect())
+            .unwrap_or_default(),
+        has_ready: w["has_ready"] == true,
+        ready: w["ready"] == true,
+        unhealthy: w["unhealthy"] == true,
+        skipped: skipped(&w["skipped"]),
+    }
 }
 
 /// One process of a worker's tree (the UI's process tree view).
@@ -246,6 +287,7 @@ fn worker_from_json(w: &Value) -> Option<WorkerView> {
                 .into(),
         },
         last_line: text("last_line").unwrap_or_default(),
+        deps: deps_from_json(w),
     })
 }
 
@@ -305,5 +347,17 @@ mod tests {
         assert_eq!(back.queue, snapshot.queue);
         assert_eq!(back.max_parallel, snapshot.max_parallel);
         assert_eq!(back.system, snapshot.system);
+    }
+
+    /// An attached UI shows the same `waiting`/`ready`/`unhealthy`/`skipped`
+    /// states, notices and dependency view as the instance's own.
+    #[test]
+    fn dependencies_and_probe_verdicts_survive_the_socket() {
+        let snapshot = crate::tui::fake::deps::snapshot();
+        let text = serde_json::to_string(&snapshot_json(&snapshot)).expect("JSON");
+        let back = snapshot_from_json(&serde_json::from_str(&text).expect("parse"));
+        let deps = |s: &Snapshot| s.workers.iter().map(|w| w.deps.clone()).collect::<Vec<_>>();
+        assert_eq!(deps(&back), deps(&snapshot));
+        assert!(deps(&back).iter().any(|d| d.skipped.is_some()));
     }
 }

@@ -103,6 +103,29 @@ pub struct WorkerView {
     pub stopped: bool,
     pub stats: WorkerStats,
     pub last_line: String,
+    pub deps: DepsView,
+}
+
+/// A worker's dependencies and probes as the UI shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DepsView {
+    /// What its job depends on (empty for most jobs, so publishing copies nothing).
+    pub depends_on: Vec<crate::spec::deps::Dependency>,
+    /// Its job has a `ready` probe.
+    pub has_ready: bool,
+    /// The current run passed its `ready` probe.
+    pub ready: bool,
+    /// Its `health` probe failed `failure_threshold` times in a row.
+    pub unhealthy: bool,
+    /// Why it never started.
+    pub skipped: Option<super::event::SkipReason>,
+}
+
+impl WorkerView {
+    /// The job the worker was started from: its name up to the `#N` of a `count`.
+    pub fn job(&self) -> &str {
+        self.name.split('#').next().unwrap_or(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -16,6 +16,18 @@ pub enum Condition {
 }
 
 impl Condition {
+    pub const ALL: [Condition; 4] = [
+        Condition::Started,
+        Condition::Ready,
+        Condition::Succeeded,
+        Condition::Exited,
+    ];
+
+    /// The condition a word names (as `as_str` writes it).
+    pub fn named(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Condition::Started => "started",
@@ -32,6 +44,15 @@ pub enum Instances {
     #[default]
     All,
     Any,
+}
+
+impl Instances {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instances::All => "all",
+            Instances::Any => "any",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -167,6 +167,7 @@ pub fn apply(app: &mut App, action: Action, snap: &Snapshot, store: &OutputStore
             return vec![Request::Mouse(app.mouse)];
         }
         A::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
+        A::Dependencies => app.overlay = Some(Overlay::Deps { scroll: 0 }),
         A::Suspend => return vec![Request::Suspend],
         A::Quit => return quit(app, snap),
     }

@@ -39,6 +39,10 @@ pub enum Overlay {
     Confirm(Confirm),
     /// The result of `join all`.
     Summary,
+    /// Every job in start order with what it depends on.
+    Deps {
+        scroll: u16,
+    },
 }
 
 /// What a dialog says after a key.

@@ -159,6 +159,9 @@ pub fn render(frame: &mut Frame, app: &App, snapshot: &Snapshot, store: &OutputS
         Some(Overlay::Launch(dialog)) => dialog.render(frame, screen, theme),
         Some(Overlay::Confirm(confirm)) => confirm.render(frame, screen, theme),
         Some(Overlay::Summary) => summary::render(frame, screen, app, snapshot),
+        Some(Overlay::Deps { scroll }) => {
+            super::deps_view::render(frame, screen, app, snapshot, *scroll)
+        }
     }
 }
 

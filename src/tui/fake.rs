@@ -1,6 +1,8 @@
 //! Fabricated snapshots, output and histories with fixed names, pids and times, for
-//! render tests and the screenshot tool (no engine, no clock): a busy pool, and a
-//! map run.
+//! render tests and the screenshot tool (no engine, no clock): a busy pool, a map
+//! run, and a pipeline with dependencies (`fake/deps.rs`).
+
+pub mod deps;
 
 use std::time::{Duration, SystemTime};
 
@@ -40,6 +42,7 @@ pub fn worker(id: u32, name: &str, state: WorkerState) -> WorkerView {
         stopped: false,
         stats: WorkerStats::default(),
         last_line: String::new(),
+        deps: Default::default(),
     }
 }
 
@@ -183,7 +186,14 @@ pub fn store(snapshot: &Snapshot) -> OutputStore {
     let store = OutputStore::new(1_000);
     for round in 0..40 {
         for w in &snapshot.workers {
-            if w.state == WorkerState::Queued || w.state == WorkerState::Cancelled {
+            let never_ran = matches!(
+                w.state,
+                WorkerState::Queued
+                    | WorkerState::Waiting
+                    | WorkerState::Cancelled
+                    | WorkerState::Skipped
+            );
+            if never_ran {
                 continue;
             }
             let (stream, text) = line_for(w, round);

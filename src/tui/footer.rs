@@ -23,7 +23,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         Some(Overlay::Sort(_)) => owned(sort_menu::KEYS),
         Some(Overlay::Launch(_)) => owned(launch_dialog::KEYS),
         Some(Overlay::Confirm(_)) => owned(confirm::KEYS),
-        Some(Overlay::Help { .. }) => owned(&[("↑↓", "scroll"), ("Esc", "close")]),
+        Some(Overlay::Help { .. } | Overlay::Deps { .. }) => {
+            owned(&[("↑↓", "scroll"), ("Esc", "close")])
+        }
         Some(Overlay::Summary) => owned(&[("Esc", "close"), ("q", "quit")]),
         None if app.editing() => owned(&[("Enter", "keep"), ("Esc", "clear"), ("←→", "move")]),
         None => {

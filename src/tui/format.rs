@@ -130,6 +130,10 @@ pub fn state(w: &WorkerView, now: SystemTime, restart_at: Option<SystemTime>) ->
             let left = at.duration_since(now).unwrap_or_default();
             format!("stopping {}", countdown(left))
         }
+        // What its probes say matters more than "running": an unhealthy worker
+        // still runs, and a ready one is what dependents wait for.
+        None if w.deps.unhealthy => "unhealthy".into(),
+        None if w.deps.ready && w.state == WorkerState::Running => "ready".into(),
         None => w.state.as_str().to_string(),
     };
     if w.timed_out {

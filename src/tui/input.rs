@@ -47,18 +47,31 @@ pub fn on_key(app: &mut App, key: KeyEvent, snap: &Snapshot, store: &OutputStore
     }
 }
 
+/// A scrolling overlay's new offset after a key; `None` for a key that closes it.
+fn scrolled(scroll: u16, key: KeyEvent) -> Option<u16> {
+    Some(match key.code {
+        KeyCode::Up => scroll.saturating_sub(1),
+        KeyCode::Down => scroll.saturating_add(1),
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        KeyCode::PageDown => scroll.saturating_add(10),
+        KeyCode::Home => 0,
+        _ => return None,
+    })
+}
+
 fn on_overlay_key(app: &mut App, overlay: Overlay, key: KeyEvent, snap: &Snapshot) -> Vec<Request> {
     match overlay {
         Overlay::Help { scroll } => {
-            let scroll = match key.code {
-                KeyCode::Up => scroll.saturating_sub(1),
-                KeyCode::Down => scroll.saturating_add(1),
-                KeyCode::PageUp => scroll.saturating_sub(10),
-                KeyCode::PageDown => scroll.saturating_add(10),
-                KeyCode::Home => 0,
-                _ => return Vec::new(), // any other key closes the help
+            let Some(scroll) = scrolled(scroll, key) else {
+                return Vec::new(); // any other key closes the help
             };
             app.overlay = Some(Overlay::Help { scroll });
+        }
+        Overlay::Deps { scroll } => {
+            let Some(scroll) = scrolled(scroll, key) else {
+                return Vec::new(); // any other key closes the view
+            };
+            app.overlay = Some(Overlay::Deps { scroll });
         }
         Overlay::Summary => {
             if matches!(key.code, KeyCode::Char('q') | KeyCode::F(10)) {

@@ -45,6 +45,7 @@ pub enum Action {
     ScrollLeft,
     ScrollRight,
     ProcessTree,
+    Dependencies,
     ProcUp,
     ProcDown,
     ProcSignal,
@@ -215,6 +216,7 @@ pub const BINDINGS: &[Binding] = &[
         A::ProcessTree,
         Some("tree"),
     ),
+    bind(C::Global, &[ch('D')], A::Dependencies, None),
     bind(C::Global, &[ch('a')], A::MergedLogs, None),
     bind(C::Global, &[ch('f')], A::Follow, None),
     bind(C::Global, &[ch('w')], A::WrapLines, None),
@@ -305,6 +307,7 @@ impl Action {
             A::ProcessTree => {
                 "process tree of the selected worker: PID, state, CPU, memory, command (live)"
             }
+            A::Dependencies => "dependencies: jobs in start order, edges, states",
             A::ProcUp | A::ProcDown => "choose a process",
             A::ProcSignal => {
                 let desc = Command::SignalDescendant {
@@ -354,6 +357,7 @@ impl Action {
             A::JoinAll => "the map run ends by itself once every task finished (q stops it)",
             A::Restart => "map mode restarts no task: t terminates one, --retries runs it again",
             A::Cancel => "map mode cancels no task: P pauses the queue, q stops the run",
+            A::Dependencies => "map mode's tasks depend on nothing",
             _ => return None,
         };
         Some(why)

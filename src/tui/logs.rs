@@ -87,12 +87,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
         ));
     }
     let mut block = panel(title("Logs", focused, t, extra), focused, t);
-    let failure = app
-        .workers
-        .selected_view(snapshot)
-        .filter(|w| !view.merged && w.state == WorkerState::Failed)
+    let selected = app.workers.selected_view(snapshot).filter(|_| !view.merged);
+    let failure = selected
+        .filter(|w| w.state == WorkerState::Failed)
         .and_then(|w| w.error.as_deref());
-    let height = area.height.saturating_sub(2 + u16::from(failure.is_some())) as usize;
+    // Why the selected worker has not run: what it waits for, or why it was skipped.
+    let why = selected.and_then(|w| super::deps_view::notice(w, snapshot, app.now));
+    let notices = u16::from(failure.is_some()) + u16::from(why.is_some());
+    let height = area.height.saturating_sub(2 + notices) as usize;
     let window = fetch(app, store, height);
     let position = match (view.top, window.extent) {
         (None, _) => Span::styled(" ● follow ", t.good()),
@@ -144,8 +146,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, sto
         frame.render_widget(Paragraph::new(Span::styled(text, t.error())), row);
         inner.height = inner.height.saturating_sub(1);
     }
+    if let Some(text) = &why {
+        let style = if selected.is_some_and(|w| w.state == WorkerState::Skipped) {
+            t.warn()
+        } else {
+            t.dim()
+        };
+        let row = Rect {
+            y: inner.bottom().saturating_sub(1),
+            height: 1,
+            ..inner
+        };
+        frame.render_widget(Paragraph::new(Span::styled(text.as_str(), style)), row);
+        inner.height = inner.height.saturating_sub(1);
+    }
     if window.lines.is_empty() {
-        let text = if failure.is_none() && (view.merged || view.worker.is_some()) {
+        let text = if failure.is_none() && why.is_none() && (view.merged || view.worker.is_some()) {
             "no output yet"
         } else {
             ""

@@ -51,7 +51,9 @@ impl Theme {
         let color = match w.state {
             WorkerState::Queued | WorkerState::Waiting => Style::new().fg(Color::Gray),
             WorkerState::Starting => Style::new().fg(Color::LightCyan),
-            WorkerState::Running if w.stuck || w.unkillable => Style::new().fg(Color::LightYellow),
+            WorkerState::Running if w.stuck || w.unkillable || w.deps.unhealthy => {
+                Style::new().fg(Color::LightYellow)
+            }
             WorkerState::Running => Style::new().fg(Color::LightGreen),
             WorkerState::Paused => Style::new().fg(Color::Yellow),
             WorkerState::Exited if w.code == Some(0) => Style::new().fg(Color::Blue),

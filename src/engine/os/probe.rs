@@ -1,6 +1,7 @@
 //! Readiness and health probes: tokio tasks that check a worker (run a command,
 //! connect, GET a local URL) and send their verdicts back as supervisor inputs.
-//! Log probes are checked by the pipe readers, line by line, through a [`LogWatch`].
+//! Log probes are checked by the pipe readers, line by line, through a [`LogWatch`];
+//! a `log` health probe is a heartbeat: a matching line must come every interval.
 //!
 //! A probe command is a child of proctor like any other, so the engine's one
 //! reaper reaps it; its status reaches the probe through `waiters`.
@@ -20,22 +21,38 @@ use crate::engine::supervisor::{ExitStatus, Input, ProbePurpose};
 use crate::spec::JobSpec;
 use crate::spec::deps::{Probe, ProbeCheck};
 
-/// A `log` readiness probe of one run, shared by the run's pipe readers.
+/// The `log` probes of one run, shared by the run's pipe readers: a readiness
+/// regex (its first match makes the run ready) and a health regex (a heartbeat:
+/// each match counts for the health check of the interval it falls in).
 pub struct LogWatch {
     pub id: WorkerId,
     pub run: u32,
-    regex: regex::Regex,
+    ready: Option<regex::Regex>,
     fired: AtomicBool,
+    health: Option<regex::Regex>,
+    /// A line matched `health` since the last health check.
+    beat: AtomicBool,
 }
 
 impl LogWatch {
-    /// Checks one line; the first match sends the run's `ready` verdict.
+    /// Checks one line; the first `ready` match sends the run's `ready` verdict.
     pub fn check(&self, line: &[u8], inputs: &mpsc::UnboundedSender<Input>) {
-        if self.fired.load(Ordering::Relaxed) {
+        let ready = self
+            .ready
+            .as_ref()
+            .filter(|_| !self.fired.load(Ordering::Relaxed));
+        if ready.is_none() && self.health.is_none() {
             return;
         }
         let text = String::from_utf8_lossy(line);
-        if self.regex.is_match(&text) {
+        if let Some(health) = &self.health
+            && health.is_match(&text)
+        {
+            self.beat.store(true, Ordering::Relaxed);
+        }
+        if let Some(ready) = ready
+            && ready.is_match(&text)
+        {
             self.fired.store(true, Ordering::Relaxed);
             let _ = inputs.send(Input::Probe {
                 id: self.id,
@@ -46,6 +63,22 @@ impl LogWatch {
             });
         }
     }
+
+    /// The health verdict of the interval that just ended: a matching line came.
+    fn beat_since_last_check(&self) -> bool {
+        self.beat.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// The regex of a `log` probe, if the probe is one.
+fn log_regex(probe: Option<&Probe>) -> Option<regex::Regex> {
+    match probe {
+        Some(Probe {
+            check: ProbeCheck::Log(pattern),
+            ..
+        }) => regex::Regex::new(pattern).ok(),
+        _ => None,
+    }
 }
 
 type Waiters = Arc<Mutex<HashMap<u32, oneshot::Sender<ExitStatus>>>>;
@@ -55,6 +88,8 @@ pub struct Probes {
     tasks: HashMap<WorkerId, Vec<AbortHandle>>,
     /// Spawns per worker: the supervisor's run number of the newest run.
     runs: HashMap<WorkerId, u32>,
+    /// The current run's log watch, for a `log` health probe.
+    watches: HashMap<WorkerId, Arc<LogWatch>>,
     waiters: Waiters,
 }
 
@@ -64,23 +99,26 @@ impl Probes {
     pub fn spawned(&mut self, id: WorkerId, job: &JobSpec) -> Option<Arc<LogWatch>> {
         let run = self.runs.entry(id).or_default();
         *run += 1;
-        let Some(Probe {
-            check: ProbeCheck::Log(pattern),
-            ..
-        }) = &job.ready
-        else {
+        let ready = log_regex(job.ready.as_ref());
+        let health = log_regex(job.health.as_ref().map(|h| &h.probe));
+        if ready.is_none() && health.is_none() {
+            self.watches.remove(&id);
             return None;
-        };
-        let regex = regex::Regex::new(pattern).ok()?;
-        Some(Arc::new(LogWatch {
+        }
+        let watch = Arc::new(LogWatch {
             id,
             run: *run,
-            regex,
+            ready,
             fired: AtomicBool::new(false),
-        }))
+            health,
+            beat: AtomicBool::new(false),
+        });
+        self.watches.insert(id, watch.clone());
+        Some(watch)
     }
 
-    /// Starts checking a run (log probes are already watched by the readers).
+    /// Starts checking a run. A `log` readiness probe is already watched by the
+    /// readers; a `log` health probe reads their heartbeat once per interval.
     pub fn start(
         &mut self,
         id: WorkerId,
@@ -89,37 +127,30 @@ impl Probes {
         probe: Probe,
         inputs: &mpsc::UnboundedSender<Input>,
     ) {
-        if matches!(probe.check, ProbeCheck::Log(_)) {
-            return;
-        }
         let inputs = inputs.clone();
-        let waiters = self.waiters.clone();
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(probe.initial_delay).await;
-            loop {
-                let verdict = check(&probe.check, probe.timeout, &waiters).await;
-                let ok = verdict.is_ok();
-                if ok || purpose == ProbePurpose::Health {
-                    let detail = verdict.err().unwrap_or_default();
-                    let input = Input::Probe {
-                        id,
-                        run,
-                        purpose,
-                        ok,
-                        detail,
-                    };
-                    if inputs.send(input).is_err() || purpose == ProbePurpose::Ready {
-                        return;
-                    }
-                }
-                tokio::time::sleep(probe.interval).await;
+        let task = match &probe.check {
+            ProbeCheck::Log(_) if purpose == ProbePurpose::Ready => return,
+            ProbeCheck::Log(pattern) => {
+                let Some(watch) = self.watches.get(&id).filter(|w| w.run == run).cloned() else {
+                    return;
+                };
+                let detail = format!(
+                    "no line matched '{pattern}' within {}s",
+                    probe.interval.as_secs_f64()
+                );
+                tokio::spawn(heartbeat(watch, probe, detail, inputs))
             }
-        });
+            _ => {
+                let waiters = self.waiters.clone();
+                tokio::spawn(poll(id, run, purpose, probe, waiters, inputs))
+            }
+        };
         self.tasks.entry(id).or_default().push(task.abort_handle());
     }
 
     /// The worker's run ended: its probes stop.
     pub fn stop(&mut self, id: WorkerId) {
+        self.watches.remove(&id);
         for task in self.tasks.remove(&id).unwrap_or_default() {
             task.abort();
         }
@@ -140,6 +171,63 @@ impl Probes {
     }
 }
 
+/// Checks a run every interval: readiness until it passes, health for as long
+/// as the run lasts (the task is aborted when it ends).
+async fn poll(
+    id: WorkerId,
+    run: u32,
+    purpose: ProbePurpose,
+    probe: Probe,
+    waiters: Waiters,
+    inputs: mpsc::UnboundedSender<Input>,
+) {
+    tokio::time::sleep(probe.initial_delay).await;
+    loop {
+        let verdict = check(&probe.check, probe.timeout, &waiters).await;
+        let ok = verdict.is_ok();
+        if ok || purpose == ProbePurpose::Health {
+            let detail = verdict.err().unwrap_or_default();
+            let input = Input::Probe {
+                id,
+                run,
+                purpose,
+                ok,
+                detail,
+            };
+            if inputs.send(input).is_err() || purpose == ProbePurpose::Ready {
+                return;
+            }
+        }
+        tokio::time::sleep(probe.interval).await;
+    }
+}
+
+/// A `log` health probe: at the end of each interval, a matching line within it
+/// passes and none fails, so a worker that stops printing its heartbeat becomes
+/// unhealthy after `failure_threshold` silent intervals.
+async fn heartbeat(
+    watch: Arc<LogWatch>,
+    probe: Probe,
+    detail: String,
+    inputs: mpsc::UnboundedSender<Input>,
+) {
+    tokio::time::sleep(probe.initial_delay).await;
+    loop {
+        tokio::time::sleep(probe.interval).await;
+        let ok = watch.beat_since_last_check();
+        let input = Input::Probe {
+            id: watch.id,
+            run: watch.run,
+            purpose: ProbePurpose::Health,
+            ok,
+            detail: if ok { String::new() } else { detail.clone() },
+        };
+        if inputs.send(input).is_err() {
+            return;
+        }
+    }
+}
+
 /// One check; `Err` says why it failed.
 async fn check(check: &ProbeCheck, limit: Duration, waiters: &Waiters) -> Result<(), String> {
     let timed_out = || format!("no answer within {}s", limit.as_secs_f64());
@@ -156,7 +244,7 @@ async fn check(check: &ProbeCheck, limit: Duration, waiters: &Waiters) -> Result
             Ok(result) => result,
             Err(_) => Err(timed_out()),
         },
-        ProbeCheck::Log(_) => Err("log probes are checked by the readers".into()),
+        ProbeCheck::Log(_) => Err("log probes are checked by the pipe readers".into()),
     }
 }
 

@@ -294,3 +294,21 @@ fn health_failures_past_the_threshold_restart_the_worker() {
     let fx = exit(&mut s, "web", -15, now);
     assert_eq!(spawned(&fx), ["web"]);
 }
+
+#[test]
+fn the_readiness_deadline_counts_from_the_initial_delay() {
+    use std::time::Duration;
+    let now = Instant::now();
+    let mut s = sup(&["db"]);
+    let mut db = job("db", &[]);
+    let mut probe = Probe::ready(ProbeCheck::Tcp("127.0.0.1:1".into()));
+    probe.initial_delay = Duration::from_secs(3);
+    probe.deadline = Duration::from_secs(2);
+    db.ready = Some(probe);
+    let fx = launch(&mut s, db, now);
+    let after = fx.iter().find_map(|e| match e {
+        Effect::Arm { after, timer } if timer.kind == TimerKind::ReadyDeadline => Some(*after),
+        _ => None,
+    });
+    assert_eq!(after, Some(Duration::from_secs(5)));
+}

@@ -16,7 +16,9 @@ impl Supervisor {
         let Some(w) = self.worker(id) else { return };
         let run = w.run;
         if let Some(probe) = w.job.ready.clone() {
-            let deadline = probe.deadline;
+            // The deadline counts from the first check, so an `initial_delay`
+            // longer than the deadline does not fail the run before it is checked.
+            let deadline = probe.initial_delay + probe.deadline;
             let purpose = ProbePurpose::Ready;
             self.effects.push(Effect::Probe {
                 id,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::command::WorkerId;
 use crate::engine::event::WorkerSummary;
-use crate::engine::snapshot::{WorkerState, WorkerStats, WorkerView};
+use crate::engine::snapshot::{DepsView, WorkerState, WorkerStats, WorkerView};
 use crate::signals::signal_name;
 use crate::spec::JobSpec;
 
@@ -186,6 +186,13 @@ impl Worker {
             stopped: self.stopped,
             stats: self.stats.clone(),
             last_line: self.last_line.clone(),
+            deps: DepsView {
+                depends_on: self.job.depends_on.clone(),
+                has_ready: self.job.ready.is_some(),
+                ready: self.deps.ready,
+                unhealthy: self.deps.unhealthy,
+                skipped: self.deps.skipped.clone(),
+            },
         }
     }
 

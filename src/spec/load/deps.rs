@@ -225,11 +225,6 @@ impl<'de> Expect<'de> for ProbeKind {
                 ));
             }
             match field {
-                "log" if self.health => {
-                    return Err(de::Error::custom(
-                        "'log' is a readiness check only: expected exec, tcp or http for health",
-                    ));
-                }
                 "exec" => {
                     let argv = map.next_value_seed(Visit(super::job::Cmd))?;
                     check = Some(ProbeCheck::Exec(argv));

@@ -100,3 +100,18 @@ fn probes_are_checked() {
         assert!(e.message.contains(expected), "{probe}: {e}");
     }
 }
+
+#[test]
+fn a_log_health_probe_is_a_heartbeat_with_health_defaults() {
+    let w = parse_workload(
+        r#"{"jobs": [{"cmd": "x", "health": {"log": "^tick", "failure_threshold": 2}}]}"#,
+        "w.json",
+    )
+    .unwrap();
+    let health = w.jobs[0].health.as_ref().unwrap();
+    assert_eq!(health.probe.check, ProbeCheck::Log("^tick".into()));
+    assert_eq!(health.probe.interval, Duration::from_secs(5));
+    assert_eq!(health.failure_threshold, 2);
+    let e = err(r#"{"jobs": [{"cmd": "x", "health": {"log": "("}}]}"#);
+    assert!(e.message.contains("not a valid regular expression"), "{e}");
+}
