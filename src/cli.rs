@@ -172,6 +172,16 @@ pub enum OutputMode {
     None,
 }
 
+/// `proctor map --exit-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExitStatusArg {
+    /// 1 when any task failed.
+    Any,
+    /// GNU parallel's: the number of failed tasks (1..=101, 101 meaning more than
+    /// 100), or the status of the task that met the --halt rule.
+    Count,
+}
+
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// The command, then its inputs: `echo {} ::: a b`, `cp {1} {2} ::: x y ::: d1 d2`.
@@ -248,9 +258,15 @@ pub struct MapArgs {
     #[arg(long)]
     pub shell: bool,
 
-    /// Re-queue a failed task up to N times (N+1 attempts at most).
+    /// Re-queue a failed task up to N times (N+1 attempts at most; parallel's
+    /// `--retries N` is proctor's `--retries N-1`).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+
+    /// What the exit status says when tasks failed: `any` is 1, `count` is the
+    /// number of failed tasks (at most 101) or, after --halt, the failing task's status.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = ExitStatusArg::Any)]
+    pub exit_status: ExitStatusArg,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
     #[arg(long, value_name = "DURATION", value_parser = parse_positive)]

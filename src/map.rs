@@ -25,10 +25,10 @@ use std::io::IsTerminal;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{MapArgs, OutputMode};
+use crate::cli::{ExitStatusArg, MapArgs, OutputMode};
 use crate::engine::{self, EngineConfig, EngineHandle, Outcome};
 use crate::{headless, setup, tui};
-use driver::{Driver, Records, Settings};
+use driver::{Driver, Finish, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use notes::Notes;
@@ -71,6 +71,24 @@ impl fmt::Display for MapError {
     }
 }
 
+/// How a map run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapOutcome {
+    pub outcome: Outcome,
+    /// With `--exit-status count`, the status to exit with when not `ok`.
+    pub failed_status: Option<u8>,
+}
+
+/// `--exit-status count`: after a halt, the failing task's status; else the
+/// number of failed tasks, 101 meaning more than 100 (GNU parallel's scheme),
+/// and at least 1 (a run can fail with no failed task: unreadable input).
+fn count_status(finish: &Finish) -> u8 {
+    match finish.halt_status {
+        Some(status) if status != 0 => status,
+        _ => finish.failed.clamp(1, 101) as u8,
+    }
+}
+
 /// A checked map run: everything opened, nothing started.
 struct Plan {
     settings: Settings,
@@ -90,10 +108,13 @@ struct Plan {
 pub fn run(
     args: &MapArgs,
     instance: Option<crate::ctl::instance::Instance>,
-) -> Result<Outcome, MapError> {
+) -> Result<MapOutcome, MapError> {
     let plan = plan(args).map_err(MapError::Usage)?;
     if args.dry_run {
-        return Ok(dry_run::print(plan.tasks, &plan.settings));
+        return Ok(MapOutcome {
+            outcome: dry_run::print(plan.tasks, &plan.settings),
+            failed_status: None,
+        });
     }
     let front = plan.front;
     if front != Front::Ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
@@ -123,11 +144,15 @@ pub fn run(
         tasks,
         engine,
     };
-    match front {
+    let (outcome, finish) = match front {
         Front::Ui => run_with_ui(started),
         Front::Json => run_headless(started, Printer::Json),
         Front::Plain => run_headless(started, Printer::Plain(plan.plain)),
-    }
+    }?;
+    Ok(MapOutcome {
+        outcome,
+        failed_status: (args.exit_status == ExitStatusArg::Count).then(|| count_status(&finish)),
+    })
 }
 
 /// Who shows the run.
@@ -201,7 +226,7 @@ struct Started {
 
 /// Prints the driver's events (as JSON Lines, or the tasks' output) until the
 /// engine has ended.
-fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError> {
+fn run_headless(started: Started, shown_as: Printer) -> Result<(Outcome, Finish), MapError> {
     let Started {
         runtime,
         settings,
@@ -217,7 +242,8 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
         .name("proctor-map".into())
         .spawn(move || {
             let finish = runtime.block_on(driver.run(&mut engine.events, tasks, printer, None));
-            (finish.ok, engine.wait())
+            let outcome = engine.wait();
+            (finish, outcome)
         })
         .map_err(|e| internal("cannot start the map driver", e))?;
     // Returns early when stdout is gone; dropping the channel then tells the
@@ -230,7 +256,7 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
         Printer::Plain(options) => Some(plain::print(&mut to_print, options)),
     };
     drop(to_print);
-    let (ok, outcome) = thread
+    let (finish, outcome) = thread
         .join()
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
     let troubled = printed.as_ref().is_some_and(|p| p.troubled);
@@ -243,14 +269,15 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
             printed.failed, printed.tasks
         );
     }
-    Ok(Outcome {
-        ok: ok && !troubled,
+    let outcome = Outcome {
+        ok: finish.ok && !troubled,
         interrupted: outcome.interrupted,
-    })
+    };
+    Ok((outcome, finish))
 }
 
 /// Shows the terminal UI until the user quits (or proctor is interrupted).
-fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
+fn run_with_ui(started: Started) -> Result<(Outcome, Finish), MapError> {
     let Started {
         runtime,
         settings,
@@ -282,10 +309,11 @@ fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
         eprintln!("proctor: {note}");
     }
     let outcome = shown.map_err(|e| MapError::Internal(e.to_string()))?;
-    Ok(Outcome {
+    let outcome = Outcome {
         ok: finish.ok,
         interrupted: outcome.interrupted,
-    })
+    };
+    Ok((outcome, finish))
 }
 
 fn plan(args: &MapArgs) -> Result<Plan, String> {

@@ -92,6 +92,8 @@ pub struct Driver {
     last_read: u64,
     reading: Reading,
     stopped: Option<Stop>,
+    /// See `Finish::halt_status`.
+    halt_status: Option<u8>,
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
@@ -127,6 +129,10 @@ impl Slots {
 pub struct Finish {
     pub ok: bool,
     pub notes: Vec<String>,
+    /// Tasks that failed (after their retries).
+    pub failed: u64,
+    /// The status of the task whose failure met the `--halt` rule.
+    pub halt_status: Option<u8>,
 }
 
 impl Driver {
@@ -149,6 +155,7 @@ impl Driver {
             last_read: 0,
             reading: Reading::Open,
             stopped: None,
+            halt_status: None,
             queue_closed: false,
             notes,
         }
@@ -211,6 +218,8 @@ impl Driver {
         Finish {
             ok: self.ok(),
             notes: self.notes.into_held(),
+            failed: self.counts.failed,
+            halt_status: self.halt_status,
         }
     }
 
@@ -327,6 +336,7 @@ impl Driver {
             self.counts.succeeded += 1;
         }
         let number = attempt.task.number;
+        let status = ending.status();
         let record = attempt.record(ending);
         if let Some(log) = &mut self.records.joblog
             && let Err(e) = log.append(&record)
@@ -346,11 +356,12 @@ impl Driver {
             .await;
         out.release(number).await;
         if failed {
-            self.check_halt(out).await;
+            self.check_halt(status, out).await;
         }
     }
 
-    async fn check_halt(&mut self, out: &mut Outbox) {
+    /// `status`: the exit status of the task that just failed.
+    async fn check_halt(&mut self, status: u8, out: &mut Outbox) {
         let Some(rule) = self.settings.halt else {
             return;
         };
@@ -367,6 +378,7 @@ impl Driver {
                 ""
             }
         ));
+        self.halt_status = Some(status);
         let kind = EventKind::Halted {
             rule: rule.to_string(),
             failed: self.counts.failed,
