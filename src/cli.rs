@@ -278,8 +278,8 @@ pub struct MapArgs {
     #[arg(long, value_name = "RULE")]
     pub halt: Option<String>,
 
-    /// Print each task's output in input order: a task's lines are held until
-    /// every earlier task has finished (in memory, so mind very chatty tasks).
+    /// Print each task's output in input order: a task's output is held until
+    /// every earlier task has finished (past 8 MiB in a temporary file in $TMPDIR).
     #[arg(short = 'k', long)]
     pub keep_order: bool,
 

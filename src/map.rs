@@ -16,6 +16,7 @@ mod order;
 mod outbox;
 mod plain;
 mod source;
+mod spill;
 mod tasks;
 mod template;
 mod words;

@@ -161,3 +161,51 @@ fn every_attempt_is_in_the_events() {
     let workers: Vec<&str> = exited.iter().filter_map(|e| e["worker"].as_str()).collect();
     assert_eq!(workers, ["task-1", "task-1.retry1", "task-1.retry2"]);
 }
+
+/// Task 1 waits until task 100 has finished, so every later task's output
+/// (20 MB, past the 8 MiB kept in memory) is held for its turn: the pool must
+/// run past the slow task (not stall on a window of held tasks), the held
+/// output must come back whole and in order, and the temporary file must not
+/// outlive the run.
+#[test]
+fn keep_order_runs_past_a_slow_task_and_spills_held_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tmpdir");
+    let script = "if [ $1 = 1 ]; then \
+                    i=0; while [ ! -e done-100 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; \
+                    [ -e done-100 ] || exit 9; \
+                  fi; \
+                  i=0; while [ $i -lt 2000 ]; do printf '%s-%099d\\n' $1 $i; i=$((i+1)); done; \
+                  touch done-$1";
+    let words: Vec<String> = (1..=100).map(|n| n.to_string()).collect();
+    let mut args = vec!["-k", "-j4", "sh", "-c", script, "sh", ":::"];
+    args.extend(words.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .arg("map")
+        .args(&args)
+        .current_dir(dir.path())
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut want = String::new();
+    for task in 1..=100 {
+        for i in 0..2000 {
+            want.push_str(&format!("{task}-{i:099}\n"));
+        }
+    }
+    assert!(
+        out.stdout == want.as_bytes(),
+        "output differs: {} bytes, want {}",
+        out.stdout.len(),
+        want.len()
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}

@@ -27,6 +27,10 @@ use super::template::{Fill, Template};
 use crate::engine::{Command, Event, EventKind, EventReceiver, EventSender};
 use crate::spec::JobSpec;
 
+/// With `--keep-order`, most tasks read but not yet printed: each holds a few
+/// hundred bytes besides its output (its record, its turn), so this bounds memory.
+const HELD_TASKS: u64 = 10_000;
+
 /// What the user asked for, fixed for the run.
 pub struct Settings {
     pub template: Template,
@@ -41,7 +45,7 @@ pub struct Settings {
     pub plain: bool,
     /// `--tag`, `--tagstring`: noted as each task is launched.
     pub tags: Option<Tags>,
-    /// Most tasks read but not yet finished (with `--keep-order`: not yet printed).
+    /// Most tasks read but not yet finished.
     pub window: usize,
     pub max_parallel: usize,
 }
@@ -232,11 +236,14 @@ impl Driver {
         self.reading == Reading::Open && self.stopped.is_none()
     }
 
-    /// Tasks read and not yet released: finished, or with `--keep-order` printed.
+    /// Tasks read and not yet finished. With `--keep-order`, tasks finished
+    /// but waiting for their turn to print do not count (their output spills to
+    /// disk, so the pool runs on past a slow task) until there are `HELD_TASKS`.
     fn occupied(&self, out: &Outbox) -> usize {
+        let working = self.pending.len() + self.running.len();
         match out.next_to_print() {
-            Some(next) => (self.last_read + 1).saturating_sub(next) as usize,
-            None => self.pending.len() + self.running.len(),
+            Some(next) if (self.last_read + 1).saturating_sub(next) >= HELD_TASKS => usize::MAX,
+            _ => working,
         }
     }
 
