@@ -225,6 +225,20 @@ pub struct MapArgs {
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
 
+    /// Start a task at most once per DURATION (e.g. 0.5s, 2s), retries included.
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    pub delay: Option<Duration>,
+
+    /// `:` takes each input's first line as the names of its values, which
+    /// the template may then use as `{name}` (also `{name.}`, `{name/}`…).
+    #[arg(long, value_name = ":")]
+    pub header: Option<String>,
+
+    /// Run the tasks in random order (all input is read first; {#} and task
+    /// numbers count in the order they run).
+    #[arg(long)]
+    pub shuf: bool,
+
     /// Print JSON Lines events instead of the tasks' output (as --headless does).
     #[arg(long, conflicts_with = "plain")]
     pub json: bool,
@@ -340,6 +354,15 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = parse_any_duration(text)?;
     if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
         return Err(format!("'{text}' is out of range: use 100ms..60s"));
+    }
+    Ok(d)
+}
+
+/// A delay between task starts: at most an hour (0 is no delay).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("'{text}' is out of range: use 0s..3600s"));
     }
     Ok(d)
 }

@@ -10,6 +10,7 @@ mod attempt;
 mod driver;
 mod dry_run;
 mod halt;
+mod header;
 mod joblog;
 mod notes;
 mod order;
@@ -333,16 +334,47 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         colsep: args.colsep.as_deref().map(colsep).transpose()?,
     };
     let batch = args.max_args as usize;
+    let header = match args.header.as_deref() {
+        None => false,
+        Some(header::FIRST_LINE) if batch == 1 => true,
+        Some(header::FIRST_LINE) => {
+            return Err(
+                "--header and -n do not go together: a task of several records \
+                        has no one column per name"
+                    .into(),
+            );
+        }
+        Some(other) => {
+            return Err(format!(
+                "--header '{other}' is not supported: use --header : (each input's first \
+                 line names its values)"
+            ));
+        }
+    };
+    let halt = match &args.halt {
+        Some(text) => HaltRule::parse(text)?,
+        None => None,
+    };
+    let mut tasks = Tasks::open(&inputs, &reading, batch, header)?;
+    let template_words = match header {
+        true => header::rename(&template_words, &tasks.names)?,
+        false => template_words,
+    };
     let template = Template::parse(
         &template_words,
         args.shell,
         inputs.values_per_task(&reading, batch),
     )?;
-    let halt = match &args.halt {
-        Some(text) => HaltRule::parse(text)?,
-        None => None,
-    };
-    let tasks = Tasks::open(&inputs, &reading, batch)?;
+    if args.shuf {
+        if args.resume {
+            return Err(
+                "--shuf and --resume do not go together: a shuffled run numbers its tasks \
+                 afresh each time, so the joblog cannot say which already succeeded"
+                    .into(),
+            );
+        }
+        tasks = tasks.shuffled();
+    }
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
@@ -400,6 +432,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let settings = Settings {
         template,
         timeout: args.timeout,
+        delay: args.delay.filter(|d| !d.is_zero()),
         retries: args.retries,
         halt,
         keep_order: args.keep_order,

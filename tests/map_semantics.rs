@@ -209,3 +209,62 @@ fn keep_order_runs_past_a_slow_task_and_spills_held_output() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
+
+/// `--delay D`: starts are at least D apart (a lower bound: a busy machine
+/// only makes the gaps longer), even with free slots.
+#[test]
+fn delay_spaces_the_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = proctor(
+        &[
+            "-j4",
+            "--delay",
+            "0.3s",
+            "sh",
+            "-c",
+            "date +%s.%N",
+            ":::",
+            "1",
+            "2",
+            "3",
+        ],
+        b"",
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let mut starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("a time"))
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    assert_eq!(starts.len(), 3);
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.29, "starts {starts:?}");
+    }
+}
+
+/// `--shuf`: every task runs once, in some order, numbered in the order run.
+#[test]
+fn shuf_runs_every_task_once_numbered_as_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let words: Vec<String> = (1..=50).map(|n| n.to_string()).collect();
+    let mut args = vec!["-k", "--shuf", "echo", "{#}", "{}", ":::"];
+    args.extend(words.iter().map(String::as_str));
+    let out = proctor(&args, b"", dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<(u64, u64)> = text
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').expect("two fields");
+            (n.parse().expect("number"), v.parse().expect("value"))
+        })
+        .collect();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(numbers, (1..=50).collect::<Vec<_>>(), "numbered as run");
+    let mut values: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    // 50 values in input order by chance: 1 in 50!.
+    assert_ne!(values, (1..=50).collect::<Vec<_>>(), "shuffled");
+    values.sort_unstable();
+    assert_eq!(values, (1..=50).collect::<Vec<_>>(), "each task once");
+}

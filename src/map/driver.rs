@@ -35,6 +35,8 @@ const HELD_TASKS: u64 = 10_000;
 pub struct Settings {
     pub template: Template,
     pub timeout: Option<Duration>,
+    /// `--delay`: the least time between two starts.
+    pub delay: Option<Duration>,
     pub retries: u32,
     pub halt: Option<HaltRule>,
     pub keep_order: bool,
@@ -98,6 +100,8 @@ pub struct Driver {
     stopped: Option<Stop>,
     /// See `Finish::halt_status`.
     halt_status: Option<u8>,
+    /// With `--delay`: no task starts before this.
+    next_start: Option<tokio::time::Instant>,
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
@@ -160,6 +164,7 @@ impl Driver {
             reading: Reading::Open,
             stopped: None,
             halt_status: None,
+            next_start: None,
             queue_closed: false,
             notes,
         }
@@ -194,6 +199,7 @@ impl Driver {
             }
             self.close_queue_when_drained();
             let want_task = tasks.is_some() && self.occupied(&out) < self.settings.window;
+            let delayed = self.delayed();
             tokio::select! {
                 biased;
                 // A person's commands first, as in the engine: the event stream
@@ -211,6 +217,7 @@ impl Driver {
                     None => break,
                 },
                 item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
+                () = wait_until(delayed), if delayed.is_some() => {}
             }
         }
         if self.counts.skipped > 0 {
@@ -247,12 +254,28 @@ impl Driver {
         }
     }
 
+    /// With `--delay`, when the next waiting task may start (if a slot is free).
+    fn delayed(&self) -> Option<tokio::time::Instant> {
+        let free = self.running.len() < self.settings.max_parallel;
+        let waiting = !self.pending.is_empty() && self.stopped.is_none() && !self.queue_closed;
+        self.next_start
+            .filter(|at| free && waiting && *at > tokio::time::Instant::now())
+    }
+
     /// Hands waiting tasks to the engine while the pool has free slots.
     fn launch_ready(&mut self) {
         while self.stopped.is_none()
             && !self.queue_closed
             && self.running.len() < self.settings.max_parallel
+            && !self.pending.is_empty()
         {
+            if let Some(delay) = self.settings.delay {
+                let now = tokio::time::Instant::now();
+                if self.next_start.is_some_and(|at| at > now) {
+                    break;
+                }
+                self.next_start = Some(now + delay);
+            }
             let Some(mut attempt) = self.pending.pop_front() else {
                 break;
             };
@@ -411,6 +434,12 @@ impl Driver {
         // The first reason stays: a halt followed by an interrupt is still a halt.
         self.stopped.get_or_insert(why);
         self.pending.drain(..).map(|a| a.task.number).collect()
+    }
+}
+
+async fn wait_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
     }
 }
 
