@@ -258,6 +258,16 @@ const CASES: &[(&[&str], &str, &str)] = &[
     ),
     (&["--shuf", "echo", "{#}", "{}", ":::", "a"], "", "1 a\n"),
     (&["--shell", "echo \"v={}\"", ":::", "a"], "", "v=a\n"),
+    // Line endings: CRLF lines lose the CR; with -0 and in ':::' words it stays;
+    // empty lines are skipped; a newline inside a ':::' word stays one value.
+    (&["-k", "-0", "printf", "[%s]"], "a\r\0b\0", "[a\r][b]"),
+    (&["-k", "printf", "[%s]", ":::", "a\r"], "", "[a\r]"),
+    (&["-k", "echo", "[{}]"], "a\n\n\r\nb\n", "[a]\n[b]\n"),
+    (
+        &["-k", "printf", "[%s]\\n", ":::", "two\nlines"],
+        "",
+        "[two\nlines]\n",
+    ),
     (
         &["-k", "--shell", "echo $(({}*2))", ":::", "3", "-2"],
         "",
