@@ -185,6 +185,16 @@ pub enum OutputMode {
     None,
 }
 
+/// `proctor map --exit-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExitStatusArg {
+    /// 1 when any task failed.
+    Any,
+    /// GNU parallel's: the number of failed tasks (1..=101, 101 meaning more than
+    /// 100), or the status of the task that met the --halt rule.
+    Count,
+}
+
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// The command, then its inputs: `echo {} ::: a b`, `cp {1} {2} ::: x y ::: d1 d2`.
@@ -228,6 +238,20 @@ pub struct MapArgs {
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
 
+    /// Start a task at most once per DURATION (e.g. 0.5s, 2s), retries included.
+    #[arg(long, value_name = "DURATION", value_parser = parse_delay)]
+    pub delay: Option<Duration>,
+
+    /// `:` takes each input's first line as the names of its values, which
+    /// the template may then use as `{name}` (also `{name.}`, `{name/}`…).
+    #[arg(long, value_name = ":")]
+    pub header: Option<String>,
+
+    /// Run the tasks in random order (all input is read first; {#} and task
+    /// numbers count in the order they run).
+    #[arg(long)]
+    pub shuf: bool,
+
     /// Print JSON Lines events instead of the tasks' output (as --headless does).
     #[arg(long, conflicts_with = "plain")]
     pub json: bool,
@@ -261,9 +285,15 @@ pub struct MapArgs {
     #[arg(long)]
     pub shell: bool,
 
-    /// Re-queue a failed task up to N times (N+1 attempts at most).
+    /// Re-queue a failed task up to N times (N+1 attempts at most; parallel's
+    /// `--retries N` is proctor's `--retries N-1`).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+
+    /// What the exit status says when tasks failed: `any` is 1, `count` is the
+    /// number of failed tasks (at most 101) or, after --halt, the failing task's status.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = ExitStatusArg::Any)]
+    pub exit_status: ExitStatusArg,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
     #[arg(long, value_name = "DURATION", value_parser = parse_positive)]
@@ -275,8 +305,8 @@ pub struct MapArgs {
     #[arg(long, value_name = "RULE")]
     pub halt: Option<String>,
 
-    /// Print each task's output in input order: a task's lines are held until
-    /// every earlier task has finished (in memory, so mind very chatty tasks).
+    /// Print each task's output in input order: a task's output is held until
+    /// every earlier task has finished (past 8 MiB in a temporary file in $TMPDIR).
     #[arg(short = 'k', long)]
     pub keep_order: bool,
 
@@ -337,6 +367,15 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     let d = parse_any_duration(text)?;
     if d < Duration::from_millis(100) || d > Duration::from_secs(60) {
         return Err(format!("'{text}' is out of range: use 100ms..60s"));
+    }
+    Ok(d)
+}
+
+/// A delay between task starts: at most an hour (0 is no delay).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d > Duration::from_secs(3600) {
+        return Err(format!("'{text}' is out of range: use 0s..3600s"));
     }
     Ok(d)
 }

@@ -95,7 +95,12 @@ fn main() -> ExitCode {
         };
         proctor::contain::init();
         return match map::run(args, instance) {
-            Ok(outcome) => exit_status(outcome),
+            Ok(ended) => match ended.failed_status {
+                Some(status) if !ended.outcome.ok && ended.outcome.interrupted.is_none() => {
+                    ExitCode::from(status)
+                }
+                _ => exit_status(ended.outcome),
+            },
             Err(e) => {
                 eprintln!("proctor: {e}");
                 ExitCode::from(e.exit_code())

@@ -10,12 +10,14 @@ mod attempt;
 mod driver;
 mod dry_run;
 mod halt;
+mod header;
 mod joblog;
 mod notes;
 mod order;
 mod outbox;
 mod plain;
 mod source;
+mod spill;
 mod tasks;
 mod template;
 mod words;
@@ -25,10 +27,10 @@ use std::io::IsTerminal;
 
 use tokio::sync::mpsc;
 
-use crate::cli::{MapArgs, OutputMode};
+use crate::cli::{ExitStatusArg, MapArgs, OutputMode};
 use crate::engine::{self, EngineConfig, EngineHandle, Outcome};
 use crate::{headless, setup, tui};
-use driver::{Driver, Records, Settings};
+use driver::{Driver, Finish, Records, Settings};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use notes::Notes;
@@ -71,6 +73,24 @@ impl fmt::Display for MapError {
     }
 }
 
+/// How a map run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapOutcome {
+    pub outcome: Outcome,
+    /// With `--exit-status count`, the status to exit with when not `ok`.
+    pub failed_status: Option<u8>,
+}
+
+/// `--exit-status count`: after a halt, the failing task's status; else the
+/// number of failed tasks, 101 meaning more than 100 (GNU parallel's scheme),
+/// and at least 1 (a run can fail with no failed task: unreadable input).
+fn count_status(finish: &Finish) -> u8 {
+    match finish.halt_status {
+        Some(status) if status != 0 => status,
+        _ => finish.failed.clamp(1, 101) as u8,
+    }
+}
+
 /// A checked map run: everything opened, nothing started.
 struct Plan {
     settings: Settings,
@@ -90,10 +110,13 @@ struct Plan {
 pub fn run(
     args: &MapArgs,
     instance: Option<crate::ctl::instance::Instance>,
-) -> Result<Outcome, MapError> {
+) -> Result<MapOutcome, MapError> {
     let plan = plan(args).map_err(MapError::Usage)?;
     if args.dry_run {
-        return Ok(dry_run::print(plan.tasks, &plan.settings));
+        return Ok(MapOutcome {
+            outcome: dry_run::print(plan.tasks, &plan.settings),
+            failed_status: None,
+        });
     }
     let front = plan.front;
     if front != Front::Ui && plan.inputs.reads_stdin() && std::io::stdin().is_terminal() {
@@ -123,11 +146,15 @@ pub fn run(
         tasks,
         engine,
     };
-    match front {
+    let (outcome, finish) = match front {
         Front::Ui => run_with_ui(started),
         Front::Json => run_headless(started, Printer::Json),
         Front::Plain => run_headless(started, Printer::Plain(plan.plain)),
-    }
+    }?;
+    Ok(MapOutcome {
+        outcome,
+        failed_status: (args.exit_status == ExitStatusArg::Count).then(|| count_status(&finish)),
+    })
 }
 
 /// Who shows the run.
@@ -201,7 +228,7 @@ struct Started {
 
 /// Prints the driver's events (as JSON Lines, or the tasks' output) until the
 /// engine has ended.
-fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError> {
+fn run_headless(started: Started, shown_as: Printer) -> Result<(Outcome, Finish), MapError> {
     let Started {
         runtime,
         settings,
@@ -217,7 +244,8 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
         .name("proctor-map".into())
         .spawn(move || {
             let finish = runtime.block_on(driver.run(&mut engine.events, tasks, printer, None));
-            (finish.ok, engine.wait())
+            let outcome = engine.wait();
+            (finish, outcome)
         })
         .map_err(|e| internal("cannot start the map driver", e))?;
     // Returns early when stdout is gone; dropping the channel then tells the
@@ -230,7 +258,7 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
         Printer::Plain(options) => Some(plain::print(&mut to_print, options)),
     };
     drop(to_print);
-    let (ok, outcome) = thread
+    let (finish, outcome) = thread
         .join()
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
     let troubled = printed.as_ref().is_some_and(|p| p.troubled);
@@ -243,14 +271,15 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
             printed.failed, printed.tasks
         );
     }
-    Ok(Outcome {
-        ok: ok && !troubled,
+    let outcome = Outcome {
+        ok: finish.ok && !troubled,
         interrupted: outcome.interrupted,
-    })
+    };
+    Ok((outcome, finish))
 }
 
 /// Shows the terminal UI until the user quits (or proctor is interrupted).
-fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
+fn run_with_ui(started: Started) -> Result<(Outcome, Finish), MapError> {
     let Started {
         runtime,
         settings,
@@ -282,10 +311,11 @@ fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
         eprintln!("proctor: {note}");
     }
     let outcome = shown.map_err(|e| MapError::Internal(e.to_string()))?;
-    Ok(Outcome {
+    let outcome = Outcome {
         ok: finish.ok,
         interrupted: outcome.interrupted,
-    })
+    };
+    Ok((outcome, finish))
 }
 
 fn plan(args: &MapArgs) -> Result<Plan, String> {
@@ -304,16 +334,47 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         colsep: args.colsep.as_deref().map(colsep).transpose()?,
     };
     let batch = args.max_args as usize;
+    let header = match args.header.as_deref() {
+        None => false,
+        Some(header::FIRST_LINE) if batch == 1 => true,
+        Some(header::FIRST_LINE) => {
+            return Err(
+                "--header and -n do not go together: a task of several records \
+                        has no one column per name"
+                    .into(),
+            );
+        }
+        Some(other) => {
+            return Err(format!(
+                "--header '{other}' is not supported: use --header : (each input's first \
+                 line names its values)"
+            ));
+        }
+    };
+    let halt = match &args.halt {
+        Some(text) => HaltRule::parse(text)?,
+        None => None,
+    };
+    let mut tasks = Tasks::open(&inputs, &reading, batch, header)?;
+    let template_words = match header {
+        true => header::rename(&template_words, &tasks.names)?,
+        false => template_words,
+    };
     let template = Template::parse(
         &template_words,
         args.shell,
         inputs.values_per_task(&reading, batch),
     )?;
-    let halt = match &args.halt {
-        Some(text) => HaltRule::parse(text)?,
-        None => None,
-    };
-    let tasks = Tasks::open(&inputs, &reading, batch)?;
+    if args.shuf {
+        if args.resume {
+            return Err(
+                "--shuf and --resume do not go together: a shuffled run numbers its tasks \
+                 afresh each time, so the joblog cannot say which already succeeded"
+                    .into(),
+            );
+        }
+        tasks = tasks.shuffled();
+    }
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
@@ -371,6 +432,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let settings = Settings {
         template,
         timeout: args.timeout,
+        delay: args.delay.filter(|d| !d.is_zero()),
         retries: args.retries,
         halt,
         keep_order: args.keep_order,

@@ -101,12 +101,11 @@ fn every_placement_delivers_hostile_inputs_as_exact_text() {
 }
 
 #[test]
-fn placeholders_in_single_quotes_or_arithmetic_are_refused_before_anything_runs() {
+fn placeholders_in_single_quotes_are_refused_before_anything_runs() {
     for template in [
         r"printf %s '{}'",
         r"printf %s 'x{}y'",
         r#"awk 'BEGIN { print "{}" }'"#,
-        r"echo $(( {} + 1 ))",
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = map_in(dir.path(), template);
@@ -117,4 +116,52 @@ fn placeholders_in_single_quotes_or_arithmetic_are_refused_before_anything_runs(
         assert!(stderr.contains("double quotes"), "{template}: {stderr}");
         assert!(created_files(dir.path()).is_empty(), "{template}");
     }
+}
+
+/// Inside `$((…))` a value is evaluated (bash runs `a[$(cmd)]` there), so only
+/// whole numbers get that far: every other input fails its task with exit
+/// status 2 and a message, and nothing hidden in it runs.
+#[test]
+fn arithmetic_takes_whole_numbers_and_fails_every_other_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = ["a[$(touch pwned10)]", "1+1", "x", "", "12", "-3"];
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args([
+            "map",
+            "--headless",
+            "--keep-order",
+            "--allow-empty",
+            "-j",
+            "4",
+        ])
+        .args(["--shell", "--", "echo $(( {} * 2 ))", ":::"])
+        .args(HOSTILE)
+        .args(extra)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor map");
+    assert_eq!(out.status.code(), Some(1));
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+        .collect();
+    let printed: Vec<&str> = events
+        .iter()
+        .filter(|v| v["event"] == "output" && v["stream"] == "stdout")
+        .filter_map(|v| v["line"].as_str())
+        .collect();
+    assert_eq!(printed, ["24", "-6"]);
+    let tasks: Vec<&Value> = events.iter().filter(|v| v["event"] == "task").collect();
+    assert_eq!(tasks.len(), HOSTILE.len() + extra.len());
+    for task in tasks {
+        let input = task["input"].as_str().unwrap_or_default();
+        let want = if input == "12" || input == "-3" { 0 } else { 2 };
+        assert_eq!(task["exit_code"], want, "{input:?}");
+    }
+    assert!(
+        created_files(dir.path()).is_empty(),
+        "{:?}",
+        created_files(dir.path())
+    );
 }

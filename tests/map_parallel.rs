@@ -224,6 +224,55 @@ const CASES: &[(&[&str], &str, &str)] = &[
         "[a]\n[]\n",
     ),
     (&["-k", "cat", "{}"], "f\n", "f line\n"),
+    (
+        &[
+            "-k", "--header", ":", "echo", "{x}={}", ":::", "x", "a", "b",
+        ],
+        "",
+        "a=a\nb=b\n",
+    ),
+    (
+        &[
+            "-k", "--header", ":", "echo", "{b}{a}", ":::", "a", "1", ":::", "b", "2",
+        ],
+        "",
+        "21\n",
+    ),
+    (
+        &[
+            "-k",
+            "--header",
+            ":",
+            "--colsep",
+            ",",
+            "echo",
+            "{name/}:{ext}",
+        ],
+        "name,ext\n/d/f,txt\n",
+        "f:txt\n",
+    ),
+    (
+        &["-k", "--delay", "0.01", "echo", ":::", "a", "b"],
+        "",
+        "a\nb\n",
+    ),
+    (&["--shuf", "echo", "{#}", "{}", ":::", "a"], "", "1 a\n"),
+    (&["--shell", "echo \"v={}\"", ":::", "a"], "", "v=a\n"),
+    // Line endings: CRLF lines lose the CR; with -0 and in ':::' words it stays;
+    // empty lines are skipped; a newline inside a ':::' word stays one value.
+    (&["-k", "-0", "printf", "[%s]"], "a\r\0b\0", "[a\r][b]"),
+    (&["-k", "printf", "[%s]", ":::", "a\r"], "", "[a\r]"),
+    (&["-k", "echo", "[{}]"], "a\n\n\r\nb\n", "[a]\n[b]\n"),
+    (
+        &["-k", "printf", "[%s]\\n", ":::", "two\nlines"],
+        "",
+        "[two\nlines]\n",
+    ),
+    (
+        &["-k", "--shell", "echo $(({}*2))", ":::", "3", "-2"],
+        "",
+        "6\n-4\n",
+    ),
 ];
 
 #[test]
@@ -257,11 +306,18 @@ fn unsupported_forms_exit_2_and_run_nothing() {
         &["-X", "touch", "made", ":::", "a"],
         &["--pipe", "touch", "made"],
         &["--block", "1M", "touch", "made"],
-        &["--shuf", "touch", "made", ":::", "a"],
         &["--eta", "touch", "made", ":::", "a"],
         &["--bar", "touch", "made", ":::", "a"],
-        &["--delay", "1", "touch", "made", ":::", "a"],
-        &["--header", ":", "touch", "made", ":::", "a"],
+        &["--delay", "2h", "touch", "made", ":::", "a"],
+        &["--header", "^#", "touch", "made", ":::", "a"],
+        &["--header", ":", "-n", "2", "touch", "made", ":::", "a"],
+        &[
+            "--header", ":", "touch", "{a}", "{a}", ":::", "a", ":::", "a",
+        ],
+        &[
+            "--shuf", "--resume", "--joblog", "log", "touch", "made", ":::", "a",
+        ],
+        &["--exit-status", "sum", "touch", "made", ":::", "a"],
         &["--", "-j2", "touch", "made", ":::", "a"],
         &["touch", "made{+/}", ":::", "a"],
         &["touch", "made{..}", ":::", "a"],

@@ -130,6 +130,16 @@ impl Ending {
     pub fn succeeded(&self) -> bool {
         self.exit_code == Some(0)
     }
+
+    /// The status a shell would report: the exit code, 128+N when killed by
+    /// signal N, 1 when the task could not start; 0 when it succeeded.
+    pub fn status(&self) -> u8 {
+        match self.exit_code {
+            Some(code) if code < 0 => 128u8.saturating_add(code.unsigned_abs().min(127) as u8),
+            Some(code) => code.clamp(0, 255) as u8,
+            None => 1,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +175,16 @@ mod tests {
         assert_eq!(r.exit_code, None);
         assert_eq!(r.error.as_deref(), Some("too long"));
         assert!(!Ending::failed("x".into()).succeeded());
+    }
+
+    #[test]
+    fn statuses_read_as_a_shell_reports_them() {
+        assert_eq!(Ending::exited(0, None, 0.0, false).status(), 0);
+        assert_eq!(Ending::exited(3, None, 0.0, false).status(), 3);
+        assert_eq!(
+            Ending::exited(-9, Some("SIGKILL".into()), 0.0, false).status(),
+            137
+        );
+        assert_eq!(Ending::failed("no such file".into()).status(), 1);
     }
 }

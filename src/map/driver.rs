@@ -27,10 +27,16 @@ use super::template::{Fill, Template};
 use crate::engine::{Command, Event, EventKind, EventReceiver, EventSender};
 use crate::spec::JobSpec;
 
+/// With `--keep-order`, most tasks read but not yet printed: each holds a few
+/// hundred bytes besides its output (its record, its turn), so this bounds memory.
+const HELD_TASKS: u64 = 10_000;
+
 /// What the user asked for, fixed for the run.
 pub struct Settings {
     pub template: Template,
     pub timeout: Option<Duration>,
+    /// `--delay`: the least time between two starts.
+    pub delay: Option<Duration>,
     pub retries: u32,
     pub halt: Option<HaltRule>,
     pub keep_order: bool,
@@ -41,7 +47,7 @@ pub struct Settings {
     pub plain: bool,
     /// `--tag`, `--tagstring`: noted as each task is launched.
     pub tags: Option<Tags>,
-    /// Most tasks read but not yet finished (with `--keep-order`: not yet printed).
+    /// Most tasks read but not yet finished.
     pub window: usize,
     pub max_parallel: usize,
 }
@@ -92,6 +98,10 @@ pub struct Driver {
     last_read: u64,
     reading: Reading,
     stopped: Option<Stop>,
+    /// See `Finish::halt_status`.
+    halt_status: Option<u8>,
+    /// With `--delay`: no task starts before this.
+    next_start: Option<tokio::time::Instant>,
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
@@ -127,6 +137,10 @@ impl Slots {
 pub struct Finish {
     pub ok: bool,
     pub notes: Vec<String>,
+    /// Tasks that failed (after their retries).
+    pub failed: u64,
+    /// The status of the task whose failure met the `--halt` rule.
+    pub halt_status: Option<u8>,
 }
 
 impl Driver {
@@ -149,6 +163,8 @@ impl Driver {
             last_read: 0,
             reading: Reading::Open,
             stopped: None,
+            halt_status: None,
+            next_start: None,
             queue_closed: false,
             notes,
         }
@@ -183,6 +199,7 @@ impl Driver {
             }
             self.close_queue_when_drained();
             let want_task = tasks.is_some() && self.occupied(&out) < self.settings.window;
+            let delayed = self.delayed();
             tokio::select! {
                 biased;
                 // A person's commands first, as in the engine: the event stream
@@ -200,6 +217,7 @@ impl Driver {
                     None => break,
                 },
                 item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
+                () = wait_until(delayed), if delayed.is_some() => {}
             }
         }
         if self.counts.skipped > 0 {
@@ -211,6 +229,8 @@ impl Driver {
         Finish {
             ok: self.ok(),
             notes: self.notes.into_held(),
+            failed: self.counts.failed,
+            halt_status: self.halt_status,
         }
     }
 
@@ -223,12 +243,23 @@ impl Driver {
         self.reading == Reading::Open && self.stopped.is_none()
     }
 
-    /// Tasks read and not yet released: finished, or with `--keep-order` printed.
+    /// Tasks read and not yet finished. With `--keep-order`, tasks finished
+    /// but waiting for their turn to print do not count (their output spills to
+    /// disk, so the pool runs on past a slow task) until there are `HELD_TASKS`.
     fn occupied(&self, out: &Outbox) -> usize {
+        let working = self.pending.len() + self.running.len();
         match out.next_to_print() {
-            Some(next) => (self.last_read + 1).saturating_sub(next) as usize,
-            None => self.pending.len() + self.running.len(),
+            Some(next) if (self.last_read + 1).saturating_sub(next) >= HELD_TASKS => usize::MAX,
+            _ => working,
         }
+    }
+
+    /// With `--delay`, when the next waiting task may start (if a slot is free).
+    fn delayed(&self) -> Option<tokio::time::Instant> {
+        let free = self.running.len() < self.settings.max_parallel;
+        let waiting = !self.pending.is_empty() && self.stopped.is_none() && !self.queue_closed;
+        self.next_start
+            .filter(|at| free && waiting && *at > tokio::time::Instant::now())
     }
 
     /// Hands waiting tasks to the engine while the pool has free slots.
@@ -236,7 +267,15 @@ impl Driver {
         while self.stopped.is_none()
             && !self.queue_closed
             && self.running.len() < self.settings.max_parallel
+            && !self.pending.is_empty()
         {
+            if let Some(delay) = self.settings.delay {
+                let now = tokio::time::Instant::now();
+                if self.next_start.is_some_and(|at| at > now) {
+                    break;
+                }
+                self.next_start = Some(now + delay);
+            }
             let Some(mut attempt) = self.pending.pop_front() else {
                 break;
             };
@@ -327,6 +366,7 @@ impl Driver {
             self.counts.succeeded += 1;
         }
         let number = attempt.task.number;
+        let status = ending.status();
         let record = attempt.record(ending);
         if let Some(log) = &mut self.records.joblog
             && let Err(e) = log.append(&record)
@@ -346,11 +386,12 @@ impl Driver {
             .await;
         out.release(number).await;
         if failed {
-            self.check_halt(out).await;
+            self.check_halt(status, out).await;
         }
     }
 
-    async fn check_halt(&mut self, out: &mut Outbox) {
+    /// `status`: the exit status of the task that just failed.
+    async fn check_halt(&mut self, status: u8, out: &mut Outbox) {
         let Some(rule) = self.settings.halt else {
             return;
         };
@@ -367,6 +408,7 @@ impl Driver {
                 ""
             }
         ));
+        self.halt_status = Some(status);
         let kind = EventKind::Halted {
             rule: rule.to_string(),
             failed: self.counts.failed,
@@ -392,6 +434,12 @@ impl Driver {
         // The first reason stays: a halt followed by an interrupt is still a halt.
         self.stopped.get_or_insert(why);
         self.pending.drain(..).map(|a| a.task.number).collect()
+    }
+}
+
+async fn wait_until(at: Option<tokio::time::Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
     }
 }
 

@@ -37,6 +37,11 @@ impl<T> Order<T> {
         None
     }
 
+    /// Whether output of task `number` would be held now (its turn has not come).
+    pub fn holds(&self, number: u64) -> bool {
+        number > self.next
+    }
+
     /// Task `number` finished (or will never run): returns the held output that
     /// may be printed now, in task order.
     pub fn finish(&mut self, number: u64) -> Vec<T> {

@@ -1,13 +1,16 @@
-//! The driver's way out to the printer: output held for `--keep-order`, queue
-//! events without repeats, and noticing when nobody reads any more.
+//! The driver's way out to the printer: output held for `--keep-order` (in
+//! memory up to a limit, then in a temporary file), queue events without
+//! repeats, and noticing when nobody reads any more.
 
 use super::order::Order;
+use super::spill::{Held, Spill};
 use crate::engine::{Event, EventKind, EventSender};
 
 pub struct Outbox {
     printer: Option<EventSender>,
     /// `Some` with `--keep-order`.
-    order: Option<Order<Event>>,
+    order: Option<Order<Held>>,
+    spill: Spill,
     /// A task's record is held with its output (plain `--keep-order`), so it
     /// follows that output.
     hold_records: bool,
@@ -21,6 +24,7 @@ impl Outbox {
         Outbox {
             printer: Some(printer),
             order: keep_order.then(Order::default),
+            spill: Spill::new(super::spill::MEMORY_LIMIT, std::env::temp_dir()),
             hold_records,
             last_queue: None,
             closed_unseen: false,
@@ -63,12 +67,13 @@ impl Outbox {
 
     /// An output line of task `number`: printed now, or held until its turn.
     pub async fn output(&mut self, number: u64, event: Event) {
-        let ready = match &mut self.order {
-            Some(order) => order.output(number, event),
-            None => Some(event),
-        };
-        if let Some(event) = ready {
-            self.send(event).await;
+        match &mut self.order {
+            Some(order) if order.holds(number) => {
+                let held = self.spill.hold(event);
+                // Cannot come back: the turn was checked just now.
+                let _ = order.output(number, held);
+            }
+            _ => self.send(event).await,
         }
     }
 
@@ -84,15 +89,21 @@ impl Outbox {
     /// Task `number` will write no more (finished, or will never run).
     pub async fn release(&mut self, number: u64) {
         let Some(order) = &mut self.order else { return };
-        for event in order.finish(number) {
-            self.send(event).await;
-        }
+        let ready = order.finish(number);
+        self.send_held(ready).await;
     }
 
     /// Prints whatever is still held (for tasks that never ended).
     pub async fn release_all(&mut self) {
         let Some(order) = &mut self.order else { return };
-        for event in order.drain() {
+        let held = order.drain();
+        self.send_held(held).await;
+    }
+
+    /// Held output, read back one piece at a time as the printer takes it.
+    async fn send_held(&mut self, held: Vec<Held>) {
+        for held in held {
+            let event = self.spill.take(held);
             self.send(event).await;
         }
     }

@@ -89,9 +89,27 @@ pub struct Printed {
 /// One task's output not yet printed, and its `--results` files.
 #[derive(Default)]
 struct Pending {
+    /// The attempt (worker) the output is from: a retry supersedes it.
+    worker: Option<String>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     files: Option<[File; 2]>,
+}
+
+impl Pending {
+    /// Output of `worker` arrives: a new attempt (a retry, so the earlier one
+    /// failed) replaces what an earlier attempt left unprinted and its results.
+    fn attempt(&mut self, worker: &str) {
+        if self.worker.as_deref() == Some(worker) {
+            return;
+        }
+        if self.worker.is_some() {
+            self.stdout.clear();
+            self.stderr.clear();
+            self.files = None;
+        }
+        self.worker = Some(worker.to_owned());
+    }
 }
 
 struct Printer {
@@ -118,7 +136,10 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
                 stream,
                 bytes,
             } => match task_number(&worker) {
-                Some(number) => p.bytes(number, stream, &bytes),
+                Some(number) => {
+                    p.pending.entry(number).or_default().attempt(&worker);
+                    p.bytes(number, stream, &bytes)
+                }
                 None => Ok(()),
             },
             EventKind::Task(record) => p.task(&record),
@@ -190,7 +211,11 @@ impl Printer {
     /// A task ended: what it still holds goes out, stdout first.
     fn task(&mut self, record: &TaskRecord) -> std::io::Result<()> {
         let number = record.task;
-        let pending = self.pending.remove(&number).unwrap_or_default();
+        let mut pending = self.pending.remove(&number).unwrap_or_default();
+        if let Some(worker) = &record.worker {
+            // The final attempt wrote nothing: an earlier one's output goes.
+            pending.attempt(worker);
+        }
         if let Some(dir) = self.options.results.clone()
             && pending.files.is_none()
             && let Err(e) = open_results(&dir, number)

@@ -135,6 +135,21 @@ impl Source {
         })
     }
 
+    /// `--header :`: takes the first record (its values are the column names);
+    /// the tasks after it are numbered from 1. `None` when the input is empty.
+    pub fn take_header(&mut self) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let header = match self.next() {
+            None => None,
+            Some(Item::Task(task)) => Some(task.values),
+            Some(Item::TooLong { len, .. }) => {
+                return Err(format!("the header of {} is {len} bytes long", self.what));
+            }
+            Some(Item::ReadError(message)) => return Err(message),
+        };
+        self.next_number = 1;
+        Ok(header)
+    }
+
     fn next_line(&mut self) -> std::io::Result<Option<(Vec<u8>, usize)>> {
         match &mut self.lines {
             Lines::Words(words) => Ok(words.next().map(|mut bytes| {

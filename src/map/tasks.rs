@@ -35,36 +35,50 @@ impl Inputs {
 pub struct Tasks {
     items: Box<dyn Iterator<Item = Item> + Send>,
     pub total: Total,
+    /// `--header :`: each input's first record, in the order of the values.
+    pub names: Vec<Vec<u8>>,
 }
 
 impl Tasks {
     /// Opens every input now (an unreadable file is a usage error); several
     /// inputs are read in full here, to be combined.
-    pub fn open(inputs: &Inputs, reading: &Reading, batch: usize) -> Result<Tasks, String> {
+    /// With `header`, each input's first record names its values instead.
+    pub fn open(
+        inputs: &Inputs,
+        reading: &Reading,
+        batch: usize,
+        header: bool,
+    ) -> Result<Tasks, String> {
         let stdin_uses = inputs.origins().filter(|o| o.reads_stdin()).count();
         if stdin_uses > 1 {
             return Err("stdin is given as an input twice; it can be read only once".into());
         }
         let origins: Vec<&Origin> = inputs.origins().collect();
+        let mut names = Vec::new();
         let (items, count): (Box<dyn Iterator<Item = Item> + Send>, _) = match origins[..] {
             [origin] => {
                 let total = match origin {
                     Origin::Words(words) => Total::known(
-                        words
+                        (words
                             .iter()
                             .filter(|w| reading.allow_empty || !w.is_empty())
                             .count()
-                            .div_ceil(batch) as u64,
+                            .saturating_sub(usize::from(header)))
+                        .div_ceil(batch) as u64,
                     ),
-                    Origin::File(path) if reading.delimiter == b'\n' => {
+                    Origin::File(path) if reading.delimiter == b'\n' && !header => {
                         Total::count(path, reading.allow_empty, batch as u64)
                     }
                     _ => Total::unknown(),
                 };
-                (Box::new(Source::open(origin, reading)?), total)
+                let mut source = Source::open(origin, reading)?;
+                if header {
+                    names = source.take_header()?.unwrap_or_default();
+                }
+                (Box::new(source), total)
             }
             _ => {
-                let combined = Combined::read(inputs, reading)?;
+                let combined = Combined::read(inputs, reading, header.then_some(&mut names))?;
                 let total = Total::known(combined.len.div_ceil(batch as u64));
                 (Box::new(combined), total)
             }
@@ -82,7 +96,27 @@ impl Tasks {
         Ok(Tasks {
             items,
             total: count,
+            names,
         })
+    }
+
+    /// `--shuf`: every task read now, then given out in random order and
+    /// numbered in that order (so `{#}` and the joblog count runs as they start).
+    pub fn shuffled(self) -> Tasks {
+        let mut items: Vec<Item> = self.items.collect();
+        shuffle(&mut items, seed());
+        let mut number = 0;
+        for item in &mut items {
+            if let Item::Task(task) | Item::TooLong { task, .. } = item {
+                number += 1;
+                task.number = number;
+            }
+        }
+        Tasks {
+            total: Total::known(number),
+            items: Box::new(items.into_iter()),
+            names: self.names,
+        }
     }
 
     /// Reads tasks on a thread and hands them over through a channel holding at
@@ -109,6 +143,25 @@ impl Tasks {
     }
 }
 
+/// Fisher–Yates with splitmix64: an order nobody should rely on, not a secret.
+fn shuffle<T>(items: &mut [T], mut state: u64) {
+    for i in (1..items.len()).rev() {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        items.swap(i, (z % (i as u64 + 1)) as usize);
+    }
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
 /// Several inputs, read in full, combined by index.
 struct Combined {
     /// Per group, per input: its records.
@@ -120,12 +173,23 @@ struct Combined {
 }
 
 impl Combined {
-    fn read(inputs: &Inputs, reading: &Reading) -> Result<Combined, String> {
+    /// With `names`, each input's first record is its header, added there.
+    fn read(
+        inputs: &Inputs,
+        reading: &Reading,
+        mut names: Option<&mut Vec<Vec<u8>>>,
+    ) -> Result<Combined, String> {
         let mut groups = Vec::new();
         for group in &inputs.groups {
             let mut linked = Vec::new();
             for origin in group {
-                linked.push(read_all(origin, reading)?);
+                let mut records = read_all(origin, reading)?;
+                if let Some(names) = names.as_deref_mut()
+                    && !records.is_empty()
+                {
+                    names.extend(records.remove(0).values);
+                }
+                linked.push(records);
             }
             groups.push(linked);
         }
@@ -267,8 +331,34 @@ mod tests {
         Origin::Words(list.iter().map(|w| w.as_bytes().to_vec()).collect())
     }
 
+    fn inputs_of(groups: Vec<Vec<Origin>>) -> Inputs {
+        Inputs { groups }
+    }
+
+    #[test]
+    fn headers_name_the_values_of_every_input() {
+        let inputs = inputs_of(vec![
+            vec![words(&["x", "a", "b"])],
+            vec![words(&["y", "1"])],
+        ]);
+        let tasks = Tasks::open(&inputs, &Reading::default(), 1, true).unwrap();
+        assert_eq!(tasks.names, [b"x".to_vec(), b"y".to_vec()]);
+        assert_eq!(tasks.total.get(), Some(2));
+        let one = Tasks::open(
+            &inputs_of(vec![vec![words(&["x", "a"])]]),
+            &Reading::default(),
+            1,
+            true,
+        )
+        .unwrap();
+        assert_eq!(one.names, [b"x".to_vec()]);
+        assert_eq!(one.total.get(), Some(1));
+        let items: Vec<Item> = one.items().collect();
+        assert_eq!(items, [Item::Task(Task::single(1, b"a".to_vec()))]);
+    }
+
     fn run(groups: Vec<Vec<Origin>>, batch: usize) -> Vec<String> {
-        let tasks = Tasks::open(&Inputs { groups }, &Reading::default(), batch).unwrap();
+        let tasks = Tasks::open(&inputs_of(groups), &Reading::default(), batch, false).unwrap();
         tasks
             .items()
             .map(|item| match item {
@@ -309,11 +399,48 @@ mod tests {
     }
 
     #[test]
+    fn shuffling_keeps_every_task_and_numbers_them_afresh() {
+        let mut items: Vec<u32> = (0..100).collect();
+        shuffle(&mut items, 42);
+        assert_ne!(
+            items,
+            (0..100).collect::<Vec<_>>(),
+            "a fixed seed moves things"
+        );
+        items.sort_unstable();
+        assert_eq!(items, (0..100).collect::<Vec<_>>());
+        let tasks = Tasks::open(
+            &inputs_of(vec![vec![words(&["a", "b", "c"])]]),
+            &Reading::default(),
+            1,
+            false,
+        )
+        .unwrap()
+        .shuffled();
+        assert_eq!(tasks.total.get(), Some(3));
+        let mut seen: Vec<(u64, Vec<u8>)> = tasks
+            .items()
+            .map(|item| match item {
+                Item::Task(t) => (t.number, t.input),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2, 3]);
+        seen.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            seen.iter().map(|s| s.1.clone()).collect::<Vec<_>>(),
+            [b"a", b"b", b"c"]
+        );
+    }
+
+    #[test]
     fn stdin_may_be_read_once() {
         let inputs = Inputs {
             groups: vec![vec![Origin::Stdin], vec![Origin::File("-".into())]],
         };
-        let err = Tasks::open(&inputs, &Reading::default(), 1).err().unwrap();
+        let err = Tasks::open(&inputs, &Reading::default(), 1, false)
+            .err()
+            .unwrap();
         assert!(err.contains("twice"), "{err}");
     }
 }

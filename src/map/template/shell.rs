@@ -4,8 +4,10 @@
 //! shell expands them as data, whatever they contain.
 //!
 //! A placeholder inside single quotes (where the shell expands nothing, and the text
-//! is often code for another program such as awk) or inside `$((…))` (where a value
-//! would be evaluated as an expression) is refused.
+//! is often code for another program such as awk) is refused. Inside `$((…))` a
+//! value would be evaluated as an expression (bash runs `a[$(cmd)]` there), so the
+//! script starts with a check that each such value is a whole number, and a task
+//! whose value is not one fails with exit status 2 before anything else runs.
 
 use super::Part;
 
@@ -30,6 +32,8 @@ pub(super) fn compile(script: &str) -> Result<(String, Vec<Part>), String> {
     let mut out = String::with_capacity(script.len() + 16);
     let mut params: Vec<Part> = Vec::new();
     let mut stack = vec![Ctx::Plain { parens: 0 }];
+    // Parameters used inside `$((…))`: checked to be whole numbers first.
+    let mut numeric: Vec<usize> = Vec::new();
     let mut rest = script;
     while !rest.is_empty() {
         let ctx = *stack.last().unwrap_or(&Ctx::Plain { parens: 0 });
@@ -48,7 +52,10 @@ pub(super) fn compile(script: &str) -> Result<(String, Vec<Part>), String> {
                 Ctx::Double => out.push_str(&format!("${{{n}}}")),
                 Ctx::Single => return Err(refusal(token, "inside single quotes", script)),
                 Ctx::Arith { .. } => {
-                    return Err(refusal(token, "inside $((…)) arithmetic", script));
+                    if !numeric.contains(&n) {
+                        numeric.push(n);
+                    }
+                    out.push_str(&format!("${{{n}}}"));
                 }
             }
             rest = after;
@@ -58,7 +65,18 @@ pub(super) fn compile(script: &str) -> Result<(String, Vec<Part>), String> {
         out.push_str(&rest[..taken]);
         rest = &rest[taken..];
     }
-    Ok((out, params))
+    let checks: String = numeric.iter().map(|&n| whole_number_check(n)).collect();
+    Ok((checks + &out, params))
+}
+
+/// Script text that ends the task (status 2) unless parameter `n` is a whole
+/// number, optionally negative: only digits then reach `$((…))`. The value is
+/// only ever expanded in double quotes here, so it stays data.
+fn whole_number_check(n: usize) -> String {
+    format!(
+        "case \"${{{n}#-}}\" in ''|*[!0-9]*) printf 'proctor: %s is used in $((...)) but is \
+         not a whole number\\n' \"'${{{n}}}'\" >&2; exit 2;; esac; "
+    )
 }
 
 fn refusal(token: &str, place: &str, script: &str) -> String {
@@ -183,8 +201,15 @@ mod tests {
     }
 
     #[test]
-    fn single_quotes_and_arithmetic_are_refused() {
-        for bad in ["echo '{}'", "awk '{print \"{}\"}'", "echo $(( {} + 1 ))"] {
+    fn arithmetic_takes_checked_whole_numbers() {
+        let s = script("echo $(( {} * 2 )) {}");
+        assert!(s.starts_with("case \"${1#-}\" in ''|*[!0-9]*)"), "{s}");
+        assert!(s.ends_with("esac; echo $(( ${1} * 2 )) \"${1}\""), "{s}");
+    }
+
+    #[test]
+    fn single_quotes_are_refused() {
+        for bad in ["echo '{}'", "awk '{print \"{}\"}'"] {
             let err = compile(bad).unwrap_err();
             assert!(err.contains("{}") && err.contains("double quotes"), "{err}");
         }

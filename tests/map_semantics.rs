@@ -1,0 +1,270 @@
+//! Map mode's decided semantics, through the real binary: what the exit status
+//! says (`--exit-status`), how many attempts `--retries N` makes and whose
+//! output is printed, and `--keep-order` with more held output than memory keeps.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn proctor(args: &[&str], stdin: &[u8], dir: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .arg("map")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proctor map");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait for proctor")
+}
+
+fn status(args: &[&str], dir: &Path) -> Option<i32> {
+    proctor(args, b"", dir).status.code()
+}
+
+#[test]
+fn exit_status_count_is_the_number_of_failed_tasks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fail_with = ["sh", "-c", "exit $1", "sh", ":::"];
+    let run = |extra: &[&str], codes: &[&str]| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend_from_slice(&fail_with);
+        args.extend_from_slice(codes);
+        status(&args, dir.path())
+    };
+    // The default: 1 on any failure, 0 when none failed.
+    assert_eq!(run(&[], &["0", "3", "4"]), Some(1));
+    assert_eq!(run(&["--exit-status", "count"], &["0", "0"]), Some(0));
+    // parallel's: the count of failed tasks.
+    assert_eq!(run(&["--exit-status", "count"], &["0", "3", "4"]), Some(2));
+    assert_eq!(
+        run(&["--exit-status", "count"], &["5", "5", "5", "0", "5"]),
+        Some(4)
+    );
+    // Under --halt: the status of the task that met the rule.
+    assert_eq!(
+        run(
+            &["-j1", "--exit-status", "count", "--halt", "now,fail=1"],
+            &["0", "7", "4"]
+        ),
+        Some(7)
+    );
+    // A task killed by a signal reads as 128+N, as in a shell.
+    let killed = status(
+        &[
+            "--exit-status",
+            "count",
+            "--halt",
+            "now,fail=1",
+            "sh",
+            "-c",
+            "kill -9 $$",
+            ":::",
+            "a",
+        ],
+        dir.path(),
+    );
+    assert_eq!(killed, Some(137));
+}
+
+#[test]
+fn exit_status_count_stops_at_101() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let words: Vec<String> = (1..=105).map(|n| n.to_string()).collect();
+    let mut args = vec!["-j4", "--exit-status", "count", "false", ":::"];
+    args.extend(words.iter().map(String::as_str));
+    assert_eq!(status(&args, dir.path()), Some(101));
+}
+
+#[test]
+fn exit_status_rejects_unknown_schemes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = proctor(
+        &["--exit-status", "sum", "touch", "made", ":::", "a"],
+        b"",
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("count"));
+    assert!(!dir.path().join("made").exists());
+}
+
+/// A task that fails until its third attempt: each attempt appends to a file
+/// and prints its attempt number.
+const FLAKY: &str = "echo x >> tries; n=$(wc -l < tries); echo attempt $n; echo err $n >&2; \
+                     [ $n -ge 3 ]";
+
+/// `--retries N` means N more attempts (N+1 in all), unlike parallel's N in all:
+/// proctor's `restart` vocabulary counts re-runs, and `--retries 0` (the
+/// default) must mean "run once". Only the final attempt's output is printed.
+#[test]
+fn retries_are_extra_attempts_and_only_the_last_one_is_printed() {
+    for extra in [&[][..], &["-k"][..], &["--results", "res"][..]] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut args = extra.to_vec();
+        args.extend(["--retries", "2", "sh", "-c", FLAKY, ":::", "a"]);
+        let out = proctor(&args, b"", dir.path());
+        assert_eq!(out.status.code(), Some(0), "{extra:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "attempt 3\n",
+            "{extra:?}"
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "err 3\n", "{extra:?}");
+        let tries = std::fs::read_to_string(dir.path().join("tries")).expect("tries");
+        assert_eq!(tries.lines().count(), 3, "{extra:?}: 1 attempt + 2 retries");
+        if extra.contains(&"--results") {
+            let res = dir.path().join("res/1");
+            assert_eq!(
+                std::fs::read_to_string(res.join("stdout")).expect("stdout"),
+                "attempt 3\n"
+            );
+            assert_eq!(
+                std::fs::read_to_string(res.join("stderr")).expect("stderr"),
+                "err 3\n"
+            );
+        }
+    }
+    // One retry is not enough: two attempts, the task fails with the last one's output.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = proctor(
+        &["--retries", "1", "sh", "-c", FLAKY, ":::", "a"],
+        b"",
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "attempt 2\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("after 1 retries"), "{stderr}");
+}
+
+/// All attempts stay visible in the events: one `exited` per attempt.
+#[test]
+fn every_attempt_is_in_the_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = proctor(
+        &["--json", "--retries", "2", "sh", "-c", FLAKY, ":::", "a"],
+        b"",
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let exited: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "exited")
+        .collect();
+    let workers: Vec<&str> = exited.iter().filter_map(|e| e["worker"].as_str()).collect();
+    assert_eq!(workers, ["task-1", "task-1.retry1", "task-1.retry2"]);
+}
+
+/// Task 1 waits until task 100 has finished, so every later task's output
+/// (20 MB, past the 8 MiB kept in memory) is held for its turn: the pool must
+/// run past the slow task (not stall on a window of held tasks), the held
+/// output must come back whole and in order, and the temporary file must not
+/// outlive the run.
+#[test]
+fn keep_order_runs_past_a_slow_task_and_spills_held_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tmpdir");
+    let script = "if [ $1 = 1 ]; then \
+                    i=0; while [ ! -e done-100 ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; \
+                    [ -e done-100 ] || exit 9; \
+                  fi; \
+                  i=0; while [ $i -lt 2000 ]; do printf '%s-%099d\\n' $1 $i; i=$((i+1)); done; \
+                  touch done-$1";
+    let words: Vec<String> = (1..=100).map(|n| n.to_string()).collect();
+    let mut args = vec!["-k", "-j4", "sh", "-c", script, "sh", ":::"];
+    args.extend(words.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .arg("map")
+        .args(&args)
+        .current_dir(dir.path())
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut want = String::new();
+    for task in 1..=100 {
+        for i in 0..2000 {
+            want.push_str(&format!("{task}-{i:099}\n"));
+        }
+    }
+    assert!(
+        out.stdout == want.as_bytes(),
+        "output differs: {} bytes, want {}",
+        out.stdout.len(),
+        want.len()
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
+/// `--delay D`: starts are at least D apart (a lower bound: a busy machine
+/// only makes the gaps longer), even with free slots.
+#[test]
+fn delay_spaces_the_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = proctor(
+        &[
+            "-j4",
+            "--delay",
+            "0.3s",
+            "sh",
+            "-c",
+            "date +%s.%N",
+            ":::",
+            "1",
+            "2",
+            "3",
+        ],
+        b"",
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let mut starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.parse().expect("a time"))
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    assert_eq!(starts.len(), 3);
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.29, "starts {starts:?}");
+    }
+}
+
+/// `--shuf`: every task runs once, in some order, numbered in the order run.
+#[test]
+fn shuf_runs_every_task_once_numbered_as_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let words: Vec<String> = (1..=50).map(|n| n.to_string()).collect();
+    let mut args = vec!["-k", "--shuf", "echo", "{#}", "{}", ":::"];
+    args.extend(words.iter().map(String::as_str));
+    let out = proctor(&args, b"", dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<(u64, u64)> = text
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').expect("two fields");
+            (n.parse().expect("number"), v.parse().expect("value"))
+        })
+        .collect();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(numbers, (1..=50).collect::<Vec<_>>(), "numbered as run");
+    let mut values: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    // 50 values in input order by chance: 1 in 50!.
+    assert_ne!(values, (1..=50).collect::<Vec<_>>(), "shuffled");
+    values.sort_unstable();
+    assert_eq!(values, (1..=50).collect::<Vec<_>>(), "each task once");
+}
