@@ -53,7 +53,9 @@ fn a_busy_worker_reads_about_one_core_and_a_sleeping_one_almost_nothing() {
     );
     let good = |r: &Value| {
         let cpu = r["cpu"].as_f64().unwrap();
-        cpu >= 70.0 || saturated(r) && cpu >= 30.0
+        // On a saturated machine (a parallel build, say) the loop gets only its
+        // share of the two cores; the upper bound below never relaxes.
+        cpu >= 70.0 || saturated(r) && cpu >= 10.0
     };
     let rows = watch_samples(&mut p, "sh", |rows| {
         rows.iter().skip(1).any(good) || rows.len() >= 40

@@ -154,7 +154,7 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
 #[test]
 fn proctor_schema_prints_the_committed_schema_and_shipped_workloads_pass_it() {
     let schema = schema();
-    let mut files: Vec<_> = ["assets", "tests/valid_workloads"]
+    let mut files: Vec<_> = ["assets", "assets/pipeline", "tests/valid_workloads"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(Path::new(ROOT).join(dir)).expect("dir"))
         .map(|e| e.expect("entry").path())

@@ -78,3 +78,44 @@ fn c1_controls_are_escaped_in_map_output_and_the_joblog() {
     let log = std::fs::read(&joblog).expect("joblog");
     assert_safe_and_exact(&log, "input");
 }
+
+/// Map mode's plain output on a terminal (a pty from `script`): task output that
+/// tries to set the title, clear the screen or reorder text arrives neutralised,
+/// on stdout and stderr alike; into a pipe it stays byte for byte.
+#[test]
+fn map_plain_output_on_a_terminal_is_neutralised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hostile = dir.path().join("hostile.sh");
+    std::fs::write(
+        &hostile,
+        format!("printf '\\033]0;pwned\\007\\033[2J{HOSTILE}\\n'\nprintf '\\033[31merr\\n' >&2\n"),
+    )
+    .expect("write the script");
+    let command = format!("{BIN} map --plain -- sh {} ::: 1", hostile.display());
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    let shown = &out.stdout;
+    assert!(
+        !contains(shown, b"\x1b"),
+        "ESC reached the terminal: {shown:?}"
+    );
+    for raw in raw_forms() {
+        assert!(!contains(shown, &raw), "{raw:?} reached the terminal");
+    }
+    let text = String::from_utf8_lossy(shown);
+    assert!(text.contains("^[]0;pwned^G^[[2J"), "{text}");
+    assert!(text.contains("^[[31merr"), "stderr too: {text}");
+    // Into a pipe the same task's output is exact.
+    let piped = Command::new(BIN)
+        .args(["map", "--", "sh"])
+        .arg(&hostile)
+        .args([":::", "1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor");
+    assert!(contains(&piped.stdout, b"\x1b]0;pwned\x07"), "{piped:?}");
+}

@@ -252,7 +252,7 @@ fn is_clean(text: &str) -> bool {
     // Branch-free per chunk so the compiler vectorises it; this runs on every line.
     let suspicious = text.as_bytes().chunks(32).any(|chunk| {
         chunk.iter().fold(false, |hit, &b| {
-            hit | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xe2)
+            hit | (b < 0x20) | (b == 0x7f) | (b == 0xc2) | (b == 0xd8) | (b == 0xe2)
         })
     });
     !suspicious || !text.chars().any(needs_escape)
@@ -276,13 +276,10 @@ fn escape(text: &str) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    let n = c as u32;
-    // C0, DEL, C1 (some terminals treat U+009B as CSI), and bidi overrides that
-    // could make a line display differently from what it says.
-    n < 0x20
-        || (0x7f..=0x9f).contains(&n)
-        || (0x202a..=0x202e).contains(&n)
-        || (0x2066..=0x2069).contains(&n)
+    // C0, and the one list of what JSON output escapes too: DEL, C1 (some
+    // terminals treat U+009B as CSI), and the bidi controls and marks that could
+    // make a line display differently from what it says.
+    (c as u32) < 0x20 || crate::json_safe::is_unsafe(c)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -116,6 +116,9 @@ struct Printer {
     options: Options,
     out: BufWriter<std::io::StdoutLock<'static>>,
     err: std::io::Stderr,
+    /// Which of stdout and stderr are terminals: there, task output is shown
+    /// neutralised (see [`for_terminal`]); into pipes and files it goes byte for byte.
+    ttys: [bool; 2],
     pending: HashMap<u64, Pending>,
     printed: Printed,
 }
@@ -126,6 +129,10 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
         options,
         out: BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
         err: std::io::stderr(),
+        ttys: [
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ],
         pending: HashMap::new(),
         printed: Printed::default(),
     };
@@ -256,6 +263,13 @@ impl Printer {
     }
 
     fn write(&mut self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        let shown;
+        let bytes = if self.ttys[stream as usize] {
+            shown = for_terminal(bytes);
+            shown.as_bytes()
+        } else {
+            bytes
+        };
         match stream {
             Stream::Stdout => self.out.write_all(bytes),
             Stream::Stderr => {
@@ -310,4 +324,19 @@ fn why(record: &TaskRecord) -> String {
     }
     text.push_str(&format!(" (input '{}')", record.input.escape_debug()));
     text
+}
+
+/// Task output for a terminal: worker text is untrusted, so escape sequences and
+/// other control characters are shown in caret notation (`^[`) and cannot drive
+/// the terminal; newlines stay newlines. Bytes that are not UTF-8 show as U+FFFD.
+fn for_terminal(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut shown = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            shown.push('\n');
+        }
+        shown.push_str(&crate::engine::output::neutral(line));
+    }
+    shown
 }

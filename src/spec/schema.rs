@@ -122,18 +122,22 @@ pub fn job_fields() -> Vec<(&'static str, Value)> {
 }
 
 fn depends_on() -> Value {
+    let condition = json!({"enum": ["started", "ready", "succeeded", "exited"]});
     json!({
-        "description": "job names (each must exit 0), or name -> {condition, instances}",
+        "description": "job names (each must exit 0), or name -> condition or {condition, instances}",
         "oneOf": [
             {"type": "array", "items": {"type": "string"}},
-            {"type": "object", "additionalProperties": {
-                "type": "object",
-                "additionalProperties": false,
-                "properties": {
-                    "condition": {"enum": ["started", "ready", "succeeded", "exited"]},
-                    "instances": {"enum": ["all", "any"]},
+            {"type": "object", "additionalProperties": {"oneOf": [
+                condition.clone(),
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "condition": condition,
+                        "instances": {"enum": ["all", "any"]},
+                    },
                 },
-            }},
+            ]}},
         ],
     })
 }
