@@ -723,3 +723,47 @@ fn the_process_tree_signals_one_child_and_spares_the_rest() {
 
     quit_stopping_everything(&tmux, &marker, pid);
 }
+
+#[test]
+fn dependency_states_and_the_dependency_view_in_a_real_terminal() {
+    let marker = marker("deps");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("deps.json");
+    std::fs::write(
+        &path,
+        r#"{"max_parallel": 4, "jobs": [
+        {"name": "db", "cmd": ["sleep", "300"], "ready": {"exec": ["true"]}},
+        {"name": "app", "cmd": ["sleep", "300"], "depends_on": {"db": "ready"}},
+        {"name": "suite", "cmd": ["true"], "depends_on": {"app": "exited"}},
+        {"name": "lint", "shell": "exit 1"},
+        {"name": "docs", "cmd": ["true"], "depends_on": ["lint"]}
+    ]}"#,
+    )
+    .expect("workload");
+    let (tmux, pid) = start_proctor(&marker, &format!("-f {}", path.display()), "Workers");
+    let states = [("db", "ready"), ("suite", "waiting"), ("docs", "skipped")];
+    tmux.wait_until("ready, waiting and skipped rows", |s| {
+        states.iter().all(|(name, state)| {
+            s.lines()
+                .any(|l| l.contains(&format!(" {name} ")) && l.contains(state))
+        })
+    });
+    tmux.keys(&["D"]);
+    let screen = tmux.wait_for("Dependencies");
+    for edge in ["← db (ready)", "← app (exited)", "← lint (succeeded)"] {
+        assert!(screen.contains(edge), "{edge}: {screen}");
+    }
+    let line = |job: &str| {
+        screen
+            .lines()
+            .position(|l| l.contains(&format!("│ {job} ")) && l.contains('←') == (job != "db"))
+            .unwrap_or_else(|| panic!("no line for {job}: {screen}"))
+    };
+    assert!(
+        line("db") < line("app") && line("app") < line("suite"),
+        "{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the view closed", |s| !s.contains("DEPENDS ON"));
+    quit_stopping_everything(&tmux, &marker, pid);
+}

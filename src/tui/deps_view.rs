@@ -2,7 +2,8 @@
 //! never started (a line under its log), and the dependency overlay: every job in
 //! start order with the jobs it depends on, their conditions and its state now.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::SystemTime;
 
 use ratatui::Frame;
@@ -42,11 +43,10 @@ fn state_word(w: &WorkerView, now: SystemTime) -> String {
     }
 }
 
-/// A job's state: its worker's, or for `count: N` how many are in each state
-/// (`2 ready · 1 starting`); `not launched` when it has no worker yet.
-pub fn job_state(snapshot: &Snapshot, job: &str, now: SystemTime) -> String {
-    let workers = workers_of(snapshot, job);
-    match workers.as_slice() {
+/// A job's state from its workers: its worker's, or for `count: N` how many are
+/// in each state (`2 ready · 1 starting`); `not launched` when it has none yet.
+fn job_state(workers: &[&WorkerView], now: SystemTime) -> String {
+    match workers {
         [] => "not launched".into(),
         [one] => state_word(one, now),
         many => {
@@ -71,7 +71,7 @@ fn edge(d: &Dependency, snapshot: &Snapshot, now: SystemTime) -> String {
     } else {
         ""
     };
-    let state = job_state(snapshot, &d.job, now);
+    let state = job_state(&workers_of(snapshot, &d.job), now);
     format!("{any}{} {} (now {state})", format::safe(&d.job), wants(d))
 }
 
@@ -107,46 +107,62 @@ fn cause_words(cause: &str) -> String {
     }
 }
 
-/// One job of the overlay: its name, its dependencies and a worker for colour.
+/// One job of the overlay: its name, its dependencies and its workers.
 struct JobRow<'a> {
     name: &'a str,
     depends_on: &'a [Dependency],
-    first: &'a WorkerView,
+    workers: Vec<&'a WorkerView>,
 }
 
 /// Every job in start order: a job comes after all it depends on, otherwise in
-/// launch order (a cycle, refused at load time, would keep launch order).
+/// launch order.
 fn start_order(snapshot: &Snapshot) -> Vec<JobRow<'_>> {
     let mut jobs: Vec<JobRow> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
+    // One pass over the workers, so a pool of thousands costs no more than that.
     for w in &snapshot.workers {
         let name = w.job();
-        if !index.contains_key(name) {
-            index.insert(name, jobs.len());
-            jobs.push(JobRow {
-                name,
-                depends_on: &w.deps.depends_on,
-                first: w,
-            });
+        match index.get(name) {
+            Some(&i) => jobs[i].workers.push(w),
+            None => {
+                index.insert(name, jobs.len());
+                jobs.push(JobRow {
+                    name,
+                    depends_on: &w.deps.depends_on,
+                    workers: vec![w],
+                });
+            }
         }
     }
+    // Kahn's algorithm, always taking the earliest-launched job that is free.
+    let mut blockers = vec![0usize; jobs.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
+    for (i, job) in jobs.iter().enumerate() {
+        for d in job.depends_on {
+            if let Some(&j) = index.get(d.job.as_str()) {
+                blockers[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut free: BinaryHeap<Reverse<usize>> = (0..jobs.len())
+        .filter(|&i| blockers[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut placed = vec![false; jobs.len()];
     let mut order = Vec::with_capacity(jobs.len());
-    while order.len() < jobs.len() {
-        let ready = (0..jobs.len()).find(|&i| {
-            !placed[i]
-                && jobs[i]
-                    .depends_on
-                    .iter()
-                    .all(|d| index.get(d.job.as_str()).is_none_or(|&j| placed[j]))
-        });
-        // Only a cycle leaves nothing ready: take the next in launch order.
-        let Some(i) = ready.or_else(|| placed.iter().position(|p| !p)) else {
-            break;
-        };
+    while let Some(Reverse(i)) = free.pop() {
         placed[i] = true;
         order.push(i);
+        for &k in &dependents[i] {
+            blockers[k] -= 1;
+            if blockers[k] == 0 {
+                free.push(Reverse(k));
+            }
+        }
     }
+    // Only a cycle (refused at load time) leaves jobs unplaced: launch order then.
+    order.extend((0..jobs.len()).filter(|&i| !placed[i]));
     let mut slots: Vec<Option<JobRow>> = jobs.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
@@ -163,7 +179,7 @@ pub fn lines(app: &App, snapshot: &Snapshot) -> Vec<Line<'static>> {
         .clamp(4, 24);
     let states: Vec<String> = jobs
         .iter()
-        .map(|j| job_state(snapshot, j.name, app.now))
+        .map(|j| job_state(&j.workers, app.now))
         .collect();
     let state_w = states
         .iter()
@@ -198,7 +214,7 @@ pub fn lines(app: &App, snapshot: &Snapshot) -> Vec<Line<'static>> {
         let arrow = if edges.is_empty() { "" } else { "← " };
         out.push(Line::from(vec![
             Span::styled(format!(" {name:<name_w$} "), t.bold()),
-            Span::styled(format!("{state:<state_w$} "), t.state(job.first)),
+            Span::styled(format!("{state:<state_w$} "), t.state(job.workers[0])),
             Span::styled(format!("{arrow}{}", edges.join(", ")), t.text()),
         ]));
     }
