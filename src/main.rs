@@ -198,9 +198,10 @@ fn parse_cli() -> Cli {
     let mut command = Cli::command();
     if asked {
         let version = format!(
-            "{}\ncontainment: {}",
+            "{}\ncontainment: {}\nos: {}",
             env!("CARGO_PKG_VERSION"),
-            proctor::contain::probe()
+            proctor::contain::probe(),
+            proctor::sample::host::os()
         );
         command = command.version(&*String::leak(version));
     }

@@ -2,6 +2,7 @@
 //! zombie and stuck detection. Runs on its own thread; the engine receives owned
 //! `Sample`s and never reads /proc on its hot path.
 
+pub mod host;
 pub mod proc;
 pub mod sampler;
 pub mod system;

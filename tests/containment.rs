@@ -110,6 +110,18 @@ fn survivors(procs: &[Proc], limit: Duration) -> Vec<Proc> {
 fn assert_level(p: &mut Live, level: &str) {
     let started = p.wait_for("the started event", |v| v["event"] == "started");
     assert_eq!(p.seen[0]["event"], "started", "started must come first");
+    // It also names the machine, as the kernel reports it.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    assert!(
+        started["os"]
+            .as_str()
+            .is_some_and(|os| os.contains(release.trim())),
+        "{started}"
+    );
+    assert!(
+        started["host"].as_str().is_some_and(|h| !h.is_empty()),
+        "{started}"
+    );
     if level == "ledger" {
         assert_eq!(started["containment"], "ledger", "{started}");
     } else {

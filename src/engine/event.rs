@@ -113,6 +113,9 @@ pub enum EventKind {
         version: &'static str,
         containment: &'static str,
         detail: String,
+        /// The machine's host name and operating system (for CI logs and bug reports).
+        host: String,
+        os: String,
     },
     Spawned {
         worker: String,

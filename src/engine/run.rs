@@ -244,6 +244,8 @@ async fn run(
         version: env!("CARGO_PKG_VERSION"),
         containment: crate::contain::get().map_or("ledger", |c| c.level.name()),
         detail: crate::contain::describe(),
+        host: crate::sample::host::name(),
+        os: crate::sample::host::os(),
     });
     let mut policy = config.policy.clone();
     let per_worker = super::os::limits::descriptors_per_worker(config.log_dir.is_some());
