@@ -3,7 +3,7 @@
 //! Only the keeper and proctor's emergency path do this; it is never on a hot path.
 
 use crate::engine::os::pidfd::PidFd;
-use crate::sample::proc::{parse_stat, start_time};
+use crate::sample::proc::{start_time, stat};
 
 /// One process found by a scan, with a pidfd opened before its identity was
 /// checked, so the pidfd can only name the process that was checked.
@@ -19,17 +19,6 @@ pub fn marker_of(pid: u32) -> Option<String> {
     env.split(|&b| b == 0)
         .find_map(|var| var.strip_prefix(key.as_bytes()))
         .map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-/// The process group id of `pid`, from /proc/PID/stat (field 5).
-fn pgid_of(text: &[u8]) -> Option<u32> {
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let field = text
-        .get(close + 1..)?
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|f| !f.is_empty())
-        .nth(2)?;
-    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 /// Every process (but proctor and the caller) that carries the instance's marker
@@ -63,20 +52,15 @@ pub fn marked(token: &str, groups: &[(u32, u64)]) -> Vec<Found> {
         let Some(fd) = PidFd::open(pid) else {
             continue;
         };
-        let Ok(text) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(stat) = parse_stat(&text) else {
+        let Some(stat) = stat(pid) else {
             continue;
         };
         if stat.state == 'Z' {
             continue;
         }
-        let in_group = pgid_of(&text).is_some_and(|g| {
-            groups
-                .iter()
-                .any(|&(pgid, start)| pgid == g && stat.start_time >= start)
-        });
+        let in_group = groups
+            .iter()
+            .any(|&(pgid, start)| pgid == stat.pgrp && stat.start_time >= start);
         if in_group || marker_of(pid).is_some_and(|m| m.starts_with(&prefix)) {
             out.push(Found { pid, fd });
         }

@@ -21,23 +21,21 @@ pub fn children(pid: u32) -> Vec<u32> {
     out
 }
 
+/// /proc/PID/stat of one process, if it exists (one parser: [`parse_stat`]).
+pub fn stat(pid: u32) -> Option<Stat> {
+    let mut buf = Vec::with_capacity(512);
+    parse_stat(read_proc_file(&format!("/proc/{pid}/stat"), &mut buf).ok()?)
+}
+
 /// Parent pid and state letter from /proc/PID/stat, if the process exists.
 pub fn ppid_and_state(pid: u32) -> Option<(u32, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: parse after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((ppid, state))
+    stat(pid).map(|s| (s.ppid, s.state))
 }
 
 /// Field 22 of /proc/PID/stat: start time in clock ticks since boot. Together with
 /// the pid it identifies a process across pid reuse.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    stat(pid).map(|s| s.start_time)
 }
 
 /// The fields of /proc/PID/stat the sampler needs, from one read.
@@ -46,6 +44,8 @@ pub struct Stat {
     /// State letter: R, S, D, T, t, Z, X, I, …
     pub state: char,
     pub ppid: u32,
+    /// Process group id.
+    pub pgrp: u32,
     /// utime + stime, in clock ticks (sysconf(_SC_CLK_TCK)).
     pub cpu_ticks: u64,
     pub num_threads: u32,
@@ -67,7 +67,8 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     // Field numbers below are proc(5)'s (1-based; pid and comm were fields 1 and 2).
     let state = char::from(*fields.next()?.first()?); // 3
     let ppid = parse_u64(fields.next()?)?; // 4
-    let mut fields = fields.skip(9); // 5..=13
+    let pgrp = parse_u64(fields.next()?)?; // 5
+    let mut fields = fields.skip(8); // 6..=13
     let utime = parse_u64(fields.next()?)?; // 14
     let stime = parse_u64(fields.next()?)?; // 15
     let mut fields = fields.skip(4); // 16..=19
@@ -86,6 +87,7 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     Some(Stat {
         state,
         ppid: u32::try_from(ppid).ok()?,
+        pgrp: u32::try_from(pgrp).unwrap_or(0),
         cpu_ticks: utime.saturating_add(stime),
         num_threads: u32::try_from(num_threads).unwrap_or(u32::MAX),
         start_time,
@@ -171,6 +173,7 @@ mod tests {
             Stat {
                 state: 'S',
                 ppid: 1,
+                pgrp: 4242,
                 cpu_ticks: 12,
                 num_threads: 3,
                 start_time: 123456,

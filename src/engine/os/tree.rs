@@ -5,12 +5,11 @@
 //! process we recorded, and a recycled pid can never be hit.
 
 use super::pidfd::PidFd;
-use crate::sample::proc::{children, parse_stat, start_time};
+use crate::sample::proc::{children, start_time, stat};
 
 /// Parent pid and start time from one read of /proc/PID/stat.
 fn ppid_and_start(pid: u32) -> Option<(u32, u64)> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text).map(|s| (s.ppid, s.start_time))
+    stat(pid).map(|s| (s.ppid, s.start_time))
 }
 
 /// A process we may signal: pid plus the start time that proves its identity.
