@@ -259,6 +259,15 @@ pub struct MapArgs {
     #[arg(short = 'u', long)]
     pub ungroup: bool,
 
+    /// Plain output: a progress line on stderr (tasks done of all, a gauge),
+    /// redrawn in place while stderr is a terminal.
+    #[arg(long)]
+    pub bar: bool,
+
+    /// Plain output: like --bar, with the time left at the rate so far.
+    #[arg(long)]
+    pub eta: bool,
+
     /// Plain output: start each line with the task's values and a tab.
     #[arg(long)]
     pub tag: bool,

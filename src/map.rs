@@ -16,6 +16,7 @@ mod notes;
 mod order;
 mod outbox;
 mod plain;
+mod progress;
 mod source;
 mod spill;
 mod tasks;
@@ -179,6 +180,8 @@ fn front(args: &MapArgs, inputs: &Inputs) -> Result<Front, String> {
         (args.tag, "--tag"),
         (args.tagstring.is_some(), "--tagstring"),
         (args.results.is_some(), "--results"),
+        (args.bar, "--bar"),
+        (args.eta, "--eta"),
     ];
     let asked_plain = plain_flags
         .iter()
@@ -449,6 +452,10 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
             grouping,
             tags,
             results: args.results.clone(),
+            progress: progress::Show {
+                bar: args.bar,
+                eta: args.eta,
+            },
         },
         inputs,
         tasks,

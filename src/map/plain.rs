@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::attempt::task_number;
+use super::progress::{Progress, Show};
 use super::template::{Fill, Word};
 use crate::engine::event::{Stream, TaskRecord};
 use crate::engine::{EventKind, EventReceiver};
@@ -73,6 +74,8 @@ pub struct Options {
     pub grouping: Grouping,
     pub tags: Option<Tags>,
     pub results: Option<PathBuf>,
+    /// `--bar`, `--eta`.
+    pub progress: Show,
 }
 
 /// How the run went, for the summary.
@@ -118,16 +121,19 @@ struct Printer {
     err: std::io::Stderr,
     pending: HashMap<u64, Pending>,
     printed: Printed,
+    progress: Option<Progress>,
 }
 
 /// Prints until the driver's events end, or stdout is gone.
 pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
+    let progress = Progress::new(options.progress);
     let mut p = Printer {
         options,
         out: BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
         err: std::io::stderr(),
         pending: HashMap::new(),
         printed: Printed::default(),
+        progress,
     };
     while let Some(event) = events.blocking_recv() {
         let written = match event.kind {
@@ -143,6 +149,12 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
                 None => Ok(()),
             },
             EventKind::Task(record) => p.task(&record),
+            EventKind::Queue { stats, closed, .. } => p.out.flush().map(|()| {
+                // stdout first: the line is drawn after what is already written.
+                if let Some(progress) = &mut p.progress {
+                    progress.update(stats, closed);
+                }
+            }),
             EventKind::Error { message } => {
                 p.note(&message);
                 Ok(())
@@ -167,6 +179,9 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
         }
     }
     p.printed.complete = p.out.flush().is_ok();
+    if let Some(progress) = &mut p.progress {
+        progress.finish();
+    }
     p.printed
 }
 
@@ -232,6 +247,7 @@ impl Printer {
         if record.exit_code != Some(0) {
             self.printed.failed += 1;
             self.out.flush()?;
+            self.clear_progress();
             let _ = writeln!(self.err, "proctor: task {number} failed: {}", why(record));
         }
         Ok(())
@@ -256,6 +272,7 @@ impl Printer {
     }
 
     fn write(&mut self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        self.clear_progress();
         match stream {
             Stream::Stdout => self.out.write_all(bytes),
             Stream::Stderr => {
@@ -277,8 +294,15 @@ impl Printer {
         self.printed.troubled = true;
     }
 
+    fn clear_progress(&mut self) {
+        if let Some(progress) = &mut self.progress {
+            progress.clear();
+        }
+    }
+
     fn note(&mut self, message: &str) {
         let _ = self.out.flush();
+        self.clear_progress();
         let _ = writeln!(self.err, "proctor: {message}");
     }
 }
