@@ -216,6 +216,11 @@ pub struct MapArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_args: u32,
 
+    /// Put as many values into each task as fit on one command line (-n N caps
+    /// them); a word with {} and other text is repeated per value (`pre{}post`).
+    #[arg(short = 'X', long = "context-replace")]
+    pub context_replace: bool,
+
     /// Print the commands that would run, one a line, shell-quoted; start nothing.
     #[arg(long)]
     pub dry_run: bool,

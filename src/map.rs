@@ -13,8 +13,10 @@ mod halt;
 mod header;
 mod joblog;
 mod notes;
+mod opening;
 mod order;
 mod outbox;
+mod pack;
 mod plain;
 mod progress;
 mod source;
@@ -37,7 +39,6 @@ use joblog::{Joblog, Succeeded};
 use notes::Notes;
 use source::{Item, Origin, Reading, Total};
 use tasks::{Inputs, Tasks};
-use template::Template;
 
 pub use attempt::worker_name;
 
@@ -334,50 +335,13 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let reading = Reading {
         delimiter: if args.null { 0 } else { b'\n' },
         allow_empty: args.allow_empty,
-        colsep: args.colsep.as_deref().map(colsep).transpose()?,
-    };
-    let batch = args.max_args as usize;
-    let header = match args.header.as_deref() {
-        None => false,
-        Some(header::FIRST_LINE) if batch == 1 => true,
-        Some(header::FIRST_LINE) => {
-            return Err(
-                "--header and -n do not go together: a task of several records \
-                        has no one column per name"
-                    .into(),
-            );
-        }
-        Some(other) => {
-            return Err(format!(
-                "--header '{other}' is not supported: use --header : (each input's first \
-                 line names its values)"
-            ));
-        }
+        colsep: args.colsep.as_deref().map(opening::colsep).transpose()?,
     };
     let halt = match &args.halt {
         Some(text) => HaltRule::parse(text)?,
         None => None,
     };
-    let mut tasks = Tasks::open(&inputs, &reading, batch, header)?;
-    let template_words = match header {
-        true => header::rename(&template_words, &tasks.names)?,
-        false => template_words,
-    };
-    let template = Template::parse(
-        &template_words,
-        args.shell,
-        inputs.values_per_task(&reading, batch),
-    )?;
-    if args.shuf {
-        if args.resume {
-            return Err(
-                "--shuf and --resume do not go together: a shuffled run numbers its tasks \
-                 afresh each time, so the joblog cannot say which already succeeded"
-                    .into(),
-            );
-        }
-        tasks = tasks.shuffled();
-    }
+    let (tasks, template) = opening::open_tasks(args, &inputs, &reading, template_words)?;
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
@@ -477,11 +441,6 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// Most tasks read but not finished at once: enough to keep every slot busy.
 pub fn window(max_parallel: usize) -> usize {
     (4 * max_parallel).max(64)
-}
-
-fn colsep(text: &str) -> Result<regex::bytes::Regex, String> {
-    regex::bytes::Regex::new(text)
-        .map_err(|e| format!("--colsep '{text}' is not a regular expression: {e}"))
 }
 
 #[cfg(test)]

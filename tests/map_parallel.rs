@@ -258,6 +258,18 @@ const CASES: &[(&[&str], &str, &str)] = &[
     ),
     (&["--shuf", "echo", "{#}", "{}", ":::", "a"], "", "1 a\n"),
     (&["--shell", "echo \"v={}\"", ":::", "a"], "", "v=a\n"),
+    // -X: as many values as fit, a word with {} and text repeated per value.
+    (
+        &["-X", "echo", "pre{}post", ":::", "a", "b", "c"],
+        "",
+        "preapost prebpost precpost\n",
+    ),
+    (
+        &["-X", "-k", "-n", "2", "echo", "{}"],
+        "a\nb\nc\n",
+        "a b\nc\n",
+    ),
+    (&["-X", "echo"], "a\nb\n", "a b\n"),
     // Line endings: CRLF lines lose the CR; with -0 and in ':::' words it stays;
     // empty lines are skipped; a newline inside a ':::' word stays one value.
     (&["-k", "-0", "printf", "[%s]"], "a\r\0b\0", "[a\r][b]"),
@@ -303,7 +315,10 @@ fn unsupported_forms_exit_2_and_run_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: &[&[&str]] = &[
         &["--foo", "touch", "made", ":::", "a"],
-        &["-X", "touch", "made", ":::", "a"],
+        &["-X", "touch", "made", ":::", "a", ":::", "b"],
+        &["-X", "--colsep", ",", "touch", "made", ":::", "a"],
+        &["-X", "--shell", "touch made", ":::", "a"],
+        &["-X", "--header", ":", "touch", "made", ":::", "a", "b"],
         &["--pipe", "touch", "made"],
         &["--block", "1M", "touch", "made"],
         &["--json", "--eta", "touch", "made", ":::", "a"],

@@ -268,3 +268,36 @@ fn shuf_runs_every_task_once_numbered_as_run() {
     values.sort_unstable();
     assert_eq!(values, (1..=50).collect::<Vec<_>>(), "each task once");
 }
+
+/// `-X` with more values than one command line holds: several tasks, each
+/// under the kernel's limit, every value exactly once and in order.
+#[test]
+fn context_replace_splits_at_the_command_line_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input: String = (1..=200_000).map(|n| format!("{n}\n")).collect();
+    let out = proctor(
+        &["-X", "-k", "sh", "-c", "printf '%s\\n' \"$@\"", "sh"],
+        input.as_bytes(),
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == input.as_bytes(), "every value once, in order");
+    let tasks = proctor(
+        &["-X", "--json", "sh", "-c", "true", "sh"],
+        input.as_bytes(),
+        dir.path(),
+    );
+    let count = String::from_utf8_lossy(&tasks.stdout)
+        .lines()
+        .filter(|l| l.contains("\"event\":\"task\""))
+        .count();
+    assert!(
+        count >= 2,
+        "200,000 values need more than one command line: {count}"
+    );
+}
