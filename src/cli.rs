@@ -221,6 +221,21 @@ pub struct MapArgs {
     #[arg(short = 'X', long = "context-replace")]
     pub context_replace: bool,
 
+    /// Cut stdin into blocks (--block, --recend) and feed each to one task's
+    /// stdin, instead of passing values as arguments.
+    #[arg(long)]
+    pub pipe: bool,
+
+    /// With --pipe: about this many bytes per block (K, M, G; default 1M),
+    /// extended to the end of the record that reaches it.
+    #[arg(long, value_name = "SIZE", requires = "pipe")]
+    pub block: Option<String>,
+
+    /// With --pipe: what ends a record (default '\n'; \n, \t, \r, \0 are
+    /// understood; '' cuts blocks at exactly --block bytes).
+    #[arg(long, value_name = "STR", requires = "pipe")]
+    pub recend: Option<String>,
+
     /// Print the commands that would run, one a line, shell-quoted; start nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -17,6 +17,7 @@ mod opening;
 mod order;
 mod outbox;
 mod pack;
+mod pipe;
 mod plain;
 mod progress;
 mod source;
@@ -341,7 +342,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         Some(text) => HaltRule::parse(text)?,
         None => None,
     };
-    let (tasks, template) = opening::open_tasks(args, &inputs, &reading, template_words)?;
+    let (tasks, template, spool) = opening::open_tasks(args, &inputs, &reading, template_words)?;
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
@@ -399,6 +400,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let settings = Settings {
         template,
         timeout: args.timeout,
+        spool,
         delay: args.delay.filter(|d| !d.is_zero()),
         retries: args.retries,
         halt,

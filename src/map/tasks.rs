@@ -101,6 +101,15 @@ impl Tasks {
         })
     }
 
+    /// `--pipe`: the blocks of stdin, each a task.
+    pub fn piped(blocks: super::pipe::Blocks) -> Tasks {
+        Tasks {
+            items: Box::new(blocks),
+            total: Total::unknown(),
+            names: Vec::new(),
+        }
+    }
+
     /// `-X`: as many records to a task as fit in `budget` bytes of command
     /// line, each costing its length plus `per_value`, and at most `records`.
     pub fn packed(self, budget: usize, per_value: usize, records: usize) -> Tasks {

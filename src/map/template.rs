@@ -217,6 +217,11 @@ impl Word {
     pub fn fill(&self, fill: Fill<'_>) -> Vec<u8> {
         fill_word(&self.0, fill)
     }
+
+    /// It takes a task's values (`{}`, `{1}`, `{.}`…), not only `{#}` or `{%}`.
+    pub fn has_values(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Value { .. }))
+    }
 }
 
 impl Part {
