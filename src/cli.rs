@@ -229,6 +229,26 @@ pub struct MapArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_args: u32,
 
+    /// Put as many values into each task as fit on one command line (-n N caps
+    /// them); a word with {} and other text is repeated per value (`pre{}post`).
+    #[arg(short = 'X', long = "context-replace")]
+    pub context_replace: bool,
+
+    /// Cut stdin into blocks (--block, --recend) and feed each to one task's
+    /// stdin, instead of passing values as arguments.
+    #[arg(long)]
+    pub pipe: bool,
+
+    /// With --pipe: about this many bytes per block (K, M, G; default 1M),
+    /// extended to the end of the record that reaches it.
+    #[arg(long, value_name = "SIZE", requires = "pipe")]
+    pub block: Option<String>,
+
+    /// With --pipe: what ends a record (default '\n'; \n, \t, \r, \0 are
+    /// understood; '' cuts blocks at exactly --block bytes).
+    #[arg(long, value_name = "STR", requires = "pipe")]
+    pub recend: Option<String>,
+
     /// Print the commands that would run, one a line, shell-quoted; start nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -271,6 +291,15 @@ pub struct MapArgs {
     /// Plain output: bytes as they come (lines of tasks may mix).
     #[arg(short = 'u', long)]
     pub ungroup: bool,
+
+    /// Plain output: a progress line on stderr (tasks done of all, a gauge),
+    /// redrawn in place while stderr is a terminal.
+    #[arg(long)]
+    pub bar: bool,
+
+    /// Plain output: like --bar, with the time left at the rate so far.
+    #[arg(long)]
+    pub eta: bool,
 
     /// Plain output: start each line with the task's values and a tab.
     #[arg(long)]

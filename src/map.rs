@@ -9,13 +9,18 @@
 mod attempt;
 mod driver;
 mod dry_run;
+mod front;
 mod halt;
 mod header;
 mod joblog;
 mod notes;
+mod opening;
 mod order;
 mod outbox;
+mod pack;
+mod pipe;
 mod plain;
+mod progress;
 mod source;
 mod spill;
 mod tasks;
@@ -31,12 +36,12 @@ use crate::cli::{ExitStatusArg, MapArgs, OutputMode};
 use crate::engine::{self, EngineConfig, EngineHandle, Outcome};
 use crate::{headless, setup, tui};
 use driver::{Driver, Finish, Records, Settings};
+use front::{Front, front};
 use halt::HaltRule;
 use joblog::{Joblog, Succeeded};
 use notes::Notes;
 use source::{Item, Origin, Reading, Total};
 use tasks::{Inputs, Tasks};
-use template::Template;
 
 pub use attempt::worker_name;
 
@@ -155,55 +160,6 @@ pub fn run(
         outcome,
         failed_status: (args.exit_status == ExitStatusArg::Count).then(|| count_status(&finish)),
     })
-}
-
-/// Who shows the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Front {
-    Ui,
-    /// JSON Lines events (`--json`, `--headless`).
-    Json,
-    /// The tasks' own output (`plain.rs`).
-    Plain,
-}
-
-/// JSON with `--json`/`--headless`; plain output when asked for one of its
-/// options, when stdout is not a terminal, or when the run needs the terminal
-/// for itself; else the terminal UI.
-fn front(args: &MapArgs, inputs: &Inputs) -> Result<Front, String> {
-    let plain_flags = [
-        (args.plain, "--plain"),
-        (args.group, "--group"),
-        (args.line_buffer, "--line-buffer"),
-        (args.ungroup, "--ungroup"),
-        (args.tag, "--tag"),
-        (args.tagstring.is_some(), "--tagstring"),
-        (args.results.is_some(), "--results"),
-    ];
-    let asked_plain = plain_flags
-        .iter()
-        .find(|(set, _)| *set)
-        .map(|(_, flag)| *flag);
-    if args.json || args.common.headless {
-        if let Some(flag) = asked_plain {
-            return Err(format!(
-                "{flag} is for plain output, and --json/--headless print JSON Lines events \
-                 instead: leave one of them out"
-            ));
-        }
-        return Ok(Front::Json);
-    }
-    if asked_plain.is_some() || !std::io::stdout().is_terminal() || args.keep_order {
-        return Ok(Front::Plain);
-    }
-    if inputs.reads_stdin() && std::io::stdin().is_terminal() {
-        eprintln!(
-            "proctor: tasks come from the terminal, so map mode prints their output; \
-             give them after ':::', with -a FILE or through a pipe for the terminal UI"
-        );
-        return Ok(Front::Plain);
-    }
-    Ok(Front::Ui)
 }
 
 /// How the headless printer shows the run.
@@ -331,50 +287,13 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let reading = Reading {
         delimiter: if args.null { 0 } else { b'\n' },
         allow_empty: args.allow_empty,
-        colsep: args.colsep.as_deref().map(colsep).transpose()?,
-    };
-    let batch = args.max_args as usize;
-    let header = match args.header.as_deref() {
-        None => false,
-        Some(header::FIRST_LINE) if batch == 1 => true,
-        Some(header::FIRST_LINE) => {
-            return Err(
-                "--header and -n do not go together: a task of several records \
-                        has no one column per name"
-                    .into(),
-            );
-        }
-        Some(other) => {
-            return Err(format!(
-                "--header '{other}' is not supported: use --header : (each input's first \
-                 line names its values)"
-            ));
-        }
+        colsep: args.colsep.as_deref().map(opening::colsep).transpose()?,
     };
     let halt = match &args.halt {
         Some(text) => HaltRule::parse(text)?,
         None => None,
     };
-    let mut tasks = Tasks::open(&inputs, &reading, batch, header)?;
-    let template_words = match header {
-        true => header::rename(&template_words, &tasks.names)?,
-        false => template_words,
-    };
-    let template = Template::parse(
-        &template_words,
-        args.shell,
-        inputs.values_per_task(&reading, batch),
-    )?;
-    if args.shuf {
-        if args.resume {
-            return Err(
-                "--shuf and --resume do not go together: a shuffled run numbers its tasks \
-                 afresh each time, so the joblog cannot say which already succeeded"
-                    .into(),
-            );
-        }
-        tasks = tasks.shuffled();
-    }
+    let (tasks, template, spool) = opening::open_tasks(args, &inputs, &reading, template_words)?;
     let resume = match (&args.joblog, args.resume) {
         (Some(path), true) => Succeeded::read(path)?,
         _ => Succeeded::default(),
@@ -432,6 +351,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let settings = Settings {
         template,
         timeout: args.timeout,
+        spool,
         delay: args.delay.filter(|d| !d.is_zero()),
         retries: args.retries,
         halt,
@@ -449,6 +369,10 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
             grouping,
             tags,
             results: args.results.clone(),
+            progress: progress::Show {
+                bar: args.bar,
+                eta: args.eta,
+            },
         },
         inputs,
         tasks,
@@ -470,11 +394,6 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 /// Most tasks read but not finished at once: enough to keep every slot busy.
 pub fn window(max_parallel: usize) -> usize {
     (4 * max_parallel).max(64)
-}
-
-fn colsep(text: &str) -> Result<regex::bytes::Regex, String> {
-    regex::bytes::Regex::new(text)
-        .map_err(|e| format!("--colsep '{text}' is not a regular expression: {e}"))
 }
 
 #[cfg(test)]

@@ -258,6 +258,47 @@ const CASES: &[(&[&str], &str, &str)] = &[
     ),
     (&["--shuf", "echo", "{#}", "{}", ":::", "a"], "", "1 a\n"),
     (&["--shell", "echo \"v={}\"", ":::", "a"], "", "v=a\n"),
+    // -X: as many values as fit, a word with {} and text repeated per value.
+    (
+        &["-X", "echo", "pre{}post", ":::", "a", "b", "c"],
+        "",
+        "preapost prebpost precpost\n",
+    ),
+    (
+        &["-X", "-k", "-n", "2", "echo", "{}"],
+        "a\nb\nc\n",
+        "a b\nc\n",
+    ),
+    (&["-X", "echo"], "a\nb\n", "a b\n"),
+    // --pipe: blocks of stdin to each task's stdin.
+    (
+        &[
+            "--pipe",
+            "--block",
+            "4",
+            "-k",
+            "sh",
+            "-c",
+            "echo {#}: $(cat)",
+        ],
+        "a\nb\nc\n",
+        "1: a b\n2: c\n",
+    ),
+    (
+        &[
+            "--pipe",
+            "--block",
+            "1",
+            "--recend",
+            ";",
+            "-k",
+            "sh",
+            "-c",
+            "cat; echo",
+        ],
+        "x;y;",
+        "x;\ny;\n",
+    ),
     // Line endings: CRLF lines lose the CR; with -0 and in ':::' words it stays;
     // empty lines are skipped; a newline inside a ':::' word stays one value.
     (&["-k", "-0", "printf", "[%s]"], "a\r\0b\0", "[a\r][b]"),
@@ -303,11 +344,18 @@ fn unsupported_forms_exit_2_and_run_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases: &[&[&str]] = &[
         &["--foo", "touch", "made", ":::", "a"],
-        &["-X", "touch", "made", ":::", "a"],
-        &["--pipe", "touch", "made"],
+        &["-X", "touch", "made", ":::", "a", ":::", "b"],
+        &["-X", "--colsep", ",", "touch", "made", ":::", "a"],
+        &["-X", "--shell", "touch made", ":::", "a"],
+        &["-X", "--header", ":", "touch", "made", ":::", "a", "b"],
+        &["--pipe", "touch", "made{}"],
+        &["--pipe", "touch", "made", ":::", "a"],
+        &["--pipe", "-n", "2", "touch", "made"],
+        &["--pipe", "--block", "5T", "touch", "made"],
         &["--block", "1M", "touch", "made"],
-        &["--eta", "touch", "made", ":::", "a"],
-        &["--bar", "touch", "made", ":::", "a"],
+        &["--recend", ";", "touch", "made"],
+        &["--json", "--eta", "touch", "made", ":::", "a"],
+        &["--headless", "--bar", "touch", "made", ":::", "a"],
         &["--delay", "2h", "touch", "made", ":::", "a"],
         &["--header", "^#", "touch", "made", ":::", "a"],
         &["--header", ":", "-n", "2", "touch", "made", ":::", "a"],

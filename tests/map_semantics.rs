@@ -210,11 +210,17 @@ fn keep_order_runs_past_a_slow_task_and_spills_held_output() {
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
 
-/// `--delay D`: starts are at least D apart (a lower bound: a busy machine
-/// only makes the gaps longer), even with free slots.
+/// `--delay D`: a task starts at least D after the one before, even with free
+/// slots. Timed from before proctor starts to the last task's own clock: a lower
+/// bound that a busy machine can only lengthen (each gap alone is not, as a slow
+/// spawn of one task shortens the gap after it).
 #[test]
 fn delay_spaces_the_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
     let out = proctor(
         &[
             "-j4",
@@ -227,20 +233,23 @@ fn delay_spaces_the_starts() {
             "1",
             "2",
             "3",
+            "4",
         ],
         b"",
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0));
-    let mut starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+    let starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.parse().expect("a time"))
         .collect();
-    starts.sort_by(f64::total_cmp);
-    assert_eq!(starts.len(), 3);
-    for pair in starts.windows(2) {
-        assert!(pair[1] - pair[0] >= 0.29, "starts {starts:?}");
-    }
+    assert_eq!(starts.len(), 4);
+    let last = starts.iter().copied().fold(f64::MIN, f64::max);
+    assert!(
+        last - before >= 0.9,
+        "3 delays of 0.3 s: {:?}",
+        starts.iter().map(|s| s - before).collect::<Vec<_>>()
+    );
 }
 
 /// `--shuf`: every task runs once, in some order, numbered in the order run.
@@ -267,4 +276,100 @@ fn shuf_runs_every_task_once_numbered_as_run() {
     assert_ne!(values, (1..=50).collect::<Vec<_>>(), "shuffled");
     values.sort_unstable();
     assert_eq!(values, (1..=50).collect::<Vec<_>>(), "each task once");
+}
+
+/// `-X` with more values than one command line holds: several tasks, each
+/// under the kernel's limit, every value exactly once and in order.
+#[test]
+fn context_replace_splits_at_the_command_line_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input: String = (1..=200_000).map(|n| format!("{n}\n")).collect();
+    let out = proctor(
+        &["-X", "-k", "sh", "-c", "printf '%s\\n' \"$@\"", "sh"],
+        input.as_bytes(),
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == input.as_bytes(), "every value once, in order");
+    let tasks = proctor(
+        &["-X", "--json", "sh", "-c", "true", "sh"],
+        input.as_bytes(),
+        dir.path(),
+    );
+    let count = String::from_utf8_lossy(&tasks.stdout)
+        .lines()
+        .filter(|l| l.contains("\"event\":\"task\""))
+        .count();
+    assert!(
+        count >= 2,
+        "200,000 values need more than one command line: {count}"
+    );
+}
+
+/// `--pipe`: stdin in blocks, each to one task's stdin; with -k the blocks'
+/// output in order is stdin again, byte for byte; the spool does not outlive
+/// the run.
+#[test]
+fn pipe_feeds_every_byte_once_in_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tmpdir");
+    let input: Vec<u8> = (0..200_000u32)
+        .flat_map(|n| {
+            let mut line = format!("line {n} \u{e9}").into_bytes();
+            line.extend_from_slice(b"\xff\n");
+            line
+        })
+        .collect();
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
+            .arg("map")
+            .args(args)
+            .current_dir(dir.path())
+            .env("TMPDIR", tmp.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run proctor map");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let data = input.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("writer").expect("write stdin");
+        out
+    };
+    let out = run(&["--pipe", "--block", "64k", "-k", "-j3", "cat"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == input,
+        "{} bytes back, want {}",
+        out.stdout.len(),
+        input.len()
+    );
+    let counts = run(&["--pipe", "--block", "64k", "-k", "wc", "-c"]);
+    let sizes: Vec<usize> = String::from_utf8_lossy(&counts.stdout)
+        .lines()
+        .map(|l| l.trim().parse().expect("a count"))
+        .collect();
+    assert!(sizes.len() > 10, "{} blocks", sizes.len());
+    assert_eq!(sizes.iter().sum::<usize>(), input.len());
+    // Every block but the last reaches 64 KiB and ends at a record end.
+    assert!(
+        sizes[..sizes.len() - 1]
+            .iter()
+            .all(|&s| (65_536..65_536 + 40).contains(&s)),
+        "{sizes:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }

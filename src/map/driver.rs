@@ -35,6 +35,8 @@ const HELD_TASKS: u64 = 10_000;
 pub struct Settings {
     pub template: Template,
     pub timeout: Option<Duration>,
+    /// `--pipe`: each task's stdin is its block there.
+    pub spool: Option<std::sync::Arc<super::pipe::Spool>>,
     /// `--delay`: the least time between two starts.
     pub delay: Option<Duration>,
     pub retries: u32,
@@ -220,6 +222,10 @@ impl Driver {
                 () = wait_until(delayed), if delayed.is_some() => {}
             }
         }
+        if let Some(spool) = &self.settings.spool {
+            // Blocks of tasks that never ran; the reader may still hold the spool.
+            spool.remove();
+        }
         if self.counts.skipped > 0 {
             let skipped = self.counts.skipped;
             self.notes.say(format!(
@@ -291,6 +297,9 @@ impl Driver {
             }
             let mut job = JobSpec::new(attempt.worker.clone(), self.settings.template.render(fill));
             job.timeout = self.settings.timeout;
+            if let Some(spool) = &self.settings.spool {
+                job.stdin = crate::spec::StdinSpec::File(spool.block(number));
+            }
             job.env.insert("PROCTOR_SEQ".into(), number.to_string());
             job.env
                 .insert("PROCTOR_SLOT".into(), attempt.slot.to_string());
@@ -366,6 +375,9 @@ impl Driver {
             self.counts.succeeded += 1;
         }
         let number = attempt.task.number;
+        if let Some(spool) = &self.settings.spool {
+            spool.done(number);
+        }
         let status = ending.status();
         let record = attempt.record(ending);
         if let Some(log) = &mut self.records.joblog

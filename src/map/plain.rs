@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::attempt::task_number;
+use super::progress::{Progress, Show};
 use super::template::{Fill, Word};
 use crate::engine::event::{Stream, TaskRecord};
 use crate::engine::{EventKind, EventReceiver};
@@ -73,6 +74,8 @@ pub struct Options {
     pub grouping: Grouping,
     pub tags: Option<Tags>,
     pub results: Option<PathBuf>,
+    /// `--bar`, `--eta`.
+    pub progress: Show,
 }
 
 /// How the run went, for the summary.
@@ -121,10 +124,12 @@ struct Printer {
     ttys: [bool; 2],
     pending: HashMap<u64, Pending>,
     printed: Printed,
+    progress: Option<Progress>,
 }
 
 /// Prints until the driver's events end, or stdout is gone.
 pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
+    let progress = Progress::new(options.progress);
     let mut p = Printer {
         options,
         out: BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
@@ -135,6 +140,7 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
         ],
         pending: HashMap::new(),
         printed: Printed::default(),
+        progress,
     };
     while let Some(event) = events.blocking_recv() {
         let written = match event.kind {
@@ -150,6 +156,12 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
                 None => Ok(()),
             },
             EventKind::Task(record) => p.task(&record),
+            EventKind::Queue { stats, closed, .. } => p.out.flush().map(|()| {
+                // stdout first: the line is drawn after what is already written.
+                if let Some(progress) = &mut p.progress {
+                    progress.update(stats, closed);
+                }
+            }),
             EventKind::Error { message } => {
                 p.note(&message);
                 Ok(())
@@ -174,6 +186,9 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
         }
     }
     p.printed.complete = p.out.flush().is_ok();
+    if let Some(progress) = &mut p.progress {
+        progress.finish();
+    }
     p.printed
 }
 
@@ -239,6 +254,7 @@ impl Printer {
         if record.exit_code != Some(0) {
             self.printed.failed += 1;
             self.out.flush()?;
+            self.clear_progress();
             let _ = writeln!(self.err, "proctor: task {number} failed: {}", why(record));
         }
         Ok(())
@@ -263,6 +279,7 @@ impl Printer {
     }
 
     fn write(&mut self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        self.clear_progress();
         let shown;
         let bytes = if self.ttys[stream as usize] {
             shown = for_terminal(bytes);
@@ -291,8 +308,15 @@ impl Printer {
         self.printed.troubled = true;
     }
 
+    fn clear_progress(&mut self) {
+        if let Some(progress) = &mut self.progress {
+            progress.clear();
+        }
+    }
+
     fn note(&mut self, message: &str) {
         let _ = self.out.flush();
+        self.clear_progress();
         let _ = writeln!(self.err, "proctor: {message}");
     }
 }

@@ -87,6 +87,7 @@ impl Tasks {
             Box::new(Batches {
                 items,
                 size: batch,
+                bytes: None,
                 next_number: 1,
                 held: None,
             })
@@ -98,6 +99,31 @@ impl Tasks {
             total: count,
             names,
         })
+    }
+
+    /// `--pipe`: the blocks of stdin, each a task.
+    pub fn piped(blocks: super::pipe::Blocks) -> Tasks {
+        Tasks {
+            items: Box::new(blocks),
+            total: Total::unknown(),
+            names: Vec::new(),
+        }
+    }
+
+    /// `-X`: as many records to a task as fit in `budget` bytes of command
+    /// line, each costing its length plus `per_value`, and at most `records`.
+    pub fn packed(self, budget: usize, per_value: usize, records: usize) -> Tasks {
+        Tasks {
+            items: Box::new(Batches {
+                items: self.items,
+                size: records,
+                bytes: Some((budget, per_value)),
+                next_number: 1,
+                held: None,
+            }),
+            total: Total::unknown(),
+            names: self.names,
+        }
     }
 
     /// `--shuf`: every task read now, then given out in random order and
@@ -268,6 +294,8 @@ fn read_all(origin: &Origin, reading: &Reading) -> Result<Vec<Task>, String> {
 struct Batches {
     items: Box<dyn Iterator<Item = Item> + Send>,
     size: usize,
+    /// `-X`: the byte budget of one task, and what each value costs beyond its length.
+    bytes: Option<(usize, usize)>,
     next_number: u64,
     /// An item that ended a batch early, given out next.
     held: Option<Item>,
@@ -284,6 +312,7 @@ impl Iterator for Batches {
             values: Vec::new(),
         };
         let mut taken = 0;
+        let mut used = 0usize;
         while taken < self.size {
             let item = match self.held.take() {
                 Some(item) => item,
@@ -294,6 +323,15 @@ impl Iterator for Batches {
             };
             match item {
                 Item::Task(task) => {
+                    if let Some((budget, per_value)) = self.bytes {
+                        let cost: usize = task.values.iter().map(|v| v.len() + per_value).sum();
+                        // The first record always goes, so a long one still runs (alone).
+                        if taken > 0 && used + cost > budget {
+                            self.held = Some(Item::Task(task));
+                            break;
+                        }
+                        used += cost;
+                    }
                     if taken > 0 {
                         batch.input.push(b' ');
                     }
@@ -385,6 +423,22 @@ mod tests {
     fn linked_inputs_go_together_and_the_shorter_wraps() {
         let got = run(vec![vec![words(&["a", "b", "c"]), words(&["1", "2"])]], 1);
         assert_eq!(got, ["1:a,1", "2:b,2", "3:c,1"]);
+    }
+
+    #[test]
+    fn packing_fills_a_byte_budget() {
+        let inputs = inputs_of(vec![vec![words(&["aaaa", "bb", "cc", "dddddddd", "e"])]]);
+        let tasks = Tasks::open(&inputs, &Reading::default(), 1, false).unwrap();
+        // Each value costs its length + 2: 6+4 fit in 10, then 4, then 10, then 3.
+        let got: Vec<String> = tasks
+            .packed(10, 2, usize::MAX)
+            .items()
+            .map(|item| match item {
+                Item::Task(t) => format!("{}:{}", t.number, String::from_utf8_lossy(&t.input)),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, ["1:aaaa bb", "2:cc", "3:dddddddd", "4:e"]);
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Template {
     words: Vec<Vec<Part>>,
     /// `--shell`: the script, and the placeholder each positional parameter carries.
     shell: Option<(String, Vec<Part>)>,
+    /// `-X`: a word with `{}` and more is repeated once per value.
+    context: bool,
 }
 
 impl Template {
@@ -115,7 +117,40 @@ impl Template {
         } else {
             None
         };
-        Ok(Template { words, shell })
+        Ok(Template {
+            words,
+            shell,
+            context: false,
+        })
+    }
+
+    /// `-X`: a word holding `{}` (or `{.}`…) next to other text is repeated once
+    /// per value (`pre{}post` → `preapost prebpost`), as parallel's context replace.
+    pub fn with_context_replace(mut self) -> Result<Template, String> {
+        if self.shell.is_some() {
+            return Err("-X fills argv words; with --shell the values are already \
+                        parameters of one script: leave one of them out"
+                .into());
+        }
+        self.context = true;
+        Ok(self)
+    }
+
+    /// Bytes of the words around the values, as repeated for one value by `-X`.
+    pub fn context_bytes(&self) -> usize {
+        self.words
+            .iter()
+            .filter(|parts| {
+                parts
+                    .iter()
+                    .any(|p| matches!(p, Part::Value { index: None, .. }))
+            })
+            .flatten()
+            .map(|p| match p {
+                Part::Text(t) => t.len(),
+                _ => 20,
+            })
+            .sum()
     }
 
     /// The program for one task.
@@ -139,6 +174,19 @@ impl Template {
                         // value, as GNU parallel passes them.
                         [Part::Value { index: None, form }] => {
                             out.extend(fill.values.iter().map(|v| shown(v, *form).to_vec()))
+                        }
+                        _ if self.context
+                            && parts
+                                .iter()
+                                .any(|p| matches!(p, Part::Value { index: None, .. })) =>
+                        {
+                            out.extend(fill.values.iter().map(|v| {
+                                let one = Fill {
+                                    values: std::slice::from_ref(v),
+                                    ..fill
+                                };
+                                fill_word(parts, one)
+                            }))
                         }
                         _ => out.push(fill_word(parts, fill)),
                     }
@@ -168,6 +216,11 @@ impl Word {
 
     pub fn fill(&self, fill: Fill<'_>) -> Vec<u8> {
         fill_word(&self.0, fill)
+    }
+
+    /// It takes a task's values (`{}`, `{1}`, `{.}`…), not only `{#}` or `{%}`.
+    pub fn has_values(&self) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Value { .. }))
     }
 }
 

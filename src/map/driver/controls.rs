@@ -81,6 +81,7 @@ mod tests {
         let settings = Settings {
             template: Template::parse(&words, false, None).unwrap(),
             timeout: None,
+            spool: None,
             delay: None,
             retries: 2,
             halt: None,
