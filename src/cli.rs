@@ -63,6 +63,22 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     },
     /// Print the man page (roff): `proctor man | man -l -`.
     Man,
+    /// Run as another proctor's agent on this host: the control protocol on
+    /// stdin/stdout (`ssh -T HOST proctor agent --stdio`). When the link ends, or
+    /// no line comes for the lease, it stops every worker it started and exits.
+    Agent {
+        /// Speak the protocol on stdin/stdout (the only transport).
+        #[arg(long, required = true)]
+        stdio: bool,
+        /// How long the link may stay silent (the client sends a blank line as a
+        /// heartbeat) before the agent stops everything and exits.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive)]
+        lease: Duration,
+        /// At most N workers at once on this host (default: its logical CPUs);
+        /// the driving proctor places no more than the host's slots anyway.
+        #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
+        max_parallel: Option<usize>,
+    },
     /// Open the terminal UI on a running proctor (headless or not); quitting
     /// detaches and leaves its work running.
     Attach {
