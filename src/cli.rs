@@ -264,6 +264,18 @@ pub struct MapArgs {
     #[arg(long)]
     pub shell: bool,
 
+    /// Run tasks on these hosts (like GNU parallel's --sshlogin): NAME,NAME,...
+    /// where each NAME is a host of --hosts-file or an ssh destination, and
+    /// `local` is this machine (with -j slots). Each host is one ssh connection
+    /// running `proctor agent --stdio`.
+    #[arg(short = 'S', long = "hosts", value_name = "NAME,...")]
+    pub hosts: Option<String>,
+
+    /// Hosts with their settings (JSON: [{"name", "ssh", "ssh_args", "slots",
+    /// "proctor", "workdir"}]); without --hosts, every host in it is used.
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
+
     /// Re-queue a failed task up to N times (N+1 attempts at most).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,

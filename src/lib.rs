@@ -12,6 +12,7 @@ pub mod engine;
 pub mod headless;
 pub mod json_safe;
 pub mod map;
+pub mod remote;
 pub mod sample;
 pub mod setup;
 pub mod signals;

@@ -10,6 +10,7 @@ mod attempt;
 mod driver;
 mod dry_run;
 mod halt;
+mod hosts;
 mod joblog;
 mod notes;
 mod order;
@@ -81,6 +82,8 @@ struct Plan {
     resume: Succeeded,
     joblog: Option<Joblog>,
     config: EngineConfig,
+    /// `--hosts`/`--hosts-file`: `None` entries are this machine.
+    hosts: Option<Vec<Option<crate::remote::HostSpec>>>,
 }
 
 /// Runs the tasks until every task has finished (or the run was halted,
@@ -112,7 +115,12 @@ pub fn run(
         .map_err(|e| internal("cannot start the engine", e))?;
     // Held until the run ends: the socket answers `proctor ctl` meanwhile.
     let _socket = crate::ctl::serve(instance, &engine).map_err(MapError::Internal)?;
+    let max_parallel = plan.settings.max_parallel;
+    let hosts = plan
+        .hosts
+        .map(|hosts| hosts::Hosts::start(hosts, max_parallel));
     let started = Started {
+        hosts,
         runtime,
         settings: plan.settings,
         records: Records {
@@ -197,6 +205,7 @@ struct Started {
     total: Total,
     tasks: mpsc::Receiver<Item>,
     engine: EngineHandle,
+    hosts: Option<hosts::Hosts>,
 }
 
 /// Prints the driver's events (as JSON Lines, or the tasks' output) until the
@@ -209,9 +218,14 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<Outcome, MapError
         total,
         tasks,
         mut engine,
+        hosts,
     } = started;
     let commands = engine.commands.clone();
     let driver = Driver::new(settings, records, total, commands, Notes::stderr());
+    let driver = match hosts {
+        Some(hosts) => driver.with_hosts(hosts),
+        None => driver,
+    };
     let (printer, mut to_print) = crate::engine::outbound::channel();
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
@@ -258,6 +272,7 @@ fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
         total,
         tasks,
         mut engine,
+        hosts,
     } = started;
     // The UI talks to the driver as if it were the engine: its commands pass
     // through the driver (which notes quit and join all), and it gets the
@@ -268,6 +283,10 @@ fn run_with_ui(started: Started) -> Result<Outcome, MapError> {
     let commands = std::mem::replace(&mut engine.commands, to_driver);
     let mut events = std::mem::replace(&mut engine.events, from_driver);
     let driver = Driver::new(settings, records, total, commands, Notes::held());
+    let driver = match hosts {
+        Some(hosts) => driver.with_hosts(hosts),
+        None => driver,
+    };
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
         .spawn(move || runtime.block_on(driver.run(&mut events, tasks, to_ui, Some(controls))))
@@ -365,6 +384,14 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     config.output_events = !is_plain;
     config.raw_output = is_plain;
     let max_parallel = config.policy.max_parallel;
+    let hosts = if args.hosts.is_some() || args.hosts_file.is_some() {
+        Some(crate::remote::plan(
+            args.hosts.as_deref(),
+            args.hosts_file.as_deref(),
+        )?)
+    } else {
+        None
+    };
     // A map run may have millions of tasks: the engine keeps only the latest
     // finished workers (the joblog and `task` events have every result).
     config.policy.keep_finished = Some(window(max_parallel));
@@ -377,7 +404,8 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         forward_output: front == Front::Json && args.common.output == OutputMode::Events,
         plain: is_plain,
         tags: tags.clone(),
-        window: window(max_parallel),
+        // Every host may be as busy as this one.
+        window: window(max_parallel * hosts.as_ref().map_or(1, Vec::len)),
         max_parallel,
     };
     Ok(Plan {
@@ -393,6 +421,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         resume,
         joblog,
         config,
+        hosts,
     })
 }
 

@@ -263,9 +263,14 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
         })?;
     let ours = spoken();
     if !versions.iter().any(|v| v.as_u64() == Some(u64::from(ours))) {
+        let offered: Vec<String> = versions.iter().map(Value::to_string).collect();
         return Err(Failure::new(
             Code::ProtoMismatch,
-            format!("this proctor speaks protocol {ours}; the client offered {versions:?}"),
+            format!(
+                "this proctor ({}) speaks protocol {ours}; the client offered {}",
+                env!("CARGO_PKG_VERSION"),
+                offered.join(", ")
+            ),
         ));
     }
     Ok(json!({"hello": {

@@ -10,6 +10,7 @@
 
 mod controls;
 mod events;
+mod placing;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::attempt::{Attempt, Ending};
 use super::halt::{HaltRule, When};
+use super::hosts::Hosts;
 use super::joblog::{Joblog, Succeeded};
 use super::notes::Notes;
 use super::outbox::Outbox;
@@ -95,6 +97,8 @@ pub struct Driver {
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
+    /// `--hosts`: where tasks run; `None` runs every task on this machine.
+    hosts: Option<Hosts>,
 }
 
 /// Pool slots for `{%}` and `PROCTOR_SLOT`: each running task holds one, the
@@ -151,7 +155,14 @@ impl Driver {
             stopped: None,
             queue_closed: false,
             notes,
+            hosts: None,
         }
+    }
+
+    /// Runs tasks on these hosts instead of only this machine.
+    pub fn with_hosts(mut self, hosts: Hosts) -> Self {
+        self.hosts = Some(hosts);
+        self
     }
 
     /// Runs until the engine's `events` end. `printer` takes the events for the
@@ -175,9 +186,10 @@ impl Driver {
                 // Nobody reads our output any more: stop the work rather than
                 // run on unobserved.
                 self.drop_pending(Stop::Unwatched);
-                let _ = self.commands.send(Command::StopAll);
+                self.stop_all();
             }
             self.launch_ready();
+            self.fail_unplaceable(&mut out).await;
             if !self.takes_tasks() {
                 tasks = None; // the reader thread stops at its next send
             }
@@ -200,6 +212,7 @@ impl Driver {
                     None => break,
                 },
                 item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
+                news = next_news(&mut self.hosts) => self.on_news(news, &mut out).await,
             }
         }
         if self.counts.skipped > 0 {
@@ -231,12 +244,9 @@ impl Driver {
         }
     }
 
-    /// Hands waiting tasks to the engine while the pool has free slots.
+    /// Hands waiting tasks to the engine (or a host) while the pool has free slots.
     fn launch_ready(&mut self) {
-        while self.stopped.is_none()
-            && !self.queue_closed
-            && self.running.len() < self.settings.max_parallel
-        {
+        while self.stopped.is_none() && !self.queue_closed && self.running.len() < self.capacity() {
             let Some(mut attempt) = self.pending.pop_front() else {
                 break;
             };
@@ -255,8 +265,20 @@ impl Driver {
             job.env.insert("PROCTOR_SEQ".into(), number.to_string());
             job.env
                 .insert("PROCTOR_SLOT".into(), attempt.slot.to_string());
-            // If the engine is gone its event stream ends too, which ends the run.
-            let _ = self.commands.send(Command::Launch(Box::new(job)));
+            if let Some(hosts) = &mut self.hosts {
+                match hosts.launch(job, &self.commands) {
+                    Some(host) => attempt.host = Some(host),
+                    None => {
+                        // Every free slot's host just went away: wait for news.
+                        self.slots.give_back(attempt.slot);
+                        self.pending.push_front(attempt);
+                        return;
+                    }
+                }
+            } else {
+                // If the engine is gone its event stream ends too, which ends the run.
+                let _ = self.commands.send(Command::Launch(Box::new(job)));
+            }
             self.running.insert(attempt.worker.clone(), attempt);
         }
     }
@@ -308,6 +330,9 @@ impl Driver {
         let Some(attempt) = self.running.remove(worker) else {
             return;
         };
+        if let Some(hosts) = &mut self.hosts {
+            hosts.ended(worker);
+        }
         self.slots.give_back(attempt.slot);
         let retry =
             attempt.retry < self.settings.retries && self.stopped.is_none() && !self.queue_closed;
@@ -374,7 +399,7 @@ impl Driver {
         };
         out.send(Event::now(kind)).await;
         if rule.when == When::Now {
-            let _ = self.commands.send(Command::StopAll);
+            self.stop_all();
         }
         self.stop(Stop::Halted, out).await;
     }
@@ -392,6 +417,13 @@ impl Driver {
         // The first reason stays: a halt followed by an interrupt is still a halt.
         self.stopped.get_or_insert(why);
         self.pending.drain(..).map(|a| a.task.number).collect()
+    }
+}
+
+async fn next_news(hosts: &mut Option<Hosts>) -> crate::remote::News {
+    match hosts {
+        Some(h) => h.next().await,
+        None => std::future::pending().await,
     }
 }
 
