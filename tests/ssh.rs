@@ -324,3 +324,42 @@ fn a_version_mismatch_names_both_versions() {
         "{error}"
     );
 }
+
+/// Bad host lists are usage errors: exit 2, a message naming the problem, and
+/// nothing started (no ssh is run for a refused list).
+#[test]
+fn bad_host_lists_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!([{"name": "a", "slots": 0}]),
+            "slots 0 is not 1..=4096",
+        ),
+        (
+            json!([{"name": "a", "sloths": 2}]),
+            "unknown field `sloths`",
+        ),
+        (
+            json!([{"name": "local", "ssh": "x"}]),
+            "'local' is this machine",
+        ),
+        (json!([{"name": "any"}]), "host name 'any' cannot be used"),
+    ];
+    for (i, (hosts, expected)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("hosts{i}.json"));
+        std::fs::write(&file, hosts.to_string()).expect("write");
+        let file = file.to_str().expect("utf-8 path");
+        let (events, code, stderr) = map(&["--hosts-file", file, "--", "true", ":::", "a"]);
+        assert_eq!(code, Some(2), "{hosts}: {stderr}");
+        assert!(stderr.contains(expected), "{hosts}: {stderr}");
+        assert!(events.is_empty(), "{events:?}");
+    }
+    for list in ["a,,b", "a,a"] {
+        let (_, code, stderr) = map(&["-S", list, "--", "true", ":::", "a"]);
+        assert_eq!(code, Some(2), "{list}: {stderr}");
+        assert!(
+            stderr.contains("host") || stderr.contains("name"),
+            "{stderr}"
+        );
+    }
+}
