@@ -113,12 +113,19 @@ pub fn run(
         .map_err(|e| internal("cannot start the task reader", e))?;
     let engine = engine::start(plan.config, Vec::new())
         .map_err(|e| internal("cannot start the engine", e))?;
-    // Held until the run ends: the socket answers `proctor ctl` meanwhile.
-    let _socket = crate::ctl::serve(instance, &engine).map_err(MapError::Internal)?;
     let max_parallel = plan.settings.max_parallel;
     let hosts = plan
         .hosts
         .map(|hosts| hosts::Hosts::start(hosts, max_parallel));
+    // `proctor ctl` reaches remote workers through their host's link.
+    let requests = match &hosts {
+        Some(h) => crate::remote::route::start(h.table(), engine.requests.clone())
+            .map_err(|e| internal("cannot start the request router", e))?,
+        None => engine.requests.clone(),
+    };
+    // Held until the run ends: the socket answers `proctor ctl` meanwhile.
+    let _socket =
+        crate::ctl::serve_routed(instance, &engine, requests).map_err(MapError::Internal)?;
     let started = Started {
         hosts,
         runtime,

@@ -5,6 +5,7 @@
 
 pub mod link;
 mod news;
+pub mod route;
 
 use std::path::Path;
 

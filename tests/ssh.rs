@@ -363,3 +363,87 @@ fn bad_host_lists_are_refused_before_anything_starts() {
         );
     }
 }
+
+/// `proctor ctl terminate` and `kill` reach workers on another host: each ends
+/// with its signal, and its process is gone on the host.
+#[test]
+fn ctl_terminates_and_kills_remote_workers() {
+    let sshd = Sshd::start(&["h1"]);
+    let mark = fresh_mark("ctl-remote");
+    let proctor = format!("env {}={} {BIN}", mark.0, mark.1);
+    let file = hosts_file(&sshd, &[("h1", &proctor)]);
+    let instance = format!("ssh-ctl-{}", std::process::id());
+    let mut child = Command::new(BIN)
+        .args([
+            "map",
+            "--json",
+            "--name",
+            &instance,
+            "-S",
+            "h1",
+            "--hosts-file",
+        ])
+        .arg(&file)
+        .args(["--", "sleep", "1000", ":::", "1", "2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start proctor map");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = move || -> Value {
+        let line = lines.next().expect("another event").expect("read");
+        serde_json::from_str(&line).expect("json")
+    };
+    let mut pids = BTreeMap::new();
+    while pids.len() < 2 {
+        let v = next();
+        if v["event"] == "spawned" && v["host"] == "h1" {
+            pids.insert(
+                v["worker"].as_str().expect("worker").to_string(),
+                v["pid"].as_u64().expect("pid") as u32,
+            );
+        }
+    }
+    for (worker, word, code) in [("task-1", "terminate", -15), ("task-2", "kill", -9)] {
+        let out = Command::new(BIN)
+            .args(["ctl", "--name", &instance, word, worker])
+            .output()
+            .expect("proctor ctl");
+        assert!(
+            out.status.success(),
+            "{word}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let done = loop {
+            let v = next();
+            if v["event"] == "task" && v["worker"] == worker {
+                break v;
+            }
+        };
+        assert_eq!(
+            (done["exit_code"].clone(), done["host"].clone()),
+            (json!(code), json!("h1")),
+            "{done}"
+        );
+        // The process was the host's own, and it is gone there.
+        let pid = pids[worker];
+        let gone = Instant::now() + PATIENCE;
+        while std::fs::metadata(format!("/proc/{pid}")).is_ok()
+            && agent_link::marked(&mark).contains(&pid)
+        {
+            assert!(
+                Instant::now() < gone,
+                "{worker} (pid {pid}) still runs on the host"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(1), "the stopped tasks failed");
+    assert_eq!(
+        wait_unmarked(&mark),
+        Vec::<u32>::new(),
+        "left running on the host"
+    );
+}

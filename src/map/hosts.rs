@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc;
 
 use crate::engine::Command;
-use crate::remote::{HostLink, HostSpec, News, Slots};
+use crate::remote::{HostLink, HostSpec, News, Slots, route};
 use crate::spec::JobSpec;
 
 enum State {
@@ -34,6 +34,8 @@ pub struct Hosts {
     /// Worker name → `None` (local) or the index of its remote.
     placed: HashMap<String, Option<usize>>,
     news: mpsc::UnboundedReceiver<News>,
+    /// Remote workers and their links, for `proctor ctl` (`remote::route`).
+    table: route::Table,
 }
 
 /// What became of a host's news for the driver.
@@ -82,6 +84,18 @@ impl Hosts {
             remotes,
             placed: HashMap::new(),
             news,
+            table: route::Table::default(),
+        }
+    }
+
+    /// Remote workers by name, kept current as they start and end.
+    pub fn table(&self) -> route::Table {
+        self.table.clone()
+    }
+
+    fn unlist(&self, worker: &str) {
+        if let Ok(mut t) = self.table.lock() {
+            t.remove(worker);
         }
     }
 
@@ -164,6 +178,9 @@ impl Hosts {
                 continue;
             };
             if link.launch(&remote_job).is_ok() {
+                if let Ok(mut t) = self.table.lock() {
+                    t.insert(job.name.clone(), link.writer());
+                }
                 r.running += 1;
                 self.placed.insert(job.name.clone(), Some(i));
                 return Some(r.spec.name.clone());
@@ -174,6 +191,7 @@ impl Hosts {
 
     /// A worker ended (or was lost): its slot is free again.
     pub fn ended(&mut self, worker: &str) {
+        self.unlist(worker);
         match self.placed.remove(worker) {
             Some(None) => self.local_running = self.local_running.saturating_sub(1),
             Some(Some(i)) => {
@@ -234,6 +252,7 @@ impl Hosts {
                     .collect();
                 for w in &workers {
                     self.placed.remove(w);
+                    self.unlist(w);
                 }
                 Update::Lost {
                     host,

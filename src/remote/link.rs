@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,8 +38,7 @@ pub(super) const SUBSCRIBE_ID: u64 = 1;
 
 pub struct HostLink {
     pub name: String,
-    input: Arc<Mutex<Option<ChildStdin>>>,
-    next_id: u64,
+    writer: LinkWriter,
     /// Launch requests not yet answered, by id: a refused launch fails its worker.
     launches: Arc<Mutex<HashMap<u64, String>>>,
     child: Child,
@@ -93,8 +93,10 @@ impl HostLink {
         heartbeat(&input);
         Ok(HostLink {
             name: spec.name.clone(),
-            input,
-            next_id: SUBSCRIBE_ID + 1,
+            writer: LinkWriter {
+                input,
+                next_id: Arc::new(AtomicU64::new(SUBSCRIBE_ID + 1)),
+            },
             launches,
             child,
         })
@@ -103,30 +105,54 @@ impl HostLink {
     /// Starts `job` on the host. An error means the link is gone (its `Down`
     /// news follows).
     pub fn launch(&mut self, job: &JobSpec) -> std::io::Result<()> {
-        let id = self.next_id;
+        let id = self.writer.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut l) = self.launches.lock() {
             l.insert(id, job.name.clone());
         }
         let mut job = job.clone();
         job.explicit_name = true;
         let job = crate::control::job_json(&job);
-        self.send(json!({"id": id, "cmd": "launch", "job": job}))
+        self.writer
+            .send(json!({"id": id, "cmd": "launch", "job": job}))
     }
 
-    /// Any control request (`stop-all`, `terminate`…) with the next id.
-    pub fn send(&mut self, mut request: Value) -> std::io::Result<()> {
-        if request.get("id").is_none() {
-            request["id"] = json!(self.next_id);
-        }
-        self.next_id += 1;
-        write_line(&self.input, &request.to_string())
+    /// Any control request (`stop-all`, `terminate`…).
+    pub fn send(&self, request: Value) -> std::io::Result<()> {
+        self.writer.send(request)
+    }
+
+    /// A handle that writes requests to this link (for `proctor ctl`'s commands).
+    pub fn writer(&self) -> LinkWriter {
+        self.writer.clone()
     }
 
     /// Ends the link: the agent reads end of input, stops its workers and exits.
     fn close(&mut self) {
-        if let Ok(mut input) = self.input.lock() {
+        if let Ok(mut input) = self.writer.input.lock() {
             input.take();
         }
+    }
+}
+
+/// Writes requests to one host's link; clones share it.
+#[derive(Clone)]
+pub struct LinkWriter {
+    input: Arc<Mutex<Option<ChildStdin>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl LinkWriter {
+    /// Sends `request` with the link's next id (unless it has one).
+    pub fn send(&self, mut request: Value) -> std::io::Result<()> {
+        if request.get("id").is_none() {
+            request["id"] = json!(self.next_id.fetch_add(1, Ordering::Relaxed));
+        }
+        write_line(&self.input, &request.to_string())
+    }
+
+    /// Whether both write to the same link.
+    pub fn same_link(&self, other: &LinkWriter) -> bool {
+        Arc::ptr_eq(&self.input, &other.input)
     }
 }
 

@@ -229,11 +229,11 @@ pub fn fresh_mark(test: &str) -> (String, String) {
     ("PROCTOR_TEST_MARK".into(), value)
 }
 
-/// A job that starts a grandchild and waits; both carry the mark.
+/// A job that starts a grandchild, then says `up`, and waits; both carry the mark.
 pub fn marked_job(name: &str, mark: &(String, String)) -> Value {
     json!({
         "name": name,
-        "cmd": ["sh", "-c", "echo up; sleep 1000 & wait"],
+        "cmd": ["sh", "-c", "sleep 1000 & echo up; wait"],
         "env": {mark.0.clone(): mark.1.clone()},
     })
 }
