@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
@@ -41,7 +41,6 @@ pub struct HostLink {
     writer: LinkWriter,
     /// Launch requests not yet answered, by id: a refused launch fails its worker.
     launches: Arc<Mutex<HashMap<u64, String>>>,
-    child: Child,
 }
 
 impl HostLink {
@@ -98,7 +97,6 @@ impl HostLink {
                 next_id: Arc::new(AtomicU64::new(SUBSCRIBE_ID + 1)),
             },
             launches,
-            child,
         })
     }
 
@@ -157,22 +155,11 @@ impl LinkWriter {
 }
 
 impl Drop for HostLink {
+    /// Closes the link and waits for nothing: ssh is a child of proctor like any
+    /// worker, so the engine's one reaper collects it (a wait here could race it
+    /// for a recycled pid), and the engine's last sweep ends it if it lingers.
     fn drop(&mut self) {
         self.close();
-        // The agent needs its stop ladder; after that ssh ends by itself.
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            match self.child.try_wait() {
-                // Exited, or already reaped by the engine's reaper (ECHILD).
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) if Instant::now() > deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
     }
 }
 
