@@ -109,6 +109,8 @@ fn map_spreads_tasks_over_two_hosts_and_local() {
         args.extend(inputs.iter().map(String::as_str));
         let (events, code, stderr) = map(&args);
         assert_eq!(code, Some(0), "run {run}: stderr: {stderr}");
+        // The links close on purpose at the end: no host is reported down.
+        assert!(!stderr.contains("is down"), "run {run}: stderr: {stderr}");
         let done = tasks(&events);
         assert_eq!(done.len(), 20, "run {run}");
         let mut by_host: BTreeMap<String, usize> = BTreeMap::new();

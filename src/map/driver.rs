@@ -289,6 +289,10 @@ impl Driver {
         let drained = self.pending.is_empty() && self.running.is_empty();
         if !self.takes_tasks() && drained && !self.queue_closed {
             self.queue_closed = true;
+            if let Some(hosts) = &mut self.hosts {
+                // Nothing more will run there: the agents end cleanly.
+                hosts.close_all();
+            }
             let _ = self.commands.send(Command::CloseQueue);
         }
     }

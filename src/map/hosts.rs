@@ -36,6 +36,8 @@ pub struct Hosts {
     news: mpsc::UnboundedReceiver<News>,
     /// Remote workers and their links, for `proctor ctl` (`remote::route`).
     table: route::Table,
+    /// The run is over: links are closed on purpose, and their end is no news.
+    closing: bool,
 }
 
 /// What became of a host's news for the driver.
@@ -85,6 +87,15 @@ impl Hosts {
             placed: HashMap::new(),
             news,
             table: route::Table::default(),
+            closing: false,
+        }
+    }
+
+    /// Ends every link (nothing more will run): each agent stops and exits.
+    pub fn close_all(&mut self) {
+        self.closing = true;
+        for r in &mut self.remotes {
+            r.link = None;
         }
     }
 
@@ -234,6 +245,7 @@ impl Hosts {
                 }
                 Update::Nothing
             }
+            News::Down { .. } if self.closing => Update::Nothing,
             News::Down { host, error } => {
                 let Some(i) = self.remotes.iter().position(|r| r.spec.name == host) else {
                     return Update::Nothing;

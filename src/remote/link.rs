@@ -220,6 +220,11 @@ impl Reader {
             _ => String::new(),
         };
         let said = self.stderr.join().unwrap_or_default();
+        // ssh starts most of its messages with "ssh: " itself.
+        let said = match said.strip_prefix("ssh: ") {
+            Some(rest) => rest.to_string(),
+            None => said,
+        };
         let error = match (why.is_empty(), said.is_empty()) {
             (true, true) => "the connection ended".to_string(),
             (true, false) => format!("ssh: {said}"),
