@@ -190,9 +190,10 @@ fn a_lost_host_is_cleaned_up_and_its_tasks_rerun_elsewhere() {
         }
         events.push(v);
     }
+    let first = agent_link::marked(&mark);
     assert!(
-        agent_link::marked(&mark).len() >= 3,
-        "the agent and its two tasks run"
+        first.len() >= 3,
+        "the agent and its two tasks run: {first:?}"
     );
     let ssh = agent_link_children(proctor_pid, "ssh");
     assert_eq!(ssh.len(), 1, "one ssh link: {ssh:?}");
@@ -201,12 +202,19 @@ fn a_lost_host_is_cleaned_up_and_its_tasks_rerun_elsewhere() {
         nix::sys::signal::SIGKILL,
     )
     .expect("kill ssh");
+    // The host is reconnected later; what the first agent started must be gone.
     let started = Instant::now();
-    assert_eq!(
-        wait_unmarked(&mark),
-        Vec::<u32>::new(),
-        "left running on the host"
-    );
+    let left = loop {
+        let left: Vec<u32> = agent_link::marked(&mark)
+            .into_iter()
+            .filter(|p| first.contains(p))
+            .collect();
+        if left.is_empty() || started.elapsed() > PATIENCE {
+            break left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(left, Vec::<u32>::new(), "left running on the host");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "not within the lease"
@@ -447,5 +455,73 @@ fn ctl_terminates_and_kills_remote_workers() {
         wait_unmarked(&mark),
         Vec::<u32>::new(),
         "left running on the host"
+    );
+}
+
+/// A host whose link broke is reconnected after a back-off and runs tasks again.
+#[test]
+fn a_lost_host_is_reconnected() {
+    let sshd = Sshd::start(&["h1"]);
+    let file = hosts_file(&sshd, &[("h1", BIN)]);
+    let mut child = Command::new(BIN)
+        .args([
+            "map",
+            "--json",
+            "--retries",
+            "3",
+            "-S",
+            "h1",
+            "--hosts-file",
+        ])
+        .arg(&file)
+        .args(["--", "sh", "-c", "sleep 0.3; echo $1", "sh", "{}", ":::"])
+        .args((1..=12).map(|i| i.to_string()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start proctor map");
+    let proctor_pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = move || -> Option<Value> {
+        let line = lines.next()?.expect("read");
+        Some(serde_json::from_str(&line).expect("json"))
+    };
+    while next().is_some_and(|v| !(v["event"] == "spawned" && v["host"] == "h1")) {}
+    let ssh = agent_link_children(proctor_pid, "ssh");
+    assert_eq!(ssh.len(), 1, "one ssh link: {ssh:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(ssh[0] as i32),
+        nix::sys::signal::SIGKILL,
+    )
+    .expect("kill ssh");
+    let mut after = Vec::new();
+    while let Some(v) = next() {
+        after.push(v);
+    }
+    let status = child.wait().expect("wait");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains("host h1 is down") && stderr.contains("reconnecting"),
+        "{stderr}"
+    );
+    let done = tasks(&after);
+    assert!(
+        done.iter()
+            .all(|t| t["exit_code"] == 0 && t["host"] == "h1"),
+        "{done:?}"
+    );
+    let down = after
+        .iter()
+        .position(|e| e["event"] == "error")
+        .expect("the loss is reported");
+    assert!(
+        after[down..]
+            .iter()
+            .any(|e| e["event"] == "spawned" && e["host"] == "h1"),
+        "tasks ran on h1 after it was reconnected"
     );
 }

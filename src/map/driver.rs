@@ -424,7 +424,7 @@ impl Driver {
     }
 }
 
-async fn next_news(hosts: &mut Option<Hosts>) -> crate::remote::News {
+async fn next_news(hosts: &mut Option<Hosts>) -> Option<crate::remote::News> {
     match hosts {
         Some(h) => h.next().await,
         None => std::future::pending().await,

@@ -1,12 +1,16 @@
 //! Map mode over several hosts (`--hosts`): where each task runs. `local` is
 //! this machine's engine (with `-j` slots); every other host is a `HostLink`
-//! whose slots count once its hello is answered. A task goes to the first host
-//! with a free slot; a host that goes down fails only the tasks it was running
-//! (the driver retries them elsewhere within `--retries`).
+//! whose slots count once its hello is answered. A task goes to the least busy
+//! host with a free slot; a host that goes down fails only the tasks it was
+//! running (the driver retries them elsewhere within `--retries`), and is
+//! reconnected after a back-off if it had been up (one that never answered is
+//! misconfigured, and stays down).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::engine::Command;
 use crate::remote::{HostLink, HostSpec, News, Slots, route};
@@ -18,11 +22,22 @@ enum State {
     Down { error: String },
 }
 
+/// Reconnections of a lost host in a row, at most; then it stays down.
+const RECONNECTS: u32 = 5;
+/// The first back-off; it doubles with each attempt in a row.
+const BACKOFF: Duration = Duration::from_secs(1);
+
 struct Remote {
     spec: HostSpec,
     link: Option<HostLink>,
     state: State,
     running: usize,
+    /// Its hello was answered once: a loss is then worth reconnecting.
+    was_up: bool,
+    /// Reconnection attempts since it was last up.
+    attempts: u32,
+    /// When to reconnect, while down.
+    retry_at: Option<Instant>,
 }
 
 /// The pool's hosts and which worker runs where.
@@ -38,6 +53,8 @@ pub struct Hosts {
     table: route::Table,
     /// The run is over: links are closed on purpose, and their end is no news.
     closing: bool,
+    /// For the links of reconnections.
+    tx: mpsc::UnboundedSender<News>,
 }
 
 /// What became of a host's news for the driver.
@@ -78,6 +95,9 @@ impl Hosts {
                 link,
                 state,
                 running: 0,
+                was_up: false,
+                attempts: 0,
+                retry_at: None,
             });
         }
         Hosts {
@@ -88,6 +108,7 @@ impl Hosts {
             news,
             table: route::Table::default(),
             closing: false,
+            tx,
         }
     }
 
@@ -116,7 +137,7 @@ impl Hosts {
         if self
             .remotes
             .iter()
-            .any(|r| matches!(r.state, State::Connecting))
+            .any(|r| !r.was_up && matches!(r.state, State::Connecting))
         {
             return 0;
         }
@@ -137,7 +158,7 @@ impl Hosts {
             || self
                 .remotes
                 .iter()
-                .any(|r| !matches!(r.state, State::Down { .. }))
+                .any(|r| !matches!(r.state, State::Down { .. }) || r.retry_at.is_some())
         {
             return None;
         }
@@ -223,11 +244,37 @@ impl Hosts {
         }
     }
 
-    /// The next news of any host; pending forever once no link is left.
-    pub async fn next(&mut self) -> News {
-        match self.news.recv().await {
-            Some(news) => news,
-            None => std::future::pending().await,
+    /// The next news of any host, or `None` when a lost host was reconnected
+    /// (its hello is news to come).
+    pub async fn next(&mut self) -> Option<News> {
+        let due = self.remotes.iter().filter_map(|r| r.retry_at).min();
+        tokio::select! {
+            news = self.news.recv() => Some(news?),
+            () = sleep_until(due) => {
+                self.reconnect_due();
+                None
+            }
+        }
+    }
+
+    fn reconnect_due(&mut self) {
+        let now = Instant::now();
+        for r in &mut self.remotes {
+            if r.retry_at.is_none_or(|at| at > now) || self.closing {
+                continue;
+            }
+            r.retry_at = None;
+            match HostLink::start(&r.spec, self.tx.clone()) {
+                Ok(link) => {
+                    r.link = Some(link);
+                    r.state = State::Connecting;
+                }
+                Err(e) => {
+                    r.state = State::Down {
+                        error: format!("cannot run ssh: {e}"),
+                    };
+                }
+            }
         }
     }
 
@@ -242,6 +289,8 @@ impl Hosts {
                         Slots::Auto => cpus,
                     };
                     r.state = State::Up { slots };
+                    r.was_up = true;
+                    r.attempts = 0;
                 }
                 Update::Nothing
             }
@@ -251,6 +300,17 @@ impl Hosts {
                     return Update::Nothing;
                 };
                 let r = &mut self.remotes[i];
+                let mut error = error;
+                if r.was_up && r.attempts < RECONNECTS {
+                    let wait = BACKOFF * 2u32.pow(r.attempts);
+                    r.attempts += 1;
+                    r.retry_at = Some(Instant::now() + wait);
+                    error.push_str(&format!(
+                        "; reconnecting in {}s (attempt {} of {RECONNECTS})",
+                        wait.as_secs(),
+                        r.attempts
+                    ));
+                }
                 r.state = State::Down {
                     error: error.clone(),
                 };
@@ -273,5 +333,13 @@ impl Hosts {
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

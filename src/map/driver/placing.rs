@@ -49,8 +49,9 @@ impl Driver {
         let _ = self.commands.send(Command::StopAll);
     }
 
-    pub(super) async fn on_news(&mut self, news: News, out: &mut Outbox) {
-        let Some(hosts) = &mut self.hosts else {
+    /// A host's news; `None` (a reconnection started) only wakes the loop.
+    pub(super) async fn on_news(&mut self, news: Option<News>, out: &mut Outbox) {
+        let (Some(hosts), Some(news)) = (&mut self.hosts, news) else {
             return;
         };
         match hosts.on_news(news) {
