@@ -48,7 +48,11 @@ impl Sshd {
             d = d.display()
         );
         std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
-        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        // Whoever runs the suite logs in as themselves.
+        let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map_or_else(|| "root".into(), |u| u.name);
         let client = format!(
             "Host {names}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  \
              IdentityFile {d}/user_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n  \
