@@ -66,6 +66,22 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     /// Print the JSON Schema of the workload file (for editors: name it in a
     /// workload's "$schema").
     Schema,
+    /// Run as another proctor's agent on this host: the control protocol on
+    /// stdin/stdout (`ssh -T HOST proctor agent --stdio`). When the link ends, or
+    /// no line comes for the lease, it stops every worker it started and exits.
+    Agent {
+        /// Speak the protocol on stdin/stdout (the only transport).
+        #[arg(long, required = true)]
+        stdio: bool,
+        /// How long the link may stay silent (the client sends a blank line as a
+        /// heartbeat) before the agent stops everything and exits.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive)]
+        lease: Duration,
+        /// At most N workers at once on this host (default: its logical CPUs);
+        /// the driving proctor places no more than the host's slots anyway.
+        #[arg(short = 'j', long = "max-parallel", value_name = "N", value_parser = parse_max_parallel)]
+        max_parallel: Option<usize>,
+    },
     /// Open the terminal UI on a running proctor (headless or not); quitting
     /// detaches and leaves its work running.
     Attach {
@@ -313,6 +329,18 @@ pub struct MapArgs {
     /// ("$1"…), so values are data, never code. Placeholders in '…' are refused.
     #[arg(long)]
     pub shell: bool,
+
+    /// Run tasks on these hosts (like GNU parallel's --sshlogin): NAME,NAME,...
+    /// where each NAME is a host of --hosts-file or an ssh destination, and
+    /// `local` is this machine (with -j slots). Each host is one ssh connection
+    /// running `proctor agent --stdio`.
+    #[arg(short = 'S', long = "hosts", value_name = "NAME,...")]
+    pub hosts: Option<String>,
+
+    /// Hosts with their settings (JSON: [{"name", "ssh", "ssh_args", "slots",
+    /// "proctor", "workdir"}]); without --hosts, every host in it is used.
+    #[arg(long, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
 
     /// Re-queue a failed task up to N times (N+1 attempts at most; parallel's
     /// `--retries N` is proctor's `--retries N-1`).

@@ -37,11 +37,21 @@ pub fn serve(
     instance: Option<instance::Instance>,
     engine: &EngineHandle,
 ) -> Result<Option<server::Server>, String> {
+    serve_routed(instance, engine, engine.requests.clone())
+}
+
+/// `serve`, with the socket's requests going to `requests` (map mode's router
+/// for remote workers) instead of straight to the engine.
+pub fn serve_routed(
+    instance: Option<instance::Instance>,
+    engine: &EngineHandle,
+    requests: tokio::sync::mpsc::UnboundedSender<crate::engine::Request>,
+) -> Result<Option<server::Server>, String> {
     let Some(instance) = instance else {
         return Ok(None);
     };
     let link = server::Link {
-        requests: engine.requests.clone(),
+        requests,
         snapshot: engine.snapshot.clone(),
         store: engine.store.clone(),
         tap: engine.tap.clone(),

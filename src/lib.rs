@@ -3,6 +3,7 @@
 //! The engine (`engine`) owns every worker; front ends (`headless`, `tui`) send it
 //! `Command`s and render its `Event`s and `Snapshot`s. See DESIGN.md.
 
+pub mod agent;
 pub mod cli;
 pub mod contain;
 pub mod control;
@@ -11,6 +12,7 @@ pub mod engine;
 pub mod headless;
 pub mod json_safe;
 pub mod map;
+pub mod remote;
 pub mod sample;
 pub mod setup;
 pub mod signals;

@@ -18,6 +18,14 @@ fn main() -> ExitCode {
         return code;
     }
     let cli = parse_cli();
+    if let Some(Sub::Agent {
+        lease,
+        max_parallel,
+        ..
+    }) = &cli.map
+    {
+        return agent(*lease, *max_parallel);
+    }
     if let Some(Sub::Ctl(args)) = &cli.map {
         return match proctor::ctl::client::run(args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -207,6 +215,22 @@ fn parse_cli() -> Cli {
     }
     let matches = command.get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// `proctor agent --stdio`: 0 when the link closed, 1 when it was lost.
+fn agent(lease: std::time::Duration, max_parallel: Option<usize>) -> ExitCode {
+    use proctor::agent::{self, AgentEnd};
+    match agent::run(lease, max_parallel) {
+        Ok(AgentEnd::Closed | AgentEnd::EngineEnded) => ExitCode::SUCCESS,
+        Ok(AgentEnd::Lost(why)) => {
+            eprintln!("proctor agent: {why}");
+            ExitCode::from(agent::EXIT_LINK_LOST)
+        }
+        Err(e) => {
+            eprintln!("proctor agent: {e}");
+            ExitCode::from(agent::EXIT_INTERNAL)
+        }
+    }
 }
 
 /// 0 all ok, 1 some worker failed, 128+N when interrupted by signal N.

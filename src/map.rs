@@ -12,6 +12,7 @@ mod dry_run;
 mod front;
 mod halt;
 mod header;
+mod hosts;
 mod joblog;
 mod notes;
 mod opening;
@@ -106,6 +107,8 @@ struct Plan {
     resume: Succeeded,
     joblog: Option<Joblog>,
     config: EngineConfig,
+    /// `--hosts`/`--hosts-file`: `None` entries are this machine.
+    hosts: Option<Vec<Option<crate::remote::HostSpec>>>,
 }
 
 /// Runs the tasks until every task has finished (or the run was halted,
@@ -138,9 +141,21 @@ pub fn run(
         .map_err(|e| internal("cannot start the task reader", e))?;
     let engine = engine::start(plan.config, Vec::new())
         .map_err(|e| internal("cannot start the engine", e))?;
+    let max_parallel = plan.settings.max_parallel;
+    let hosts = plan
+        .hosts
+        .map(|hosts| hosts::Hosts::start(hosts, max_parallel));
+    // `proctor ctl` reaches remote workers through their host's link.
+    let requests = match &hosts {
+        Some(h) => crate::remote::route::start(h.table(), engine.requests.clone())
+            .map_err(|e| internal("cannot start the request router", e))?,
+        None => engine.requests.clone(),
+    };
     // Held until the run ends: the socket answers `proctor ctl` meanwhile.
-    let _socket = crate::ctl::serve(instance, &engine).map_err(MapError::Internal)?;
+    let _socket =
+        crate::ctl::serve_routed(instance, &engine, requests).map_err(MapError::Internal)?;
     let started = Started {
+        hosts,
         runtime,
         settings: plan.settings,
         records: Records {
@@ -180,6 +195,7 @@ struct Started {
     total: Total,
     tasks: mpsc::Receiver<Item>,
     engine: EngineHandle,
+    hosts: Option<hosts::Hosts>,
 }
 
 /// Prints the driver's events (as JSON Lines, or the tasks' output) until the
@@ -192,9 +208,14 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<(Outcome, Finish)
         total,
         tasks,
         mut engine,
+        hosts,
     } = started;
     let commands = engine.commands.clone();
     let driver = Driver::new(settings, records, total, commands, Notes::stderr());
+    let driver = match hosts {
+        Some(hosts) => driver.with_hosts(hosts),
+        None => driver,
+    };
     let (printer, mut to_print) = crate::engine::outbound::channel();
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
@@ -243,6 +264,7 @@ fn run_with_ui(started: Started) -> Result<(Outcome, Finish), MapError> {
         total,
         tasks,
         mut engine,
+        hosts,
     } = started;
     // The UI talks to the driver as if it were the engine: its commands pass
     // through the driver (which notes quit and join all), and it gets the
@@ -253,6 +275,10 @@ fn run_with_ui(started: Started) -> Result<(Outcome, Finish), MapError> {
     let commands = std::mem::replace(&mut engine.commands, to_driver);
     let mut events = std::mem::replace(&mut engine.events, from_driver);
     let driver = Driver::new(settings, records, total, commands, Notes::held());
+    let driver = match hosts {
+        Some(hosts) => driver.with_hosts(hosts),
+        None => driver,
+    };
     let thread = std::thread::Builder::new()
         .name("proctor-map".into())
         .spawn(move || runtime.block_on(driver.run(&mut events, tasks, to_ui, Some(controls))))
@@ -345,6 +371,14 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     config.output_events = !is_plain;
     config.raw_output = is_plain;
     let max_parallel = config.policy.max_parallel;
+    let hosts = if args.hosts.is_some() || args.hosts_file.is_some() {
+        Some(crate::remote::plan(
+            args.hosts.as_deref(),
+            args.hosts_file.as_deref(),
+        )?)
+    } else {
+        None
+    };
     // A map run may have millions of tasks: the engine keeps only the latest
     // finished workers (the joblog and `task` events have every result).
     config.policy.keep_finished = Some(window(max_parallel));
@@ -359,7 +393,8 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         forward_output: front == Front::Json && args.common.output == OutputMode::Events,
         plain: is_plain,
         tags: tags.clone(),
-        window: window(max_parallel),
+        // Every host may be as busy as this one.
+        window: window(max_parallel * hosts.as_ref().map_or(1, Vec::len)),
         max_parallel,
     };
     Ok(Plan {
@@ -379,6 +414,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         resume,
         joblog,
         config,
+        hosts,
     })
 }
 

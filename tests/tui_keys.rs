@@ -468,6 +468,7 @@ fn map_events_update_the_task_counts_and_tell_of_failures_and_halts() {
         retries: 2,
         output_bytes: 0,
         error: None,
+        host: None,
     };
     events::apply(&mut ui.app, EngineEvent::now(EventKind::Task(record)));
     let text = ui.app.current_notice().map(|n| n.text.clone()).unwrap();

@@ -303,11 +303,16 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
                 r#"the first line must be a hello: {"hello":{"protocols":[1]}}"#,
             )
         })?;
-    let ours = super::instance::PROTOCOL;
+    let ours = spoken();
     if !versions.iter().any(|v| v.as_u64() == Some(u64::from(ours))) {
+        let offered: Vec<String> = versions.iter().map(Value::to_string).collect();
         return Err(Failure::new(
             Code::ProtoMismatch,
-            format!("this proctor speaks protocol {ours}; the client offered {versions:?}"),
+            format!(
+                "this proctor ({}) speaks protocol {ours}; the client offered {}",
+                env!("CARGO_PKG_VERSION"),
+                offered.join(", ")
+            ),
         ));
     }
     Ok(json!({"hello": {
@@ -316,7 +321,22 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
         "name": name,
         "pid": std::process::id(),
         "capabilities": CAPABILITIES,
+        // What `"slots": "auto"` gives a remote host.
+        "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
     }}))
+}
+
+/// The protocol version this proctor speaks. Test builds can pretend to speak
+/// another (`PROCTOR_TEST_PROTOCOL`), so a mismatch can be tested end to end.
+pub fn spoken() -> u32 {
+    let ours = super::instance::PROTOCOL;
+    if !cfg!(feature = "test-hooks") {
+        return ours;
+    }
+    std::env::var("PROCTOR_TEST_PROTOCOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ours)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -64,7 +64,7 @@ pub fn start(mut instance: Instance, link: Link) -> std::io::Result<Server> {
                 let Ok(listener) = UnixListener::from_std(listener) else {
                     return;
                 };
-                let ctx = Arc::new(Ctx { link, name });
+                let ctx = Ctx::new(link, name);
                 while let Ok((stream, _)) = listener.accept().await {
                     tokio::spawn(serve(stream, ctx.clone()));
                 }
@@ -75,9 +75,26 @@ pub fn start(mut instance: Instance, link: Link) -> std::io::Result<Server> {
     })
 }
 
-pub(super) struct Ctx {
+pub struct Ctx {
     pub(super) link: Link,
     name: String,
+}
+
+impl Ctx {
+    pub fn new(link: Link, name: String) -> Arc<Ctx> {
+        Arc::new(Ctx { link, name })
+    }
+}
+
+/// Why a connection's serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The client closed its side (or the link broke).
+    Closed,
+    /// No line, not even a blank heartbeat, came within the lease.
+    LeaseExpired,
+    /// The client offered only protocol versions this proctor does not speak.
+    Mismatch,
 }
 
 pub(super) type Out = mpsc::Sender<Value>;
@@ -91,6 +108,22 @@ async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
         let _ = write_line(&mut wr, &protocol::failed(&Value::Null, &f)).await;
         return;
     }
+    serve_io(rd, wr, ctx, None).await;
+}
+
+/// Serves one connection over any byte streams (a socket, or an agent's
+/// stdin/stdout). With a `lease`, a silence that long ends it: a client keeps it
+/// by sending any line, a blank one being the heartbeat.
+pub async fn serve_io<R, W>(
+    rd: R,
+    mut wr: W,
+    ctx: Arc<Ctx>,
+    lease: Option<std::time::Duration>,
+) -> Ended
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (out, mut outgoing) = mpsc::channel::<Value>(OUTGOING);
     let writer = tokio::spawn(async move {
         while let Some(v) = outgoing.recv().await {
@@ -101,10 +134,19 @@ async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
     });
     let mut rd = BufReader::new(rd);
     let mut greeted = false;
-    loop {
-        let line = match read_line(&mut rd).await {
+    let ended = loop {
+        let next = read_line(&mut rd);
+        let read = match lease {
+            // A line cut by the timeout is lost, but the connection ends anyway.
+            Some(lease) => match tokio::time::timeout(lease, next).await {
+                Ok(read) => read,
+                Err(_) => break Ended::LeaseExpired,
+            },
+            None => next.await,
+        };
+        let line = match read {
             Ok(Some(line)) => line,
-            Ok(None) => break,
+            Ok(None) => break Ended::Closed,
             Err(f) => {
                 let _ = out.send(protocol::failed(&Value::Null, &f)).await;
                 continue;
@@ -130,7 +172,7 @@ async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
                 Err(f) => {
                     let _ = out.send(protocol::failed(&Value::Null, &f)).await;
                     if f.code == Code::ProtoMismatch {
-                        break;
+                        break Ended::Mismatch;
                     }
                 }
             }
@@ -144,15 +186,20 @@ async fn serve(stream: UnixStream, ctx: Arc<Ctx>) {
         } else {
             handle(request, ctx.clone(), out.clone()).await;
         }
-    }
+    };
     drop(out);
-    let _ = writer.await;
+    // Streams still running hold senders; the writer ends when they do, or at
+    // once when the peer is gone. An agent (with a lease) stops its work as soon
+    // as its link ends, without waiting for the streams (a mismatch has none,
+    // and its error must reach the client).
+    if lease.is_none() || ended == Ended::Mismatch {
+        let _ = writer.await;
+    }
+    ended
 }
 
 /// One line, without its newline; a line over `MAX_LINE` is skipped and reported.
-async fn read_line(
-    rd: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
-) -> Result<Option<String>, Failure> {
+async fn read_line(rd: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<String>, Failure> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
@@ -200,14 +247,13 @@ fn too_long_line() -> Failure {
     )
 }
 
-async fn write_line(
-    wr: &mut tokio::net::unix::OwnedWriteHalf,
-    value: &Value,
-) -> std::io::Result<()> {
+async fn write_line(wr: &mut (impl AsyncWrite + Unpin), value: &Value) -> std::io::Result<()> {
     // Escaped so a client that prints lines in a terminal is safe too.
     let mut bytes = crate::json_safe::to_vec(value).unwrap_or_default();
     bytes.push(b'\n');
-    wr.write_all(&bytes).await
+    wr.write_all(&bytes).await?;
+    // A pipe (an agent's stdout) holds what is not flushed; a socket has nothing to flush.
+    wr.flush().await
 }
 
 fn waits_or_streams(request: &Value) -> bool {

@@ -10,6 +10,9 @@ use crate::sample::SystemSample;
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub t: f64,
+    /// The host of a remote worker (map mode with `--hosts`); absent for this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<std::sync::Arc<str>>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -18,6 +21,7 @@ impl Event {
     pub fn now(kind: EventKind) -> Self {
         Event {
             t: unix_now(),
+            host: None,
             kind,
         }
     }
@@ -95,6 +99,9 @@ pub struct TaskRecord {
     pub output_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the last attempt ran (`--hosts`: a host's name or `local`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Why a worker was skipped: which job it depended on, and what happened to it.

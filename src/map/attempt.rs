@@ -34,6 +34,8 @@ pub struct Attempt {
     pub start: Option<f64>,
     /// Output of every attempt so far.
     pub output_bytes: u64,
+    /// The host it was launched on (`--hosts` only).
+    pub host: Option<String>,
 }
 
 impl Attempt {
@@ -46,6 +48,7 @@ impl Attempt {
             pid: None,
             start: None,
             output_bytes: 0,
+            host: None,
         }
     }
 
@@ -58,6 +61,7 @@ impl Attempt {
             slot: 0,
             pid: None,
             start: None,
+            host: None,
             ..self
         }
     }
@@ -79,6 +83,7 @@ impl Attempt {
             retries: self.retry,
             output_bytes: self.output_bytes,
             error: ending.error,
+            host: self.host,
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod controls;
 mod events;
+mod placing;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::attempt::{Attempt, Ending};
 use super::halt::{HaltRule, When};
+use super::hosts::Hosts;
 use super::joblog::{Joblog, Succeeded};
 use super::notes::Notes;
 use super::outbox::Outbox;
@@ -107,6 +109,8 @@ pub struct Driver {
     /// The engine's queue is closed (by us, or by the front end): it refuses launches.
     queue_closed: bool,
     notes: Notes,
+    /// `--hosts`: where tasks run; `None` runs every task on this machine.
+    hosts: Option<Hosts>,
 }
 
 /// Pool slots for `{%}` and `PROCTOR_SLOT`: each running task holds one, the
@@ -169,7 +173,14 @@ impl Driver {
             next_start: None,
             queue_closed: false,
             notes,
+            hosts: None,
         }
+    }
+
+    /// Runs tasks on these hosts instead of only this machine.
+    pub fn with_hosts(mut self, hosts: Hosts) -> Self {
+        self.hosts = Some(hosts);
+        self
     }
 
     /// Runs until the engine's `events` end. `printer` takes the events for the
@@ -193,9 +204,10 @@ impl Driver {
                 // Nobody reads our output any more: stop the work rather than
                 // run on unobserved.
                 self.drop_pending(Stop::Unwatched);
-                let _ = self.commands.send(Command::StopAll);
+                self.stop_all();
             }
             self.launch_ready();
+            self.fail_unplaceable(&mut out).await;
             if !self.takes_tasks() {
                 tasks = None; // the reader thread stops at its next send
             }
@@ -220,6 +232,7 @@ impl Driver {
                 },
                 item = recv(&mut tasks), if want_task => self.on_item(item, &mut out).await,
                 () = wait_until(delayed), if delayed.is_some() => {}
+                news = next_news(&mut self.hosts) => self.on_news(news, &mut out).await,
             }
         }
         if let Some(spool) = &self.settings.spool {
@@ -262,17 +275,17 @@ impl Driver {
 
     /// With `--delay`, when the next waiting task may start (if a slot is free).
     fn delayed(&self) -> Option<tokio::time::Instant> {
-        let free = self.running.len() < self.settings.max_parallel;
+        let free = self.running.len() < self.capacity();
         let waiting = !self.pending.is_empty() && self.stopped.is_none() && !self.queue_closed;
         self.next_start
             .filter(|at| free && waiting && *at > tokio::time::Instant::now())
     }
 
-    /// Hands waiting tasks to the engine while the pool has free slots.
+    /// Hands waiting tasks to the engine (or a host) while the pool has free slots.
     fn launch_ready(&mut self) {
         while self.stopped.is_none()
             && !self.queue_closed
-            && self.running.len() < self.settings.max_parallel
+            && self.running.len() < self.capacity()
             && !self.pending.is_empty()
         {
             if let Some(delay) = self.settings.delay {
@@ -303,8 +316,20 @@ impl Driver {
             job.env.insert("PROCTOR_SEQ".into(), number.to_string());
             job.env
                 .insert("PROCTOR_SLOT".into(), attempt.slot.to_string());
-            // If the engine is gone its event stream ends too, which ends the run.
-            let _ = self.commands.send(Command::Launch(Box::new(job)));
+            if let Some(hosts) = &mut self.hosts {
+                match hosts.launch(job, &self.commands) {
+                    Some(host) => attempt.host = Some(host),
+                    None => {
+                        // Every free slot's host just went away: wait for news.
+                        self.slots.give_back(attempt.slot);
+                        self.pending.push_front(attempt);
+                        return;
+                    }
+                }
+            } else {
+                // If the engine is gone its event stream ends too, which ends the run.
+                let _ = self.commands.send(Command::Launch(Box::new(job)));
+            }
             self.running.insert(attempt.worker.clone(), attempt);
         }
     }
@@ -315,6 +340,10 @@ impl Driver {
         let drained = self.pending.is_empty() && self.running.is_empty();
         if !self.takes_tasks() && drained && !self.queue_closed {
             self.queue_closed = true;
+            if let Some(hosts) = &mut self.hosts {
+                // Nothing more will run there: the agents end cleanly.
+                hosts.close_all();
+            }
             let _ = self.commands.send(Command::CloseQueue);
         }
     }
@@ -356,6 +385,9 @@ impl Driver {
         let Some(attempt) = self.running.remove(worker) else {
             return;
         };
+        if let Some(hosts) = &mut self.hosts {
+            hosts.ended(worker);
+        }
         self.slots.give_back(attempt.slot);
         let retry =
             attempt.retry < self.settings.retries && self.stopped.is_none() && !self.queue_closed;
@@ -428,7 +460,7 @@ impl Driver {
         };
         out.send(Event::now(kind)).await;
         if rule.when == When::Now {
-            let _ = self.commands.send(Command::StopAll);
+            self.stop_all();
         }
         self.stop(Stop::Halted, out).await;
     }
@@ -452,6 +484,13 @@ impl Driver {
 async fn wait_until(at: Option<tokio::time::Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at).await;
+    }
+}
+
+async fn next_news(hosts: &mut Option<Hosts>) -> Option<crate::remote::News> {
+    match hosts {
+        Some(h) => h.next().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -163,6 +163,7 @@ mod tests {
             runtime_s: 0.0,
             exit_code,
             signal: None,
+            host: None,
             timed_out: false,
             retries: 0,
             output_bytes: 0,

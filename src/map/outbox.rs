@@ -62,7 +62,12 @@ impl Outbox {
             return;
         }
         self.last_queue = Some(kind.clone());
-        self.send(Event { t, kind }).await;
+        self.send(Event {
+            t,
+            host: None,
+            kind,
+        })
+        .await;
     }
 
     /// An output line of task `number`: printed now, or held until its turn.

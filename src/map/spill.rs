@@ -21,6 +21,7 @@ pub enum Held {
     Kept(Event),
     Spilled {
         t: f64,
+        host: Option<Arc<str>>,
         worker: Arc<str>,
         stream: Stream,
         /// An `Output` line (JSON Lines), else `Bytes` (plain output).
@@ -73,6 +74,7 @@ impl Spill {
             self.in_memory += len;
             return Held::Kept(event);
         }
+        let host = event.host;
         let (worker, stream, text, line) = match event.kind {
             EventKind::Output {
                 worker,
@@ -84,13 +86,20 @@ impl Spill {
                 stream,
                 bytes,
             } => (Arc::from(worker), stream, bytes, false),
-            kind => return Held::Kept(Event { t: event.t, kind }),
+            kind => {
+                return Held::Kept(Event {
+                    t: event.t,
+                    host,
+                    kind,
+                });
+            }
         };
         match self.write(&text) {
             Ok(at) => {
                 self.spilled += 1;
                 Held::Spilled {
                     t: event.t,
+                    host,
                     worker,
                     stream,
                     line,
@@ -104,6 +113,7 @@ impl Spill {
                 self.in_memory += text.len();
                 Held::Kept(Event {
                     t: event.t,
+                    host,
                     kind: rebuild(worker, stream, text, line),
                 })
             }
@@ -119,6 +129,7 @@ impl Spill {
             }
             Held::Spilled {
                 t,
+                host,
                 worker,
                 stream,
                 line,
@@ -146,7 +157,7 @@ impl Spill {
                         ),
                     },
                 };
-                Event { t, kind }
+                Event { t, host, kind }
             }
         }
     }
@@ -214,6 +225,7 @@ mod tests {
     fn bytes(worker: &str, text: &[u8]) -> Event {
         Event {
             t: 1.0,
+            host: None,
             kind: EventKind::Bytes {
                 worker: worker.into(),
                 stream: Stream::Stdout,
@@ -240,6 +252,7 @@ mod tests {
         assert!(matches!(b, Held::Spilled { .. }));
         let line = Event {
             t: 2.0,
+            host: Some(Arc::from("h1")),
             kind: EventKind::Output {
                 worker: Arc::from("task-3"),
                 stream: Stream::Stderr,
@@ -264,6 +277,7 @@ mod tests {
         let mut spill = Spill::new(0, dir.path().to_path_buf());
         let event = Event {
             t: 1.0,
+            host: None,
             kind: EventKind::Error {
                 message: "x".into(),
             },

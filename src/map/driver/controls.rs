@@ -29,6 +29,11 @@ impl Driver {
                 self.stop(Stop::Asked, out).await;
             }
         }
+        if matches!(command, Command::StopAll)
+            && let Some(hosts) = &mut self.hosts
+        {
+            hosts.stop_all();
+        }
         // If the engine is gone its event stream ends too, which ends the run.
         let _ = self.commands.send(command);
     }

@@ -62,6 +62,9 @@ impl Driver {
             }
             EventKind::Cancelled { worker } => {
                 if let Some(a) = self.running.remove(worker) {
+                    if let Some(hosts) = &mut self.hosts {
+                        hosts.ended(worker);
+                    }
                     self.slots.give_back(a.slot);
                     let number = a.task.number;
                     out.send(event).await;
@@ -96,7 +99,11 @@ impl Driver {
                 return;
             }
             EventKind::Interrupted { .. } => {
-                // The engine stops everything itself; start nothing more.
+                // The engine stops everything itself (the hosts are told); start
+                // nothing more.
+                if let Some(hosts) = &mut self.hosts {
+                    hosts.stop_all();
+                }
                 self.stop(Stop::Interrupted, out).await;
             }
             EventKind::Summary { workers, .. } => {
@@ -107,7 +114,12 @@ impl Driver {
                     ok: self.ok(),
                     workers: workers.clone(),
                 };
-                out.send(Event { t: event.t, kind }).await;
+                out.send(Event {
+                    t: event.t,
+                    host: None,
+                    kind,
+                })
+                .await;
                 return;
             }
             _ => {}
