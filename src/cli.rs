@@ -281,6 +281,21 @@ pub struct MapArgs {
     #[arg(long)]
     pub allow_empty: bool,
 
+    /// Pool mode: start N long-lived workers from the command and feed each of
+    /// them many tasks (see the README's "Pools"), instead of one process per task.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub pool: Option<u32>,
+
+    /// Pool mode: replace a worker after K tasks.
+    #[arg(long, value_name = "K", requires = "pool",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tasks: Option<u32>,
+
+    /// Pool mode: `jsonl` (tasks as JSON lines on stdin, results on fd 3) or
+    /// `lines` (one line in, one line out on stdout).
+    #[arg(long, value_name = "NAME", requires = "pool", default_value = "jsonl")]
+    pub protocol: String,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

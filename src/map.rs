@@ -15,6 +15,7 @@ mod notes;
 mod order;
 mod outbox;
 mod plain;
+mod pool_run;
 mod source;
 mod tasks;
 mod template;
@@ -91,6 +92,9 @@ pub fn run(
     args: &MapArgs,
     instance: Option<crate::ctl::instance::Instance>,
 ) -> Result<Outcome, MapError> {
+    if let Some(workers) = args.pool {
+        return pool_run::run(args, workers, instance);
+    }
     let plan = plan(args).map_err(MapError::Usage)?;
     if args.dry_run {
         return Ok(dry_run::print(plan.tasks, &plan.settings));

@@ -1,0 +1,639 @@
+//! One pool's dispatcher, a pure state machine: tasks wait in a queue and go to
+//! idle ready workers one at a time; a worker that dies under a task gives it
+//! back (to the head of the queue, for another worker); workers are replaced
+//! when they have served enough, and the pool backs off when they keep dying
+//! before they are ready. It does no I/O: it returns `Effect`s.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::message::{self, Message};
+use super::{Effect, Timer, TimerKind};
+use crate::engine::command::WorkerId;
+use crate::engine::event::{EventKind, PoolResult};
+use crate::spec::JobSpec;
+use crate::spec::pool::{PoolSpec, Protocol};
+
+/// Deaths before ready within this window that make a pool `failing`.
+const EARLY_DEATHS: usize = 3;
+const EARLY_WINDOW: Duration = Duration::from_secs(60);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a closed worker may take to exit before the stop ladder.
+const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+struct Task {
+    id: String,
+    input: Value,
+    /// Attempts started so far.
+    attempts: u32,
+    /// The worker it died under last: tried elsewhere first.
+    avoid: Option<WorkerId>,
+}
+
+struct Member {
+    name: String,
+    ready: bool,
+    served: u32,
+    /// Replaced after this many tasks.
+    limit: Option<u32>,
+    task: Option<u64>,
+    born: Instant,
+    /// Why it is leaving, once it is (its input closed or it was stopped).
+    leaving: Option<&'static str>,
+    asked_to_leave: bool,
+    rss: u64,
+}
+
+pub struct Pool {
+    name: String,
+    spec: Arc<PoolSpec>,
+    /// The workers' job: the pool's command with the task pipes.
+    job: JobSpec,
+    next_worker: u32,
+    next_task: u64,
+    queue: VecDeque<u64>,
+    tasks: HashMap<u64, Task>,
+    /// Ids of tasks queued or running, to refuse duplicates.
+    live_ids: HashSet<String>,
+    members: BTreeMap<WorkerId, Member>,
+    /// Launched, not yet spawned.
+    launching: HashSet<String>,
+    /// No more tasks come (the queue closed); workers leave once idle.
+    closed: bool,
+    /// Everything is stopping: queued tasks are cancelled, nothing retries.
+    stopping: bool,
+    early_deaths: VecDeque<Instant>,
+    failing: bool,
+    /// Set while backing off: no worker starts until the timer.
+    holding: bool,
+    backoff: Duration,
+    seed: u64,
+    effects: Vec<Effect>,
+}
+
+impl Pool {
+    pub fn new(job: &JobSpec, spec: Arc<PoolSpec>) -> Pool {
+        let mut worker = job.clone();
+        worker.pool = None;
+        worker.feed = Some(spec.protocol);
+        worker.count = 1;
+        worker.restart = crate::spec::RestartPolicy::Never;
+        worker.explicit_name = true;
+        if spec.protocol == Protocol::Jsonl {
+            worker.env.insert(
+                "PROCTOR_RESULT_FD".into(),
+                crate::spec::pool::RESULT_FD.to_string(),
+            );
+        }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        Pool {
+            name: job.name.clone(),
+            spec,
+            job: worker,
+            next_worker: 0,
+            next_task: 0,
+            queue: VecDeque::new(),
+            tasks: HashMap::new(),
+            live_ids: HashSet::new(),
+            members: BTreeMap::new(),
+            launching: HashSet::new(),
+            closed: false,
+            stopping: false,
+            early_deaths: VecDeque::new(),
+            failing: false,
+            holding: false,
+            backoff: FIRST_BACKOFF,
+            seed,
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts the workers.
+    pub fn start(&mut self, now: Instant) -> Vec<Effect> {
+        self.settle(now)
+    }
+
+    /// Queues a task; `Err` says why it was refused.
+    pub fn submit(
+        &mut self,
+        id: Option<String>,
+        input: Value,
+        now: Instant,
+    ) -> Result<(String, Vec<Effect>), String> {
+        if self.closed {
+            return Err(format!("pool '{}' takes no more tasks", self.name));
+        }
+        if self.spec.protocol == Protocol::Lines && message::line_text(&input).contains('\n') {
+            return Err(format!(
+                "pool '{}' speaks 'lines': a task's input must be one line",
+                self.name
+            ));
+        }
+        self.next_task += 1;
+        let seq = self.next_task;
+        let id = id.unwrap_or_else(|| seq.to_string());
+        if !self.live_ids.insert(id.clone()) {
+            return Err(format!(
+                "pool '{}' already has a task '{id}' queued or running: give another id",
+                self.name
+            ));
+        }
+        self.tasks.insert(
+            seq,
+            Task {
+                id: id.clone(),
+                input,
+                attempts: 0,
+                avoid: None,
+            },
+        );
+        self.queue.push_back(seq);
+        Ok((id, self.settle(now)))
+    }
+
+    pub fn owns(&self, id: WorkerId) -> bool {
+        self.members.contains_key(&id)
+    }
+
+    pub fn launched(&self, name: &str) -> bool {
+        self.launching.contains(name)
+    }
+
+    pub fn spawned(&mut self, id: WorkerId, name: &str, now: Instant) -> Vec<Effect> {
+        self.launching.remove(name);
+        let limit = self.spec.max_tasks.map(|n| n + self.jitter());
+        let ready = self.spec.protocol == Protocol::Lines;
+        self.members.insert(
+            id,
+            Member {
+                name: name.to_string(),
+                ready,
+                served: 0,
+                limit,
+                task: None,
+                born: now,
+                leaving: None,
+                asked_to_leave: false,
+                rss: 0,
+            },
+        );
+        if ready {
+            self.became_ready();
+        } else {
+            self.effects.push(Effect::Arm {
+                after: self.spec.init_timeout,
+                timer: Timer {
+                    pool: self.name.clone(),
+                    worker: id,
+                    task: 0,
+                    kind: TimerKind::Init,
+                },
+            });
+        }
+        self.settle(now)
+    }
+
+    /// A launched worker never started: a death before ready.
+    pub fn spawn_failed(&mut self, name: &str, now: Instant) -> Vec<Effect> {
+        self.launching.remove(name);
+        self.early_death(now);
+        self.settle(now)
+    }
+
+    /// One line from a worker's result pipe.
+    pub fn line(&mut self, id: WorkerId, line: &str, now: Instant) -> Vec<Effect> {
+        let Some(m) = self.members.get_mut(&id) else {
+            return Vec::new();
+        };
+        let name = m.name.clone();
+        match message::parse(self.spec.protocol, line) {
+            Message::Ready => {
+                if !m.ready {
+                    m.ready = true;
+                    self.became_ready();
+                }
+            }
+            Message::Recycle => m.asked_to_leave = true,
+            Message::Result {
+                id: task_id,
+                ok,
+                value,
+            } => {
+                let current = m.task.filter(|seq| {
+                    task_id
+                        .as_ref()
+                        .is_none_or(|t| self.tasks.get(seq).is_some_and(|task| &task.id == t))
+                });
+                match current {
+                    Some(seq) => {
+                        m.task = None;
+                        m.served += 1;
+                        self.finish(seq, ok, value, Some(name));
+                    }
+                    None => self.warn(format!(
+                        "pool worker {name} sent a result for no task it was given: {}",
+                        message::preview(line)
+                    )),
+                }
+            }
+            Message::Invalid(why) => self.warn(format!(
+                "pool worker {name} wrote a line that is not a result ({why}): {}",
+                message::preview(line)
+            )),
+        }
+        self.settle(now)
+    }
+
+    /// The latest memory figure of a worker's tree (bytes), checked between tasks.
+    pub fn rss(&mut self, id: WorkerId, bytes: u64, now: Instant) -> Vec<Effect> {
+        match self.members.get_mut(&id) {
+            Some(m) => m.rss = bytes,
+            None => return Vec::new(),
+        }
+        self.settle(now)
+    }
+
+    pub fn exited(&mut self, id: WorkerId, status: &str, now: Instant) -> Vec<Effect> {
+        let Some(m) = self.members.remove(&id) else {
+            return Vec::new();
+        };
+        if let Some(seq) = m.task {
+            self.task_lost(seq, id, &m.name, status);
+        }
+        // A `lines` worker is ready at once: one that exits before its first
+        // task is as broken as a `jsonl` worker that never said it was ready.
+        let unready = !m.ready || (self.spec.protocol == Protocol::Lines && m.served == 0);
+        if unready && m.task.is_none() && m.leaving.is_none_or(|why| why == "init_timeout") {
+            self.early_death(now);
+        }
+        self.settle(now)
+    }
+
+    pub fn timer(&mut self, timer: &Timer, now: Instant) -> Vec<Effect> {
+        let id = timer.worker;
+        match timer.kind {
+            TimerKind::Backoff => self.holding = false,
+            TimerKind::Init => {
+                if self.members.get(&id).is_some_and(|m| !m.ready) {
+                    self.stop(id, "init_timeout");
+                }
+            }
+            TimerKind::Task => {
+                if self
+                    .members
+                    .get(&id)
+                    .is_some_and(|m| m.task == Some(timer.task))
+                {
+                    self.stop(id, "task_timeout");
+                }
+            }
+            TimerKind::Grace => {
+                if self.members.contains_key(&id) {
+                    self.effects.push(Effect::Stop(id));
+                }
+            }
+        }
+        self.settle(now)
+    }
+
+    /// No more tasks: workers leave once the queue has drained.
+    pub fn close(&mut self, now: Instant) -> Vec<Effect> {
+        self.closed = true;
+        self.settle(now)
+    }
+
+    /// Everything stops: queued tasks are cancelled; running ones end with their
+    /// workers (cancelled too).
+    pub fn stop_all(&mut self, now: Instant) -> Vec<Effect> {
+        self.closed = true;
+        self.stopping = true;
+        self.settle(now)
+    }
+
+    /// Tasks queued, running; workers alive.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let running = self.members.values().filter(|m| m.task.is_some()).count();
+        (self.queue.len(), running, self.members.len())
+    }
+
+    fn jitter(&mut self) -> u32 {
+        if self.spec.max_tasks_jitter == 0 {
+            return 0;
+        }
+        // xorshift: enough to spread recycling; nothing depends on its quality.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed % (u64::from(self.spec.max_tasks_jitter) + 1)) as u32
+    }
+
+    fn became_ready(&mut self) {
+        self.early_deaths.clear();
+        self.backoff = FIRST_BACKOFF;
+        if self.failing {
+            self.failing = false;
+            self.emit(EventKind::PoolState {
+                pool: self.name.clone(),
+                state: "running",
+                detail: "a worker became ready".into(),
+            });
+        }
+    }
+
+    fn early_death(&mut self, now: Instant) {
+        self.early_deaths.push_back(now);
+        while self
+            .early_deaths
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > EARLY_WINDOW)
+        {
+            self.early_deaths.pop_front();
+        }
+        if self.early_deaths.len() < EARLY_DEATHS || self.holding {
+            return;
+        }
+        self.holding = true;
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        self.effects.push(Effect::Arm {
+            after: wait,
+            timer: Timer {
+                pool: self.name.clone(),
+                worker: WorkerId(0),
+                task: 0,
+                kind: TimerKind::Backoff,
+            },
+        });
+        if !self.failing {
+            self.failing = true;
+            self.emit(EventKind::PoolState {
+                pool: self.name.clone(),
+                state: "failing",
+                detail: format!(
+                    "{} workers died before they were ready within a minute; \
+                     starting again in {:.0?}, tasks stay queued",
+                    self.early_deaths.len(),
+                    wait
+                ),
+            });
+        }
+    }
+
+    /// The worker died (or was stopped) under task `seq`.
+    fn task_lost(&mut self, seq: u64, worker: WorkerId, name: &str, status: &str) {
+        let Some(task) = self.tasks.get_mut(&seq) else {
+            return;
+        };
+        if self.stopping {
+            self.end(
+                seq,
+                "cancelled",
+                None,
+                Some("cancelled: proctor is stopping".into()),
+                false,
+                Some(name.into()),
+            );
+            return;
+        }
+        if task.attempts > self.spec.retries {
+            let error = format!(
+                "poison: its worker died under it {} time(s) (last: {name}, {status})",
+                task.attempts
+            );
+            self.end(seq, "failed", None, Some(error), true, Some(name.into()));
+            return;
+        }
+        task.avoid = Some(worker);
+        self.queue.push_front(seq);
+    }
+
+    fn finish(&mut self, seq: u64, ok: bool, value: Value, worker: Option<String>) {
+        let (status, output, error) = if ok {
+            ("done", Some(value), None)
+        } else {
+            let error = match value {
+                Value::String(s) => s,
+                Value::Null => "the worker reported a failure".into(),
+                other => other.to_string(),
+            };
+            ("failed", None, Some(error))
+        };
+        self.end(seq, status, output, error, false, worker);
+    }
+
+    fn end(
+        &mut self,
+        seq: u64,
+        status: &'static str,
+        output: Option<Value>,
+        error: Option<String>,
+        poison: bool,
+        worker: Option<String>,
+    ) {
+        let Some(task) = self.tasks.remove(&seq) else {
+            return;
+        };
+        self.live_ids.remove(&task.id);
+        self.emit(EventKind::Result(PoolResult {
+            pool: self.name.clone(),
+            task: task.id,
+            status,
+            ok: status == "done",
+            output,
+            error,
+            poison,
+            attempts: task.attempts,
+            worker,
+        }));
+    }
+
+    /// Closes the worker's input (it should exit), then the stop ladder after grace.
+    fn recycle(&mut self, id: WorkerId, reason: &'static str, announce: bool) {
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
+        m.leaving = Some(reason);
+        let (worker, served) = (m.name.clone(), m.served);
+        self.effects.push(Effect::CloseInput(id));
+        self.effects.push(Effect::Arm {
+            after: self.job.stop_grace.unwrap_or(DEFAULT_GRACE),
+            timer: Timer {
+                pool: self.name.clone(),
+                worker: id,
+                task: 0,
+                kind: TimerKind::Grace,
+            },
+        });
+        if announce {
+            self.emit(EventKind::Recycled {
+                pool: self.name.clone(),
+                worker,
+                reason,
+                served,
+            });
+        }
+    }
+
+    /// Stops a worker now (its task, if any, is retried on exit).
+    fn stop(&mut self, id: WorkerId, reason: &'static str) {
+        if let Some(m) = self.members.get_mut(&id) {
+            m.leaving = Some(reason);
+            let (worker, served) = (m.name.clone(), m.served);
+            self.effects.push(Effect::Stop(id));
+            self.emit(EventKind::Recycled {
+                pool: self.name.clone(),
+                worker,
+                reason,
+                served,
+            });
+        }
+    }
+
+    /// After any change: cancel what can no longer run, replace workers that
+    /// should go, start missing ones, hand out tasks.
+    fn settle(&mut self, now: Instant) -> Vec<Effect> {
+        if self.stopping {
+            while let Some(seq) = self.queue.pop_front() {
+                self.end(
+                    seq,
+                    "cancelled",
+                    None,
+                    Some("cancelled: proctor is stopping".into()),
+                    false,
+                    None,
+                );
+            }
+        }
+        self.retire_idle(now);
+        self.replenish();
+        self.assign();
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Idle workers that have served enough (or that are no longer needed) leave.
+    fn retire_idle(&mut self, now: Instant) {
+        let drained = self.closed && self.queue.is_empty();
+        let idle: Vec<(WorkerId, Option<&'static str>)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.ready && m.task.is_none() && m.leaving.is_none())
+            .map(|(id, m)| (*id, self.why_replace(m, now)))
+            .collect();
+        for (id, why) in idle {
+            match why {
+                Some(reason) => self.recycle(id, reason, true),
+                None if drained || self.stopping => self.recycle(id, "closed", false),
+                None => {}
+            }
+        }
+        // Not ready yet and not needed any more.
+        if drained {
+            let starting: Vec<WorkerId> = self
+                .members
+                .iter()
+                .filter(|(_, m)| !m.ready && m.leaving.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in starting {
+                self.recycle(id, "closed", false);
+            }
+        }
+    }
+
+    fn why_replace(&self, m: &Member, now: Instant) -> Option<&'static str> {
+        if m.limit.is_some_and(|n| m.served >= n) {
+            Some("max_tasks")
+        } else if m.asked_to_leave {
+            Some("request")
+        } else if self.spec.max_rss.is_some_and(|max| m.rss > max) {
+            Some("max_rss")
+        } else if self
+            .spec
+            .max_age
+            .is_some_and(|age| now.duration_since(m.born) >= age)
+        {
+            Some("max_age")
+        } else {
+            None
+        }
+    }
+
+    fn replenish(&mut self) {
+        if self.holding || self.closed && self.queue.is_empty() {
+            return;
+        }
+        let staying = self
+            .members
+            .values()
+            .filter(|m| m.leaving.is_none())
+            .count();
+        let want = self.spec.workers as usize;
+        for _ in staying + self.launching.len()..want {
+            self.next_worker += 1;
+            let mut job = self.job.clone();
+            job.name = format!("{}#{}", self.name, self.next_worker);
+            self.launching.insert(job.name.clone());
+            self.effects.push(Effect::Launch(Box::new(job)));
+        }
+    }
+
+    fn assign(&mut self) {
+        let idle: Vec<WorkerId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.ready && m.task.is_none() && m.leaving.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            // A retried task goes to another worker when one is idle.
+            let pick = self
+                .queue
+                .iter()
+                .take(8)
+                .position(|seq| self.tasks.get(seq).is_some_and(|t| t.avoid != Some(id)))
+                .unwrap_or(0);
+            let Some(seq) = self.queue.remove(pick) else {
+                return;
+            };
+            let Some(task) = self.tasks.get_mut(&seq) else {
+                continue;
+            };
+            task.attempts += 1;
+            let line = message::task_line(self.spec.protocol, &task.id, &task.input);
+            if let Some(m) = self.members.get_mut(&id) {
+                m.task = Some(seq);
+            }
+            self.effects.push(Effect::Send { worker: id, line });
+            if let Some(after) = self.spec.task_timeout {
+                self.effects.push(Effect::Arm {
+                    after,
+                    timer: Timer {
+                        pool: self.name.clone(),
+                        worker: id,
+                        task: seq,
+                        kind: TimerKind::Task,
+                    },
+                });
+            }
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.effects.push(Effect::Emit(kind));
+    }
+
+    fn warn(&mut self, message: String) {
+        self.emit(EventKind::Error { message });
+    }
+}
