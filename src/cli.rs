@@ -248,9 +248,10 @@ pub struct MapArgs {
     #[arg(long)]
     pub shell: bool,
 
-    /// Re-queue a failed task up to N times (N+1 attempts at most).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// Re-queue a failed task up to N times (N+1 attempts at most). Default 0;
+    /// with --pool, 2 (a task whose worker dies under it is retried).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
     /// Terminate a task that runs longer than this (e.g. 30s, 1.5s).
     #[arg(long, value_name = "DURATION", value_parser = parse_positive)]

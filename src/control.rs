@@ -44,12 +44,12 @@ struct Request {
     #[serde(default)]
     pool: Option<String>,
     #[serde(default)]
-    id: Option<serde_json::Value>,
+    task: Option<serde_json::Value>,
     #[serde(default)]
     input: Option<serde_json::Value>,
 }
 
-/// `{"cmd":"submit","pool":…,"input":…,"id":…}`.
+/// `{"cmd":"submit","pool":…,"input":…,"task":…}`.
 fn submit(req: &Request) -> Result<Command, String> {
     let Some(pool) = req.pool.clone() else {
         return Err("'submit' needs \"pool\": the name of a pool job".into());
@@ -57,13 +57,13 @@ fn submit(req: &Request) -> Result<Command, String> {
     let Some(input) = req.input.clone() else {
         return Err("'submit' needs \"input\": the task's input (any JSON value)".into());
     };
-    let id = match &req.id {
+    let id = match &req.task {
         None => None,
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
             return Err(format!(
-                "'submit' \"id\" must be a string or a number, not {other}"
+                "'submit' \"task\" (its id) must be a string or a number, not {other}"
             ));
         }
     };

@@ -375,7 +375,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
     let settings = Settings {
         template,
         timeout: args.timeout,
-        retries: args.retries,
+        retries: args.retries.unwrap_or(0),
         halt,
         keep_order: args.keep_order,
         forward_output: front == Front::Json && args.common.output == OutputMode::Events,

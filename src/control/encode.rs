@@ -53,7 +53,7 @@ pub fn to_line(
         Command::CloseQueue => json!({"cmd": "close"}),
         Command::StopAll => json!({"cmd": "stop_all"}),
         Command::Submit { pool, id, input } => match id {
-            Some(id) => json!({"cmd": "submit", "pool": pool, "id": id, "input": input}),
+            Some(id) => json!({"cmd": "submit", "pool": pool, "task": id, "input": input}),
             None => json!({"cmd": "submit", "pool": pool, "input": input}),
         },
         Command::ReapZombies(id) => many("reap_zombies", &[*id])?,

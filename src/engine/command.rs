@@ -102,7 +102,7 @@ pub const WORDS: &[Word] = &[
     },
     Word {
         name: "submit",
-        fields: "`pool`, `input` (any JSON value), `id` (optional; default the next number)",
+        fields: "`pool`, `input` (any JSON value), `task`: its id (optional)",
         desc: "give a pool a task",
     },
     Word {

@@ -102,7 +102,7 @@ fn plan(args: &MapArgs, workers: u32) -> Result<(JobSpec, Tasks), String> {
     let tasks = Tasks::open(&inputs, &reading, 1)?;
     let mut spec = PoolSpec::new(workers, protocol);
     spec.max_tasks = args.max_tasks;
-    spec.retries = args.retries;
+    spec.retries = args.retries.unwrap_or(spec.retries);
     spec.task_timeout = args.timeout;
     let mut job = JobSpec::new(POOL, Program::Argv(command));
     job.explicit_name = true;

@@ -23,6 +23,7 @@ mod deps_tests;
 mod error_tests;
 mod job;
 mod kinds;
+mod pool;
 #[cfg(test)]
 mod tests;
 mod value;
