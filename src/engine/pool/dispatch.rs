@@ -24,6 +24,11 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long a closed worker may take to exit before the stop ladder.
 const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// Tasks a worker holds at once: the one it works on and the next, so it never
+/// waits for a round trip through proctor between tasks (as `Pool.map`'s chunks
+/// avoid). A worker processes its tasks in order, so the first is the one a
+/// death is blamed on.
+const DEPTH: usize = 2;
 
 struct Task {
     id: String,
@@ -40,7 +45,8 @@ struct Member {
     served: u32,
     /// Replaced after this many tasks.
     limit: Option<u32>,
-    task: Option<u64>,
+    /// Tasks sent and not answered, oldest (the one it works on) first.
+    tasks: VecDeque<u64>,
     born: Instant,
     /// Why it is leaving, once it is (its input closed or it was stopped).
     leaving: Option<&'static str>,
@@ -181,7 +187,7 @@ impl Pool {
                 ready,
                 served: 0,
                 limit,
-                task: None,
+                tasks: VecDeque::new(),
                 born: now,
                 leaving: None,
                 asked_to_leave: false,
@@ -230,16 +236,20 @@ impl Pool {
                 ok,
                 value,
             } => {
-                let current = m.task.filter(|seq| {
+                let tasks = &self.tasks;
+                let at = m.tasks.iter().position(|seq| {
                     task_id
                         .as_ref()
-                        .is_none_or(|t| self.tasks.get(seq).is_some_and(|task| &task.id == t))
+                        .is_none_or(|t| tasks.get(seq).is_some_and(|task| &task.id == t))
                 });
-                match current {
+                match at.and_then(|i| m.tasks.remove(i)) {
                     Some(seq) => {
-                        m.task = None;
                         m.served += 1;
+                        let next = m.tasks.front().copied();
                         self.finish(seq, ok, value, Some(name));
+                        if let Some(next) = next.filter(|_| at == Some(0)) {
+                            self.arm_task_timeout(id, next);
+                        }
                     }
                     None => self.warn(format!(
                         "pool worker {name} sent a result for no task it was given: {}",
@@ -268,13 +278,23 @@ impl Pool {
         let Some(m) = self.members.remove(&id) else {
             return Vec::new();
         };
-        if let Some(seq) = m.task {
+        let mut sent = m.tasks.clone();
+        // Only the first was being worked on; the others go back untouched,
+        // in order, after it.
+        let first = sent.pop_front();
+        for seq in sent.into_iter().rev() {
+            if let Some(task) = self.tasks.get_mut(&seq) {
+                task.attempts -= 1;
+                self.queue.push_front(seq);
+            }
+        }
+        if let Some(seq) = first {
             self.task_lost(seq, id, &m.name, status);
         }
         // A `lines` worker is ready at once: one that exits before its first
         // task is as broken as a `jsonl` worker that never said it was ready.
         let unready = !m.ready || (self.spec.protocol == Protocol::Lines && m.served == 0);
-        if unready && m.task.is_none() && m.leaving.is_none_or(|why| why == "init_timeout") {
+        if unready && m.tasks.is_empty() && m.leaving.is_none_or(|why| why == "init_timeout") {
             self.early_death(now);
         }
         self.settle(now)
@@ -293,7 +313,7 @@ impl Pool {
                 if self
                     .members
                     .get(&id)
-                    .is_some_and(|m| m.task == Some(timer.task))
+                    .is_some_and(|m| m.tasks.front() == Some(&timer.task))
                 {
                     self.stop(id, "task_timeout");
                 }
@@ -323,7 +343,7 @@ impl Pool {
 
     /// Tasks queued, running; workers alive.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let running = self.members.values().filter(|m| m.task.is_some()).count();
+        let running = self.members.values().map(|m| m.tasks.len()).sum();
         (self.queue.len(), running, self.members.len())
     }
 
@@ -517,7 +537,7 @@ impl Pool {
         }
         self.retire_idle(now);
         self.replenish();
-        self.assign();
+        self.assign(now);
         std::mem::take(&mut self.effects)
     }
 
@@ -527,7 +547,7 @@ impl Pool {
         let idle: Vec<(WorkerId, Option<&'static str>)> = self
             .members
             .iter()
-            .filter(|(_, m)| m.ready && m.task.is_none() && m.leaving.is_none())
+            .filter(|(_, m)| m.ready && m.tasks.is_empty() && m.leaving.is_none())
             .map(|(id, m)| (*id, self.why_replace(m, now)))
             .collect();
         for (id, why) in idle {
@@ -588,44 +608,72 @@ impl Pool {
         }
     }
 
-    fn assign(&mut self) {
-        let idle: Vec<WorkerId> = self
+    fn assign(&mut self, now: Instant) {
+        // Workers that should be replaced get nothing more: they drain, then go.
+        let open: Vec<WorkerId> = self
             .members
             .iter()
-            .filter(|(_, m)| m.ready && m.task.is_none() && m.leaving.is_none())
+            .filter(|(_, m)| m.ready && m.leaving.is_none())
+            .filter(|(_, m)| self.why_replace(m, now).is_none())
             .map(|(id, _)| *id)
             .collect();
-        for id in idle {
-            // A retried task goes to another worker when one is idle.
-            let pick = self
-                .queue
-                .iter()
-                .take(8)
-                .position(|seq| self.tasks.get(seq).is_some_and(|t| t.avoid != Some(id)))
-                .unwrap_or(0);
-            let Some(seq) = self.queue.remove(pick) else {
-                return;
-            };
-            let Some(task) = self.tasks.get_mut(&seq) else {
-                continue;
-            };
-            task.attempts += 1;
-            let line = message::task_line(self.spec.protocol, &task.id, &task.input);
-            if let Some(m) = self.members.get_mut(&id) {
-                m.task = Some(seq);
+        for depth in 1..=DEPTH {
+            for &id in &open {
+                if self.queue.is_empty() {
+                    return;
+                }
+                let Some(m) = self.members.get(&id) else {
+                    continue;
+                };
+                let held = m.tasks.len();
+                let room = m
+                    .limit
+                    .is_none_or(|n| m.served as usize + held < n as usize);
+                if held >= depth || !room {
+                    continue;
+                }
+                self.give(id, held == 0);
             }
-            self.effects.push(Effect::Send { worker: id, line });
-            if let Some(after) = self.spec.task_timeout {
-                self.effects.push(Effect::Arm {
-                    after,
-                    timer: Timer {
-                        pool: self.name.clone(),
-                        worker: id,
-                        task: seq,
-                        kind: TimerKind::Task,
-                    },
-                });
-            }
+        }
+    }
+
+    /// Sends the next task to worker `id` (another worker's retry first).
+    fn give(&mut self, id: WorkerId, first: bool) {
+        let pick = self
+            .queue
+            .iter()
+            .take(8)
+            .position(|seq| self.tasks.get(seq).is_some_and(|t| t.avoid != Some(id)))
+            .unwrap_or(0);
+        let Some(seq) = self.queue.remove(pick) else {
+            return;
+        };
+        let Some(task) = self.tasks.get_mut(&seq) else {
+            return;
+        };
+        task.attempts += 1;
+        let line = message::task_line(self.spec.protocol, &task.id, &task.input);
+        if let Some(m) = self.members.get_mut(&id) {
+            m.tasks.push_back(seq);
+        }
+        self.effects.push(Effect::Send { worker: id, line });
+        if first {
+            self.arm_task_timeout(id, seq);
+        }
+    }
+
+    /// `task_timeout` runs from when a task becomes the one its worker works on.
+    fn arm_task_timeout(&mut self, id: WorkerId, seq: u64) {
+        if let Some(after) = self.spec.task_timeout {
+            self.effects.push(Effect::Arm {
+                after,
+                timer: Timer {
+                    pool: self.name.clone(),
+                    worker: id,
+                    task: seq,
+                    kind: TimerKind::Task,
+                },
+            });
         }
     }
 
