@@ -144,6 +144,14 @@ impl Pools {
         effects
     }
 
+    /// No pool has a task queued or running (the run may end).
+    pub fn drained(&self) -> bool {
+        self.pools.values().all(|p| {
+            let (queued, running, _) = p.counts();
+            queued == 0 && running == 0
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.pools.is_empty()
     }

@@ -274,7 +274,7 @@ async fn run(
     let mut interrupted = None;
     let mut commands_open = true;
     let mut reaped = Vec::new();
-    while !(engine.sup.is_done() && engine.os.all_reaped()) {
+    while !(engine.sup.is_done() && engine.os.all_reaped() && engine.pools.drained()) {
         // Published here, not only when nothing else is ready: pipe activity never
         // runs dry while workers flood, and the UI must stay live through it.
         if engine.publish_due() {

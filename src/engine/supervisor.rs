@@ -461,7 +461,10 @@ impl Supervisor {
 
     /// Adds a job's workers to the queue; names stay unique across the run.
     fn launch(&mut self, job: JobSpec, now: Instant) {
-        if self.queue_closed {
+        // A pool replaces its workers until its queued tasks are done, even once
+        // the queue is closed (but not after stop-all).
+        let pool_worker = job.feed.is_some() && !self.shutting_down;
+        if self.queue_closed && !pool_worker {
             self.error(format!("cannot launch '{}': the queue is closed", job.name));
             return;
         }

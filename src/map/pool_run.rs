@@ -193,7 +193,7 @@ impl Feed {
         }
         let _ = out.flush();
         if failed > 0 && !self.json {
-            eprintln!("proctor: {failed} task(s) failed");
+            eprintln!("proctor: {failed} task(s) not done");
         }
         (failed == 0 && !reading, engine)
     }

@@ -420,7 +420,7 @@ impl Pool {
                 seq,
                 "cancelled",
                 None,
-                Some("cancelled: proctor is stopping".into()),
+                Some("proctor is stopping".into()),
                 false,
                 Some(name.into()),
             );
@@ -529,7 +529,7 @@ impl Pool {
                     seq,
                     "cancelled",
                     None,
-                    Some("cancelled: proctor is stopping".into()),
+                    Some("proctor is stopping".into()),
                     false,
                     None,
                 );
