@@ -156,6 +156,10 @@ impl Pools {
         self.pools.is_empty()
     }
 
+    pub fn views(&self, now: Instant) -> Vec<crate::engine::snapshot::PoolView> {
+        self.pools.values().map(|p| p.view(now)).collect()
+    }
+
     /// Per pool: name, tasks queued, tasks running, workers alive.
     pub fn counts(&self) -> Vec<(String, usize, usize, usize)> {
         self.pools

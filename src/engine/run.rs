@@ -528,7 +528,9 @@ impl Loop<'_> {
             return;
         }
         let now = Instant::now();
-        self.snapshot.send_replace(Arc::new(self.sup.snapshot(now)));
+        let mut snapshot = self.sup.snapshot(now);
+        snapshot.pools = self.pools.views(now);
+        self.snapshot.send_replace(Arc::new(snapshot));
         self.last_publish = Some(now);
         self.dirty = false;
     }

@@ -360,6 +360,7 @@ impl Supervisor {
             open_file_slots: self.policy.open_file_slots,
             system: self.system.clone(),
             finished: self.is_done(),
+            pools: Vec::new(),
         }
     }
 

@@ -155,6 +155,7 @@ pub fn snapshot() -> Snapshot {
         queue_closed: false,
         system: Some(system(8)),
         finished: false,
+        pools: Vec::new(),
     }
 }
 
@@ -300,6 +301,7 @@ pub fn map_snapshot() -> Snapshot {
         queue_closed: false,
         system: Some(system(8)),
         finished: false,
+        pools: Vec::new(),
     }
 }
 

@@ -52,6 +52,8 @@ struct Member {
     limit: Option<u32>,
     /// Tasks sent and not answered, oldest (the one it works on) first.
     tasks: VecDeque<u64>,
+    /// When the first of `tasks` became the one it works on.
+    busy_since: Instant,
     born: Instant,
     /// Why it is leaving, once it is (its input closed or it was stopped).
     leaving: Option<&'static str>,
@@ -83,6 +85,9 @@ pub struct Pool {
     holding: bool,
     backoff: Duration,
     seed: u64,
+    /// Tasks ended `done`, and ended otherwise.
+    done: u64,
+    failed: u64,
     effects: Vec<Effect>,
 }
 
@@ -122,6 +127,8 @@ impl Pool {
             holding: false,
             backoff: FIRST_BACKOFF,
             seed,
+            done: 0,
+            failed: 0,
             effects: Vec::new(),
         }
     }
@@ -193,6 +200,7 @@ impl Pool {
                 served: 0,
                 limit,
                 tasks: VecDeque::new(),
+                busy_since: now,
                 born: now,
                 leaving: None,
                 asked_to_leave: false,
@@ -253,6 +261,9 @@ impl Pool {
                         let next = m.tasks.front().copied();
                         self.finish(seq, ok, value, Some(name));
                         if let Some(next) = next.filter(|_| at == Some(0)) {
+                            if let Some(m) = self.members.get_mut(&id) {
+                                m.busy_since = now;
+                            }
                             self.arm_task_timeout(id, next);
                         }
                     }
@@ -344,6 +355,34 @@ impl Pool {
         self.closed = true;
         self.stopping = true;
         self.settle(now)
+    }
+
+    /// What the UI and `status` show.
+    pub fn view(&self, now: Instant) -> crate::engine::snapshot::PoolView {
+        use crate::engine::snapshot::{PoolView, PoolWorkerView};
+        let (queued, running, _) = self.counts();
+        PoolView {
+            name: self.name.clone(),
+            state: if self.failing { "failing" } else { "running" },
+            queued,
+            running,
+            done: self.done,
+            failed: self.failed,
+            workers: self
+                .members
+                .values()
+                .map(|m| {
+                    let task = m.tasks.front().and_then(|seq| self.tasks.get(seq));
+                    PoolWorkerView {
+                        worker: m.name.clone(),
+                        ready: m.ready,
+                        served: m.served,
+                        task: task.map(|t| t.id.clone()),
+                        task_age: task.map(|_| now.duration_since(m.busy_since)),
+                    }
+                })
+                .collect(),
+        }
     }
 
     /// Tasks queued, running; workers alive.

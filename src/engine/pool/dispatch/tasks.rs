@@ -67,6 +67,11 @@ impl Pool {
             return;
         };
         self.live_ids.remove(&task.id);
+        if status == "done" {
+            self.done += 1;
+        } else {
+            self.failed += 1;
+        }
         self.emit(EventKind::Result(PoolResult {
             pool: self.name.clone(),
             task: task.id,
@@ -106,13 +111,13 @@ impl Pool {
                 if held >= depth || !room {
                     continue;
                 }
-                self.give(id, held == 0);
+                self.give(id, held == 0, now);
             }
         }
     }
 
     /// Sends the next task to worker `id` (another worker's retry first).
-    pub(super) fn give(&mut self, id: WorkerId, first: bool) {
+    pub(super) fn give(&mut self, id: WorkerId, first: bool, now: Instant) {
         let pick = self
             .queue
             .iter()
@@ -129,6 +134,9 @@ impl Pool {
         let line = message::task_line(self.spec.protocol, &task.id, &task.input);
         if let Some(m) = self.members.get_mut(&id) {
             m.tasks.push_back(seq);
+            if first {
+                m.busy_since = now;
+            }
         }
         self.effects.push(Effect::Send { worker: id, line });
         if first {
