@@ -346,13 +346,20 @@ fn flags_that_mean_nothing_for_a_pool_are_refused() {
             ":::",
             "a",
         ],
+        &[
+            "map",
+            "--pool",
+            "2",
+            "--",
+            "no-such-program-here",
+            ":::",
+            "a",
+        ],
     ] {
         let output = Command::new(common::BIN).args(args).output().expect("run");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("pool") || stderr.contains("protocol"),
-            "{stderr}"
-        );
+        let named = ["pool", "protocol", "no-such-program-here"];
+        assert!(named.iter().any(|n| stderr.contains(n)), "{stderr}");
     }
 }

@@ -91,8 +91,14 @@ fn plan(args: &MapArgs, workers: u32) -> Result<(JobSpec, Tasks), String> {
              not per task: its workers read tasks on stdin; remove it"
         ));
     }
-    if command.is_empty() {
+    let Some(program) = command.first() else {
         return Err("--pool needs the worker command after the flags".into());
+    };
+    if !runnable(program) {
+        return Err(format!(
+            "cannot start '{program}': no such executable file (in PATH, or at that path); \
+             check the worker command"
+        ));
     }
     let reading = super::source::Reading {
         delimiter: if args.null { 0 } else { b'\n' },
@@ -108,6 +114,20 @@ fn plan(args: &MapArgs, workers: u32) -> Result<(JobSpec, Tasks), String> {
     job.explicit_name = true;
     job.pool = Some(Arc::new(spec));
     Ok((job, tasks))
+}
+
+/// The program exists and is executable (else every worker would fail to start
+/// and the pool would back off for ever).
+fn runnable(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let ok = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return ok(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| ok(&dir.join(program))))
 }
 
 /// Feeds tasks to the pool (at most `window` waiting for a result) and prints
@@ -177,6 +197,9 @@ impl Feed {
                             }
                         }
                         EventKind::Error { message } => eprintln!("proctor: {message}"),
+                        EventKind::Failed { worker, error } if !self.json => {
+                            eprintln!("proctor: {}: {}", safe(&worker), safe(&error));
+                        }
                         EventKind::PoolState { state, detail, .. } if !self.json => {
                             eprintln!("proctor: the pool is {state}: {detail}");
                         }
