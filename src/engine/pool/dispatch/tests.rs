@@ -218,3 +218,23 @@ fn stop_all_cancels_queued_tasks_and_running_ones_end_cancelled() {
     assert!(launches(&fx).is_empty());
     assert_eq!(p.counts(), (0, 0, 0));
 }
+
+#[test]
+fn max_age_and_max_rss_replace_a_worker_between_tasks() {
+    let start = Instant::now();
+    let mut p = pool(2, |s| {
+        s.max_age = Some(Duration::from_secs(60));
+        s.max_rss = Some(1000);
+    });
+    let (ids, _) = ready(&mut p, start);
+    let fx = p.rss(ids[0], 5000, start);
+    assert!(events(&fx).iter().any(
+        |e| matches!(e, EventKind::Recycled { reason: "max_rss", worker, .. } if worker == "p#1")
+    ));
+    assert_eq!(launches(&fx), ["p#3"]);
+    let later = start + Duration::from_secs(61);
+    let fx = p.rss(ids[1], 10, later);
+    assert!(events(&fx).iter().any(
+        |e| matches!(e, EventKind::Recycled { reason: "max_age", worker, .. } if worker == "p#2")
+    ));
+}
