@@ -343,9 +343,10 @@ pub struct MapArgs {
     pub hosts_file: Option<PathBuf>,
 
     /// Re-queue a failed task up to N times (N+1 attempts at most; parallel's
-    /// `--retries N` is proctor's `--retries N-1`).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// `--retries N` is proctor's `--retries N-1`). Default 0; with --pool, 2 (a
+    /// task whose worker dies under it is retried).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
     /// What the exit status says when tasks failed: `any` is 1, `count` is the
     /// number of failed tasks (at most 101) or, after --halt, the failing task's status.
@@ -380,6 +381,21 @@ pub struct MapArgs {
     /// Treat empty input lines (and empty ':::' words) as tasks (skipped by default).
     #[arg(long)]
     pub allow_empty: bool,
+
+    /// Pool mode: start N long-lived workers from the command and feed each of
+    /// them many tasks (see the README's "Pools"), instead of one process per task.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub pool: Option<u32>,
+
+    /// Pool mode: replace a worker after K tasks.
+    #[arg(long, value_name = "K", requires = "pool",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tasks: Option<u32>,
+
+    /// Pool mode: `jsonl` (tasks as JSON lines on stdin, results on fd 3) or
+    /// `lines` (one line in, one line out on stdout).
+    #[arg(long, value_name = "NAME", requires = "pool", default_value = "jsonl")]
+    pub protocol: String,
 
     #[command(flatten)]
     pub common: CommonArgs,

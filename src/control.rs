@@ -45,6 +45,33 @@ struct Request {
     pid: Option<u32>,
     #[serde(default)]
     start: Option<u64>,
+    #[serde(default)]
+    pool: Option<String>,
+    #[serde(default)]
+    task: Option<serde_json::Value>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+}
+
+/// `{"cmd":"submit","pool":…,"input":…,"task":…}`.
+fn submit(req: &Request) -> Result<Command, String> {
+    let Some(pool) = req.pool.clone() else {
+        return Err("'submit' needs \"pool\": the name of a pool job".into());
+    };
+    let Some(input) = req.input.clone() else {
+        return Err("'submit' needs \"input\": the task's input (any JSON value)".into());
+    };
+    let id = match &req.task {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            return Err(format!(
+                "'submit' \"task\" (its id) must be a string or a number, not {other}"
+            ));
+        }
+    };
+    Ok(Command::Submit { pool, id, input })
 }
 
 /// Stands for the workers a `Command::Named` is resolved to.
@@ -149,6 +176,7 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         "pause_queue" => Command::PauseQueue,
         "resume_queue" => Command::ResumeQueue,
         "close" => Command::CloseQueue,
+        "submit" => submit(&req)?,
         "stop_all" => Command::StopAll,
         "max_parallel" => match req.n {
             Some(n) if n >= 1 => Command::SetMaxParallel(n),

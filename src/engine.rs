@@ -7,6 +7,7 @@ pub mod event;
 pub mod os;
 pub mod outbound;
 pub mod output;
+pub mod pool;
 mod run;
 mod sampling;
 pub mod snapshot;

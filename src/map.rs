@@ -21,6 +21,7 @@ mod outbox;
 mod pack;
 mod pipe;
 mod plain;
+mod pool_run;
 mod progress;
 mod source;
 mod spill;
@@ -119,6 +120,9 @@ pub fn run(
     args: &MapArgs,
     instance: Option<crate::ctl::instance::Instance>,
 ) -> Result<MapOutcome, MapError> {
+    if let Some(workers) = args.pool {
+        return pool_run::run(args, workers, instance);
+    }
     let plan = plan(args).map_err(MapError::Usage)?;
     if args.dry_run {
         return Ok(MapOutcome {
@@ -387,7 +391,7 @@ fn plan(args: &MapArgs) -> Result<Plan, String> {
         timeout: args.timeout,
         spool,
         delay: args.delay.filter(|d| !d.is_zero()),
-        retries: args.retries,
+        retries: args.retries.unwrap_or(0),
         halt,
         keep_order: args.keep_order,
         forward_output: front == Front::Json && args.common.output == OutputMode::Events,

@@ -12,6 +12,7 @@ pub mod bounds;
 pub mod deps;
 mod load;
 mod names;
+pub mod pool;
 mod procfile;
 pub mod schema;
 mod words;
@@ -134,6 +135,11 @@ pub struct JobSpec {
     pub ready: Option<deps::Probe>,
     /// Liveness probe, checked while the worker runs (after it is ready).
     pub health: Option<deps::Health>,
+    /// A pool job: its workers are started once and fed tasks (`Submit`).
+    pub pool: Option<std::sync::Arc<pool::PoolSpec>>,
+    /// Set on a pool's workers: started with a task pipe on stdin and a result
+    /// pipe (fd 3 for `jsonl`, stdout for `lines`).
+    pub feed: Option<pool::Protocol>,
 }
 
 impl JobSpec {
@@ -159,6 +165,8 @@ impl JobSpec {
             depends_on: Vec::new(),
             ready: None,
             health: None,
+            pool: None,
+            feed: None,
         }
     }
 

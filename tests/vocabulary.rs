@@ -10,7 +10,7 @@ fn every_word_parses_to_the_command_of_that_name() {
     for word in WORDS {
         let mut line = serde_json::json!({
             "cmd": word.name, "worker": "a", "signal": "USR1", "n": 2,
-            "job": {"cmd": ["true"]},
+            "job": {"cmd": ["true"]}, "pool": "p", "input": 1,
         });
         // Only the command that names a process of a tree takes a pid.
         if word.name == "signal_descendant" {

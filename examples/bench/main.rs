@@ -3,7 +3,7 @@
 //!
 //!     cargo build --release && cargo run --release --example bench [-- NAME...]
 //!
-//! NAME picks benchmarks: launch, drain, events, blocked, reap, idle, tui-idle, keys, render, memory.
+//! NAME picks benchmarks: launch, drain, events, blocked, reap, idle, tui-idle, keys, render, memory, pool.
 //! The output is the Markdown table the README's "Performance" section shows.
 
 mod blocked;
@@ -13,6 +13,7 @@ mod idle;
 mod keys;
 mod launch;
 mod memory;
+mod pool;
 mod reap;
 mod render;
 mod util;
@@ -71,6 +72,9 @@ fn main() {
     }
     if want("memory") {
         rows.push(memory::run(&bin));
+    }
+    if want("pool") {
+        rows.extend(pool::run(&bin));
     }
     println!("| benchmark | target | measured | ratio | met |");
     println!("|---|---|---|---|---|");

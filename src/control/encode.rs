@@ -52,6 +52,10 @@ pub fn to_line(
         Command::SetMaxParallel(n) => json!({"cmd": "max_parallel", "n": n}),
         Command::CloseQueue => json!({"cmd": "close"}),
         Command::StopAll => json!({"cmd": "stop_all"}),
+        Command::Submit { pool, id, input } => match id {
+            Some(id) => json!({"cmd": "submit", "pool": pool, "task": id, "input": input}),
+            None => json!({"cmd": "submit", "pool": pool, "input": input}),
+        },
         Command::ReapZombies(id) => many("reap_zombies", &[*id])?,
         Command::TerminateZombieParents(id) => many("terminate_zombie_parents", &[*id])?,
         Command::SignalDescendant {

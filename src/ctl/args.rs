@@ -126,6 +126,15 @@ pub enum CtlRequest {
     MaxParallel { n: usize },
     /// No more launches: the instance ends once its pool drains.
     Close,
+    /// Give a pool a task; prints its id (the result comes as a `result` event).
+    Submit {
+        pool: String,
+        /// The task's input: JSON (`'{"x": 1}'`, `42`), else taken as a string.
+        input: String,
+        /// The task's id (default: one made up by the instance).
+        #[arg(long, value_name = "ID")]
+        task: Option<String>,
+    },
     /// Nudge the parents of a worker's zombies to reap them (SIGCHLD).
     ReapZombies { worker: String },
     /// Terminate the parents of a worker's zombies, so proctor reaps the zombies.

@@ -270,6 +270,14 @@ fn request_of(request: &CtlRequest) -> Result<Value, CtlError> {
         }
         CtlRequest::MaxParallel { n } => json!({"id": 1, "cmd": "max_parallel", "n": n}),
         CtlRequest::Close => json!({"id": 1, "cmd": "close"}),
+        CtlRequest::Submit { pool, input, task } => {
+            let input = serde_json::from_str(input).unwrap_or_else(|_| json!(input));
+            let mut r = json!({"id": 1, "cmd": "submit", "pool": pool, "input": input});
+            if let Some(task) = task {
+                r["task"] = json!(task);
+            }
+            r
+        }
         CtlRequest::ReapZombies { worker } => many("reap_zombies", std::slice::from_ref(worker)),
         CtlRequest::TerminateZombieParents { worker } => {
             many("terminate_zombie_parents", std::slice::from_ref(worker))
@@ -318,6 +326,7 @@ fn print_result(request: &CtlRequest, result: &Value, as_json: bool) {
             }
         }
         CtlRequest::Subscribe { .. } => println!("{result}"),
+        CtlRequest::Submit { .. } => println!("{}", result["task"].as_str().unwrap_or_default()),
         CtlRequest::Join { .. } | CtlRequest::Wait { .. } => {
             println!("{}", summary_line(result));
         }

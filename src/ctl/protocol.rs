@@ -105,6 +105,25 @@ pub fn snapshot_json(s: &Snapshot) -> Value {
         },
         "system": s.system,
         "finished": s.finished,
+        "pools": s.pools.iter().map(pool_json).collect::<Vec<_>>(),
+    })
+}
+
+fn pool_json(p: &crate::engine::snapshot::PoolView) -> Value {
+    json!({
+        "pool": p.name,
+        "state": p.state,
+        "queued": p.queued,
+        "running": p.running,
+        "done": p.done,
+        "failed": p.failed,
+        "workers": p.workers.iter().map(|w| json!({
+            "worker": w.worker,
+            "ready": w.ready,
+            "served": w.served,
+            "task": w.task,
+            "task_age_s": w.task_age.map(|d| d.as_secs_f64()),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -234,6 +253,7 @@ pub fn snapshot_from_json(v: &Value) -> Snapshot {
         open_file_slots: q["open_file_slots"].as_u64().map(|n| n as usize),
         system: serde_json::from_value(v["system"].clone()).ok(),
         finished: v["finished"] == true,
+        pools: Vec::new(),
     }
 }
 

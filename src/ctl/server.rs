@@ -272,6 +272,7 @@ async fn handle(request: Value, ctx: Arc<Ctx>, out: Out) {
         "subscribe" => subscribe(&request, &ctx, &id, &out).await,
         "join" => join(&request, &ctx).await,
         "wait" => wait(&request, &ctx).await,
+        "submit" => submit(&request, &ctx).await,
         "" => Err(Failure::new(
             Code::BadRequest,
             r#"a request needs "cmd", e.g. {"id":1,"cmd":"status"}"#,
@@ -334,6 +335,24 @@ impl Ctx {
             Err(_) => Err(gone()),
         }
     }
+}
+
+/// `submit`: answered with the task's id (made up here when not given, unique
+/// for the life of the instance), once the pool has taken the task.
+async fn submit(request: &Value, ctx: &Ctx) -> Result<Option<Value>, Failure> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let mut command = parse_command(request)?;
+    let task = match &mut command {
+        Command::Submit { id, .. } => id
+            .get_or_insert_with(|| {
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("ctl-{n}")
+            })
+            .clone(),
+        _ => String::new(),
+    };
+    ctx.execute(command).await?;
+    Ok(Some(serde_json::json!({ "task": task })))
 }
 
 /// The control stream's commands, with the same words and fields.

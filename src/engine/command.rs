@@ -106,6 +106,11 @@ pub const WORDS: &[Word] = &[
         desc: "stop everything",
     },
     Word {
+        name: "submit",
+        fields: "`pool`, `input` (any JSON value), `task`: its id (optional)",
+        desc: "give a pool a task",
+    },
+    Word {
         name: "reap_zombies",
         fields: "`worker`",
         desc: "reap zombies",
@@ -154,6 +159,12 @@ pub enum Command {
     StopAll,
     /// Nudge the parents of a worker's zombies with SIGCHLD.
     ReapZombies(WorkerId),
+    /// Give a pool a task: a `submitted` event names it, a `result` event ends it.
+    Submit {
+        pool: String,
+        id: Option<String>,
+        input: serde_json::Value,
+    },
     /// `command` for the workers with these names, resolved by the engine in the
     /// step that executes it (an unknown name is an `error` event, answered at
     /// once). `command`'s own worker ids are placeholders; see [`Command::for_workers`].
@@ -204,6 +215,7 @@ impl Command {
             Command::CloseQueue => "close",
             Command::StopAll => "stop_all",
             Command::ReapZombies(_) => "reap_zombies",
+            Command::Submit { .. } => "submit",
             Command::TerminateZombieParents(_) => "terminate_zombie_parents",
             Command::Named { command, .. } => command.word(),
         }

@@ -104,6 +104,29 @@ pub struct TaskRecord {
     pub host: Option<String>,
 }
 
+/// How one pool task ended (the `result` event).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PoolResult {
+    pub pool: String,
+    /// The task's id, as submitted (or given by the pool).
+    pub task: String,
+    /// `done`, `failed` or `cancelled`.
+    pub status: &'static str,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The worker died under the task more than `retries` times.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub poison: bool,
+    /// Attempts made, the last included (0 for a task cancelled while queued).
+    pub attempts: u32,
+    /// The worker of the last attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+}
+
 /// Why a worker was skipped: which job it depended on, and what happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkipReason {
@@ -279,6 +302,29 @@ pub enum EventKind {
     },
     /// Map mode: a task finished for good.
     Task(TaskRecord),
+    /// A pool took a task (its id, given or assigned).
+    Submitted {
+        pool: String,
+        task: String,
+    },
+    /// A pool task ended for good: `done`, `failed` (the worker said so, or it
+    /// died under the task more than `retries` times: `poison`) or `cancelled`.
+    Result(PoolResult),
+    /// A pool worker is being replaced: `max_tasks`, `max_rss`, `max_age`,
+    /// `request` (it asked), `task_timeout` or `init_timeout`.
+    Recycled {
+        pool: String,
+        worker: String,
+        reason: &'static str,
+        served: u32,
+    },
+    /// A pool's state changed: `failing` (workers die before they are ready;
+    /// tasks wait while it backs off) or `running` again.
+    PoolState {
+        pool: String,
+        state: &'static str,
+        detail: String,
+    },
     /// Map mode: the `--halt` rule was met; no new task starts (and with `now`,
     /// running ones are terminated).
     Halted {

@@ -42,6 +42,8 @@ struct OsWorker {
     members: Members,
     /// The pending timeout timer of the current run.
     timeout: Option<tokio::task::AbortHandle>,
+    /// A pool worker's task pipe (dropped to close its stdin).
+    tasks: Option<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 /// How long, once every process proctor started is gone, a pipe may stay open
@@ -239,6 +241,22 @@ impl Os {
             };
             tokio::spawn(reader.run(fd, rx));
         }
+        let mut tasks = None;
+        if let Some(feed) = started.feed
+            && let Some(alive) = self.alive.clone()
+        {
+            let (tx, rx) = mpsc::unbounded_channel();
+            flush.push(tx);
+            let inputs = self.inputs.clone();
+            tokio::spawn(crate::engine::pool::pipes::read_results(
+                id,
+                feed.results,
+                inputs,
+                rx,
+                alive,
+            ));
+            tasks = crate::engine::pool::pipes::writer(feed.tasks);
+        }
         let worker = OsWorker {
             pid,
             pidfd: PidFd::open(pid),
@@ -246,6 +264,7 @@ impl Os {
             flush,
             members,
             timeout: None,
+            tasks,
         };
         self.workers.insert(id, worker);
         self.pids.insert(pid, id);
@@ -401,6 +420,7 @@ impl Os {
         self.probes.stop(id);
         w.reaped = true;
         w.pidfd = None;
+        w.tasks = None;
         w.members.run_ended(self.groups.as_mut());
         if let Some(timeout) = w.timeout.take() {
             timeout.abort();
@@ -422,6 +442,25 @@ impl Os {
             }
             let _ = inputs.send(Input::Exited { id, status, at });
         });
+    }
+
+    /// Writes a task line to a pool worker's stdin.
+    pub fn pool_send(&mut self, id: WorkerId, line: Vec<u8>) {
+        if let Some(tasks) = self.workers.get(&id).and_then(|w| w.tasks.as_ref()) {
+            let _ = tasks.send(line);
+        }
+    }
+
+    /// Closes a pool worker's stdin (after what was sent is written).
+    pub fn pool_close(&mut self, id: WorkerId) {
+        if let Some(w) = self.workers.get_mut(&id) {
+            w.tasks = None;
+        }
+    }
+
+    /// The worker whose leader has this pid.
+    pub fn worker_of(&self, pid: u32) -> Option<WorkerId> {
+        self.pids.get(&pid).copied()
     }
 
     /// Pids of live worker leaders (what the sampler walks).

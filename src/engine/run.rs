@@ -16,6 +16,7 @@ use super::event::EventKind;
 use super::os::{Os, reaper};
 use super::outbound::{self, EventReceiver, Tap};
 use super::output::OutputStore;
+use super::pool::{Effect as PoolEffect, PoolInput, Pools};
 use super::snapshot::Snapshot;
 use super::supervisor::{Input, Policy, Supervisor};
 use crate::signals::signal_name;
@@ -251,9 +252,11 @@ async fn run(
     let per_worker = super::os::limits::descriptors_per_worker(config.log_dir.is_some());
     policy.open_file_slots = super::os::limits::worker_slots(per_worker);
     let mut sup = Supervisor::new(policy);
+    let mut pools = Pools::default();
     let mut engine = Loop {
         sup: &mut sup,
         os: &mut os,
+        pools: &mut pools,
         snapshot: &snapshot,
         dirty: true,
         last_publish: None,
@@ -273,7 +276,7 @@ async fn run(
     let mut interrupted = None;
     let mut commands_open = true;
     let mut reaped = Vec::new();
-    while !(engine.sup.is_done() && engine.os.all_reaped()) {
+    while !(engine.sup.is_done() && engine.os.all_reaped() && engine.pools.drained()) {
         // Published here, not only when nothing else is ready: pipe activity never
         // runs dry while workers flood, and the UI must stay live through it.
         if engine.publish_due() {
@@ -373,10 +376,19 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// An input the pools hear about after the supervisor, the worker's name, and
+/// memory figures (worker, tree bytes).
+type PoolFact = (
+    Option<Input>,
+    Option<String>,
+    Vec<(crate::engine::WorkerId, u64)>,
+);
+
 /// The state the loop threads through: supervisor, OS half and snapshot publishing.
 struct Loop<'a> {
     sup: &'a mut Supervisor,
     os: &'a mut Os,
+    pools: &'a mut Pools,
     snapshot: &'a watch::Sender<Arc<Snapshot>>,
     dirty: bool,
     last_publish: Option<Instant>,
@@ -396,8 +408,23 @@ impl Loop<'_> {
         let mut pending = vec![input];
         let mut next = Vec::new();
         while let Some(input) = pending.pop() {
-            for effect in self.sup.handle(input, Instant::now()) {
+            let now = Instant::now();
+            if let Some(effects) = self.pools.take(&input, now) {
+                self.pool_effects(effects, &mut next);
+                pending.extend(next.drain(..).rev());
+                continue;
+            }
+            let seen = self.pool_fact(&input);
+            for effect in self.sup.handle(input, now) {
                 self.os.execute(effect, &mut next).await;
+            }
+            if let Some((fact, name, rss)) = seen {
+                let mut effects = match fact {
+                    Some(fact) => self.pools.after(&fact, name.as_deref(), now),
+                    None => Vec::new(),
+                };
+                effects.extend(self.pools.rss(&rss, now));
+                self.pool_effects(effects, &mut next);
             }
             pending.extend(next.drain(..).rev());
         }
@@ -405,6 +432,54 @@ impl Loop<'_> {
         self.os.send_pending();
         self.dirty = true;
         seen
+    }
+
+    /// What the pools must hear about `input` once the supervisor has handled
+    /// it: the input itself (when it concerns pools), the worker's name, and
+    /// memory figures from a sample. `None` on the hot paths and without pools.
+    fn pool_fact(&self, input: &Input) -> Option<PoolFact> {
+        if self.pools.is_empty() {
+            return None;
+        }
+        match input {
+            Input::Spawned { id, .. } | Input::SpawnFailed { id, .. } => Some((
+                Some(input.clone()),
+                self.sup.worker_name(*id).map(str::to_string),
+                Vec::new(),
+            )),
+            Input::Exited { .. }
+            | Input::Command(Command::CloseQueue)
+            | Input::Command(Command::StopAll) => Some((Some(input.clone()), None, Vec::new())),
+            Input::Sample(sample) => {
+                let rss = sample
+                    .trees
+                    .iter()
+                    .filter_map(|t| Some((self.os.worker_of(t.root)?, t.tree_rss)))
+                    .collect();
+                Some((None, None, rss))
+            }
+            _ => None,
+        }
+    }
+
+    /// Carries out what the pools asked for; launches and stops become inputs.
+    fn pool_effects(&mut self, effects: Vec<PoolEffect>, next: &mut Vec<Input>) {
+        for effect in effects {
+            match effect {
+                PoolEffect::Launch(job) => next.push(Input::Command(Command::Launch(job))),
+                PoolEffect::Stop(id) => next.push(Input::Command(Command::Terminate(vec![id]))),
+                PoolEffect::Send { worker, line } => self.os.pool_send(worker, line),
+                PoolEffect::CloseInput(id) => self.os.pool_close(id),
+                PoolEffect::Emit(kind) => self.os.emit(kind),
+                PoolEffect::Arm { after, timer } => {
+                    let inputs = self.os.inputs.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = inputs.send(Input::Pool(PoolInput::Timer(timer)));
+                    });
+                }
+            }
+        }
     }
 
     /// Carries out a request and answers it once the snapshot shows its effect.
@@ -455,7 +530,9 @@ impl Loop<'_> {
             return;
         }
         let now = Instant::now();
-        self.snapshot.send_replace(Arc::new(self.sup.snapshot(now)));
+        let mut snapshot = self.sup.snapshot(now);
+        snapshot.pools = self.pools.views(now);
+        self.snapshot.send_replace(Arc::new(snapshot));
         self.last_publish = Some(now);
         self.dirty = false;
     }

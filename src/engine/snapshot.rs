@@ -172,4 +172,29 @@ pub struct Snapshot {
     pub system: Option<SystemSample>,
     /// Set once every worker has finished and the queue is closed.
     pub finished: bool,
+    /// Pools and what their workers are doing (`engine/pool`).
+    pub pools: Vec<PoolView>,
+}
+
+/// A pool as the UI and `status` show it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolView {
+    pub name: String,
+    /// `running` or `failing`.
+    pub state: &'static str,
+    pub queued: usize,
+    pub running: usize,
+    pub done: u64,
+    pub failed: u64,
+    pub workers: Vec<PoolWorkerView>,
+}
+
+/// One pool worker: tasks served, and the task it works on since when.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PoolWorkerView {
+    pub worker: String,
+    pub ready: bool,
+    pub served: u32,
+    pub task: Option<String>,
+    pub task_age: Option<std::time::Duration>,
 }

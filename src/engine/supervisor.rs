@@ -40,7 +40,7 @@ fn subjects(input: &Input) -> counts::Subjects {
         Input::Spawned { id, .. } | Input::SpawnFailed { id, .. } | Input::Exited { id, .. } => {
             vec![*id]
         }
-        Input::Output { .. } => Vec::new(),
+        Input::Output { .. } | Input::Pool(_) => Vec::new(),
         Input::Probe { id, .. } => vec![*id],
         Input::Timer(t) if t.kind == TimerKind::Join => Vec::new(),
         Input::Timer(t) => vec![t.id],
@@ -62,7 +62,8 @@ fn subjects(input: &Input) -> counts::Subjects {
             | Command::PauseQueue
             | Command::ResumeQueue
             | Command::SetMaxParallel(_)
-            | Command::CloseQueue => Vec::new(),
+            | Command::CloseQueue
+            | Command::Submit { .. } => Vec::new(),
         },
     };
     counts::Subjects::Some(ids)
@@ -111,6 +112,8 @@ pub enum Input {
         ok: bool,
         detail: String,
     },
+    /// For the pools (`engine/pool.rs`); the supervisor ignores it.
+    Pool(crate::engine::pool::PoolInput),
 }
 
 /// What a probe is for.
@@ -279,6 +282,9 @@ impl Supervisor {
 
     /// Reacts to one input and returns what the OS half must do, in order.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Effect> {
+        if let Input::Pool(_) = input {
+            return Vec::new();
+        }
         if let Input::Output { id, last_line } = input {
             // The hot path with chatty workers: no state changes, nothing to recount.
             if let Some(w) = self.worker_mut(id) {
@@ -311,6 +317,7 @@ impl Supervisor {
                 ok,
                 detail,
             } => self.probe_result(id, run, purpose, ok, detail, now),
+            Input::Pool(_) => {}
         }
         self.settle(subjects, before);
         if self.resolve_waiting(now) {
@@ -353,6 +360,7 @@ impl Supervisor {
             open_file_slots: self.policy.open_file_slots,
             system: self.system.clone(),
             finished: self.is_done(),
+            pools: Vec::new(),
         }
     }
 
@@ -454,7 +462,10 @@ impl Supervisor {
 
     /// Adds a job's workers to the queue; names stay unique across the run.
     fn launch(&mut self, job: JobSpec, now: Instant) {
-        if self.queue_closed {
+        // A pool replaces its workers until its queued tasks are done, even once
+        // the queue is closed (but not after stop-all).
+        let pool_worker = job.feed.is_some() && !self.shutting_down;
+        if self.queue_closed && !pool_worker {
             self.error(format!("cannot launch '{}': the queue is closed", job.name));
             return;
         }

@@ -23,6 +23,7 @@ mod deps_tests;
 mod error_tests;
 mod job;
 mod kinds;
+mod pool;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -309,14 +310,15 @@ struct WorkloadKind<'p> {
 
 const TOP_FIELDS: &[&str] = &["max_parallel", "stop_grace_ms", "jobs", "$schema"];
 
-/// The field names the loader accepts (top level, job, ready probe, health probe),
+/// The field names the loader accepts (top level, job, ready probe, health probe, pool),
 /// for the schema's coverage test.
-pub fn accepted_fields() -> [Vec<&'static str>; 4] {
+pub fn accepted_fields() -> [Vec<&'static str>; 5] {
     [
         TOP_FIELDS.to_vec(),
         field_names(),
         deps::ProbeKind { health: false }.fields(),
         deps::ProbeKind { health: true }.fields(),
+        pool::FIELDS.to_vec(),
     ]
 }
 

@@ -118,6 +118,42 @@ pub fn job_fields() -> Vec<(&'static str, Value)> {
         ("depends_on", depends_on()),
         ("ready", probe(false)),
         ("health", probe(true)),
+        ("pool", pool()),
+    ]
+}
+
+fn pool() -> Value {
+    let duration = json!({"type": ["string", "number"],
+                          "description": "\"500ms\", \"2m\", \"1h\", or a number of seconds"});
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["workers"],
+        "description": "makes the job a pool: long-lived workers fed tasks (see the README's \"Pools\")",
+        "properties": object(pool_fields(duration)),
+    })
+}
+
+fn pool_fields(duration: Value) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "workers",
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_COUNT}),
+        ),
+        ("protocol", json!({"enum": ["jsonl", "lines"]})),
+        ("max_tasks", json!({"type": "integer", "minimum": 1})),
+        ("max_tasks_jitter", json!({"type": "integer", "minimum": 0})),
+        (
+            "max_rss",
+            json!({"type": ["string", "integer"], "description": "bytes, or \"2GiB\", \"512MiB\""}),
+        ),
+        ("max_age", duration.clone()),
+        ("init_timeout", duration.clone()),
+        ("task_timeout", duration),
+        (
+            "retries",
+            json!({"type": "integer", "minimum": 0, "maximum": 1000}),
+        ),
     ]
 }
 
@@ -224,10 +260,11 @@ mod tests {
 
     #[test]
     fn the_schema_covers_exactly_the_fields_the_loader_accepts() {
-        let [top, job, ready, health] = crate::spec::accepted_fields();
+        let [top, job, ready, health, pool] = crate::spec::accepted_fields();
         assert_eq!(names(&top_fields()), sorted(top), "top-level fields");
         assert_eq!(names(&job_fields()), sorted(job), "job fields");
         assert_eq!(probe_names(false), sorted(ready), "ready probe fields");
         assert_eq!(probe_names(true), sorted(health), "health probe fields");
+        assert_eq!(names(&pool_fields(json!({}))), sorted(pool), "pool fields");
     }
 }

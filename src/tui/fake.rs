@@ -158,6 +158,7 @@ pub fn snapshot() -> Snapshot {
         queue_closed: false,
         system: Some(system(8)),
         finished: false,
+        pools: Vec::new(),
     }
 }
 
@@ -310,6 +311,7 @@ pub fn map_snapshot() -> Snapshot {
         queue_closed: false,
         system: Some(system(8)),
         finished: false,
+        pools: Vec::new(),
     }
 }
 

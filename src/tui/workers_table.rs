@@ -153,6 +153,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
             t.marked(),
         ));
     }
+    for pool in &snapshot.pools {
+        let style = if pool.state == "failing" {
+            t.error()
+        } else {
+            t.dim()
+        };
+        extra.push(Span::styled(pool_summary(pool), style));
+    }
     let mut block = panel(title("Workers", focused, t, extra), focused, t);
     let sort = Line::from(Span::styled(
         format!(
@@ -227,7 +235,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         widths.push(Constraint::Length(w));
         header.push(Cell::from("LAST OUTPUT"));
     }
-    let rows = visible.iter().map(|w| row(w, app, &cols, last.is_some()));
+    let rows = visible.iter().map(|w| {
+        let doing = pool_worker(snapshot, &w.name)
+            .filter(|_| w.state.is_active())
+            .map(pool_line);
+        row(w, app, &cols, last.is_some(), doing)
+    });
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.table_header()))
         .column_spacing(1)
@@ -265,7 +278,52 @@ fn right(text: String) -> Cell<'static> {
     Cell::from(Line::from(text).alignment(Alignment::Right))
 }
 
-fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a> {
+/// `· pool NAME: Q queued, R running, D done, F failed` for the panel's title.
+fn pool_summary(p: &crate::engine::snapshot::PoolView) -> String {
+    let failing = if p.state == "failing" { " FAILING" } else { "" };
+    format!(
+        "· pool {}{failing}: {} queued, {} running, {} done, {} failed ",
+        format::safe(&p.name),
+        p.queued,
+        p.running,
+        p.done,
+        p.failed
+    )
+}
+
+fn pool_worker<'a>(
+    snapshot: &'a Snapshot,
+    name: &str,
+) -> Option<&'a crate::engine::snapshot::PoolWorkerView> {
+    snapshot
+        .pools
+        .iter()
+        .flat_map(|p| &p.workers)
+        .find(|w| w.worker == name)
+}
+
+/// What a pool worker does, where another worker shows its last line.
+fn pool_line(p: &crate::engine::snapshot::PoolWorkerView) -> String {
+    match (&p.task, p.task_age) {
+        (Some(task), Some(age)) => format!(
+            "served {} · task {} for {}",
+            p.served,
+            format::safe(task),
+            format::duration(age)
+        ),
+        _ if !p.ready => "starting (not ready yet)".into(),
+        _ => format!("served {} · idle", p.served),
+    }
+}
+
+/// One worker's row; `doing` replaces its last line (a pool worker's task).
+fn row<'a>(
+    w: &'a WorkerView,
+    app: &App,
+    cols: &[Column],
+    last: bool,
+    doing: Option<String>,
+) -> Row<'a> {
     let t = &app.theme;
     let tree = app.workers.tree;
     let marked = app.workers.marked.contains(&w.id);
@@ -303,8 +361,9 @@ fn row<'a>(w: &'a WorkerView, app: &App, cols: &[Column], last: bool) -> Row<'a>
         .collect();
     if last {
         // A worker that could not start says why where its output would be.
-        let (text, style) = match &w.error {
-            Some(error) if w.state == WorkerState::Failed => (format::safe(error), t.error()),
+        let (text, style) = match (&w.error, doing) {
+            (Some(error), _) if w.state == WorkerState::Failed => (format::safe(error), t.error()),
+            (_, Some(doing)) => (doing.into(), t.dim()),
             _ => (format::safe(&w.last_line), t.dim()),
         };
         cells.push(Cell::from(Span::styled(text, style)));

@@ -21,6 +21,16 @@ pub struct Started {
     pub pid: u32,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// A pool worker's pipes (`job.feed`).
+    pub feed: Option<Feed>,
+}
+
+/// proctor's ends of a pool worker's pipes.
+pub struct Feed {
+    /// Write end of the worker's stdin: tasks go here.
+    pub tasks: OwnedFd,
+    /// Read end of the worker's result pipe (fd 3, or stdout for `lines`).
+    pub results: OwnedFd,
 }
 
 /// What keeps a worker contained, set in the child before exec (Linux only).
@@ -58,12 +68,29 @@ pub fn spawn(job: &JobSpec, contain: &Contain) -> Result<Started, String> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
+        if job.feed.is_some() {
+            let fail = |e: std::io::Error| format!("cannot make a pool worker's pipes: {e}");
+            let (task_r, task_w) = vfork::pipe().map_err(fail)?;
+            let (result_r, result_w) = vfork::pipe().map_err(fail)?;
+            let mut started = vfork::spawn(
+                job,
+                &argv,
+                task_r.as_raw_fd(),
+                Some(result_w.as_raw_fd()),
+                contain,
+            )?;
+            started.feed = Some(Feed {
+                tasks: task_w,
+                results: result_r,
+            });
+            return Ok(started);
+        }
         let fd = match (&job.stdin, &stdin) {
             (StdinSpec::Null, _) => dev_null()?,
             (_, Some(f)) => f.as_raw_fd(),
             (_, None) => 0,
         };
-        vfork::spawn(job, &argv, fd, contain)
+        vfork::spawn(job, &argv, fd, None, contain)
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -105,6 +105,8 @@ impl Supervisor {
                 }
             }
             Command::CloseQueue => self.queue_closed = true,
+            // Pools take these before the supervisor sees them (`engine/pool.rs`).
+            Command::Submit { .. } => {}
             Command::StopAll => self.stop_all(now),
             Command::ReapZombies(id) => self.signal_zombie_parents(id, libc::SIGCHLD, now),
             Command::TerminateZombieParents(id) => {

@@ -81,7 +81,7 @@ fn unknown_and_repeated_fields() {
     let cases = [
         ("{\"jobs\": [\n  {\"cmdd\": \"x\"}\n]}", "2:9", "jobs[0]",
          "unknown field 'cmdd', expected one of cmd, shell, name, env, env_clear, cwd, count, "),
-        (r#"{"jobs": [{"cmdd": "x"}]}"#, "1:17", "jobs[0]", "health (did you mean 'cmd'?)"),
+        (r#"{"jobs": [{"cmdd": "x"}]}"#, "1:17", "jobs[0]", "health, pool (did you mean 'cmd'?)"),
         (r#"{"cmd": "x", "jobs": []}"#, "1:6", "",
          "unknown field 'cmd', expected one of max_parallel, stop_grace_ms, jobs, $schema; job settings"),
         (r#"{"max_parallel": 1, "max_parallel": 2, "jobs": []}"#, "1:34", "",

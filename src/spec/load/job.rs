@@ -39,6 +39,7 @@ enum Field {
     DependsOn,
     Ready,
     Health,
+    Pool,
 }
 
 const FIELDS: &[(&str, Field)] = &[
@@ -61,6 +62,7 @@ const FIELDS: &[(&str, Field)] = &[
     ("depends_on", Field::DependsOn),
     ("ready", Field::Ready),
     ("health", Field::Health),
+    ("pool", Field::Pool),
 ];
 
 /// The names of every job field, for messages.
@@ -237,6 +239,11 @@ impl<'de> Expect<'de> for Job<'_> {
                 }
                 Field::Health => {
                     job.health = Some(map.next_value_seed(Visit(ProbeKind { health: true }))?);
+                }
+                Field::Pool => {
+                    let value: serde_json::Value = map.next_value()?;
+                    let spec = super::pool::parse(&value).map_err(de::Error::custom)?;
+                    job.pool = Some(std::sync::Arc::new(spec));
                 }
             }
         }

@@ -48,6 +48,7 @@ pub fn spawn(job: &JobSpec, argv: &[OsString], stdin: Stdio) -> Result<Started, 
         pid: child.id(),
         stdout,
         stderr,
+        feed: None,
     })
 }
 

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::{Contain, Started};
 use crate::spec::JobSpec;
+use crate::spec::pool::RESULT_FD;
 
 const STACK: usize = 64 * 1024;
 
@@ -38,6 +39,8 @@ struct ChildArgs {
     stdin: RawFd,
     stdout: RawFd,
     stderr: RawFd,
+    /// A pool worker's result pipe, made its fd 3 (`jsonl`); -1 for none.
+    result: RawFd,
     parent: libc::pid_t,
     /// The open-file limit proctor started with, restored before exec.
     nofile: Option<libc::rlimit>,
@@ -58,10 +61,13 @@ const STAGES: [&str; 6] = [
 ];
 
 /// Spawns `argv` in its own process group with stdin from `stdin` and piped output.
+/// A pool worker's result pipe (`job.feed`) becomes its fd 3 (`jsonl`) or its
+/// stdout (`lines`).
 pub fn spawn(
     job: &JobSpec,
     argv: &[OsString],
     stdin: RawFd,
+    result: Option<RawFd>,
     contain: &Contain,
 ) -> Result<Started, String> {
     let Some(program_os) = argv.first() else {
@@ -100,14 +106,21 @@ pub fn spawn(
     }
     let (out_r, out_w) = pipe().map_err(fail)?;
     let (err_r, err_w) = pipe().map_err(fail)?;
+    let lines = job.feed == Some(crate::spec::pool::Protocol::Lines);
+    let (stdout, result) = match result {
+        Some(fd) if lines => (fd, -1),
+        Some(fd) => (out_w.as_raw_fd(), fd),
+        None => (out_w.as_raw_fd(), -1),
+    };
     let args = ChildArgs {
         path: path.as_ptr(),
         argv: argv_p.as_ptr(),
         envp: envp.as_ptr(),
         cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
         stdin,
-        stdout: out_w.as_raw_fd(),
+        stdout,
         stderr: err_w.as_raw_fd(),
+        result,
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::getpid() },
         nofile: crate::engine::os::limits::original_open_files(),
@@ -131,6 +144,7 @@ pub fn spawn(
         pid: pid as u32,
         stdout: out_r,
         stderr: err_r,
+        feed: None,
     })
 }
 
@@ -200,6 +214,17 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         if libc::dup2(a.stdin, 0) < 0 || libc::dup2(a.stdout, 1) < 0 || libc::dup2(a.stderr, 2) < 0
         {
             fail(a, 2);
+        }
+        if a.result >= 0 {
+            // dup2 onto itself would keep close-on-exec set: clear it instead.
+            let moved = if a.result == RESULT_FD {
+                libc::fcntl(RESULT_FD, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(a.result, RESULT_FD)
+            };
+            if moved < 0 {
+                fail(a, 2);
+            }
         }
         if !a.cwd.is_null() && libc::chdir(a.cwd) != 0 {
             fail(a, 3);
@@ -326,7 +351,7 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 }
 
 /// A close-on-exec pipe: (read end, write end).
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as c_int; 2];
     // SAFETY: pipe2 fills the two-element array on success.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
