@@ -173,7 +173,33 @@ pub fn job_json(job: &JobSpec) -> Value {
         probe.insert("on_unhealthy".into(), json!(action));
         j.insert("health".into(), Value::Object(probe));
     }
+    if let Some(pool) = &job.pool {
+        j.insert("pool".into(), pool_json(pool));
+    }
     Value::Object(j)
+}
+
+/// A pool's settings as the workload file writes them (durations in seconds).
+fn pool_json(p: &crate::spec::pool::PoolSpec) -> Value {
+    let mut m = Map::new();
+    m.insert("workers".into(), json!(p.workers));
+    m.insert("protocol".into(), json!(p.protocol.name()));
+    if let Some(n) = p.max_tasks {
+        m.insert("max_tasks".into(), json!(n));
+    }
+    m.insert("max_tasks_jitter".into(), json!(p.max_tasks_jitter));
+    if let Some(bytes) = p.max_rss {
+        m.insert("max_rss".into(), json!(bytes));
+    }
+    if let Some(age) = p.max_age {
+        m.insert("max_age".into(), json!(age.as_secs_f64()));
+    }
+    m.insert("init_timeout".into(), json!(p.init_timeout.as_secs_f64()));
+    if let Some(t) = p.task_timeout {
+        m.insert("task_timeout".into(), json!(t.as_secs_f64()));
+    }
+    m.insert("retries".into(), json!(p.retries));
+    Value::Object(m)
 }
 
 /// A probe's check and timing (seconds), as the workload file writes them.
@@ -223,6 +249,15 @@ mod tests {
             failure_threshold: 4,
             on_unhealthy: OnUnhealthy::Restart,
         });
+        let mut pool =
+            crate::spec::pool::PoolSpec::new(3, crate::spec::pool::Protocol::Lines);
+        pool.max_tasks = Some(50);
+        pool.max_tasks_jitter = 5;
+        pool.max_rss = Some(1 << 30);
+        pool.max_age = Some(Duration::from_secs(3600));
+        pool.task_timeout = Some(Duration::from_millis(2500));
+        pool.retries = 4;
+        job.pool = Some(std::sync::Arc::new(pool));
         let commands = [
             Command::Launch(Box::new(job)),
             Command::Signal {
