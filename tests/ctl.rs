@@ -605,3 +605,82 @@ fn one_process_of_a_tree_is_signalled_and_strangers_never_are() {
     assert_eq!(exited["code"], 0, "the worker itself was not signalled");
     p.stop();
 }
+
+#[test]
+fn max_parallel_out_of_range_is_refused_everywhere() {
+    let p = Instance::start(&["-j", "2", "sleep 300"]);
+    for n in ["0", "10001", "99999999999"] {
+        let out = p.ctl(&["max-parallel", n]);
+        assert_eq!(out.status.code(), Some(2), "max-parallel {n}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("1..=10000"));
+    }
+    // A raw client that skips proctor ctl's check is refused by the instance.
+    let mut c = p.connect("default");
+    c.send(&json!({"id": 1, "cmd": "max_parallel", "n": 99_999_999_999u64}));
+    let reply = c.reply(1);
+    assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
+    assert_eq!(p.ctl_json(&["status"])["queue"]["max_parallel"], 2);
+    // An unknown signal is a usage error too, found before anything is sent.
+    let out = p.ctl(&["signal", "NOPE", "sleep"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    p.stop();
+}
+
+/// A flood of connections that runs proctor out of descriptors must not end the
+/// control socket: once they close, `proctor ctl` works again.
+#[test]
+fn the_socket_survives_running_out_of_descriptors() {
+    let p = Instance::start(&["sleep 300"]);
+    let pid = p.child.id() as libc::pid_t;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit reads and writes the two plain structs given.
+    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(got, 0, "prlimit get");
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count() as u64;
+    let low = libc::rlimit {
+        rlim_cur: open + 8,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: as above.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &low, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit set");
+    let flood: Vec<UnixStream> = (0..64)
+        .filter_map(|_| UnixStream::connect(p.dir().join("default.sock")).ok())
+        .collect();
+    // Give the listener time to meet EMFILE: wait until its table is full.
+    let deadline = Instant::now() + PATIENCE;
+    while (std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count() as u64)
+        < open + 8
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the listener never filled its table"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(flood);
+    // SAFETY: as above.
+    let back = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &old, std::ptr::null_mut()) };
+    assert_eq!(back, 0, "prlimit restore");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let out = p.ctl(&["status"]);
+        if out.status.success() {
+            assert!(stdout(&out).contains("sleep"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the socket stopped listening: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.stop();
+}

@@ -307,7 +307,11 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
     if !versions.iter().any(|v| v.as_u64() == Some(u64::from(ours))) {
         return Err(Failure::new(
             Code::ProtoMismatch,
-            format!("this proctor speaks protocol {ours}; the client offered {versions:?}"),
+            format!(
+                "this proctor speaks protocol {ours}; the client offered {}: \
+                 use a proctor ctl of the same version",
+                Value::Array(versions.clone())
+            ),
         ));
     }
     Ok(json!({"hello": {
