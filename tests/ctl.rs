@@ -73,6 +73,7 @@ impl Instance {
             .arg("ctl")
             .args(args)
             .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .env_remove("PROCTOR_SOCKET")
             .stdin(Stdio::null())
             .output()
             .expect("run proctor ctl")
@@ -682,5 +683,41 @@ fn the_socket_survives_running_out_of_descriptors() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    p.stop();
+}
+
+/// A worker's `proctor ctl` talks to the proctor that started it (PROCTOR_SOCKET),
+/// not to the `default` instance another user of the machine started.
+#[test]
+fn a_workers_ctl_commands_its_own_instance() {
+    let p = Instance::start(&["other=sleep 300"]);
+    let script = format!("{BIN} ctl --json status");
+    let mine = Command::new(BIN)
+        .args(["--json", "--name", "mine", "--shell", &script])
+        .env("XDG_RUNTIME_DIR", p.runtime.path())
+        .env_remove("PROCTOR_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the second instance");
+    assert!(mine.status.success(), "{mine:?}");
+    let text = String::from_utf8_lossy(&mine.stdout);
+    let status: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "output")
+        .filter_map(|e| e["line"].as_str().map(str::to_string))
+        .collect();
+    let status: Value = serde_json::from_str(&status.join("\n")).expect("status JSON");
+    let names: Vec<&str> = status["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter_map(|w| w["worker"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"other"),
+        "it reached the default instance: {names:?}"
+    );
+    assert_eq!(names.len(), 1, "{names:?}");
     p.stop();
 }

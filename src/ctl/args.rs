@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 2 usage error; 3 no such instance; 4 protocol mismatch."
 )]
 pub struct CtlArgs {
-    /// The instance to talk to (default: the only one running, else `default`).
+    /// The instance to talk to (default: the one PROCTOR_SOCKET names, else the only one running, else `default`).
     #[arg(long, global = true, value_name = "NAME")]
     pub name: Option<String>,
 

@@ -73,6 +73,16 @@ pub(super) fn locate(name: Option<&str>) -> Result<(PathBuf, String), CtlError> 
             )),
         };
     }
+    // A worker commands the proctor that started it, not whichever one is the
+    // default here (another instance's workers are not its business).
+    if let Some(socket) = std::env::var_os("PROCTOR_SOCKET").filter(|s| !s.is_empty()) {
+        let socket = PathBuf::from(socket);
+        let name = socket
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok((socket, name));
+    }
     let live = instance::list().map_err(|e| error(EXIT_FAILED, e))?;
     let pick = match live.as_slice() {
         [] => {
@@ -113,7 +123,11 @@ impl Connection {
         let stream = UnixStream::connect(socket).map_err(|e| {
             error(
                 EXIT_NO_INSTANCE,
-                format!("cannot connect to '{}': {e}", socket.display()),
+                format!(
+                    "cannot connect to '{}': {e} (is that proctor still running? \
+                     `proctor ctl ls` lists them; PROCTOR_SOCKET, when set, chooses the socket)",
+                    socket.display()
+                ),
             )
         })?;
         let writer = stream
