@@ -621,6 +621,20 @@ fn max_parallel_out_of_range_is_refused_everywhere() {
     let reply = c.reply(1);
     assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
     assert_eq!(p.ctl_json(&["status"])["queue"]["max_parallel"], 2);
+    // A launch the instance refuses as malformed is a usage error, and starts nothing.
+    for args in [
+        &["launch", "--count", "0", "--", "true"][..],
+        &["launch", "--", ""][..],
+        &["launch", "--job-name", "a b", "--", "true"][..],
+    ] {
+        let out = p.ctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
+    assert_eq!(
+        p.ctl_json(&["status"])["workers"].as_array().map(Vec::len),
+        Some(1)
+    );
     // An unknown signal is a usage error too, found before anything is sent.
     let out = p.ctl(&["signal", "NOPE", "sleep"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");

@@ -194,7 +194,14 @@ fn answer(reply: Value) -> Result<Value, CtlError> {
     let message = reply["error"]["message"]
         .as_str()
         .unwrap_or("the request failed");
-    Err(error(EXIT_FAILED, message))
+    // The instance refusing what was asked (a count out of range, an empty command)
+    // is a usage error like one clap finds; 1 stays for requests that ran and failed.
+    let status = if reply["error"]["code"] == "bad_request" {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    };
+    Err(error(status, message))
 }
 
 /// The request line for a subcommand (id 1).
