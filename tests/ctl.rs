@@ -735,3 +735,39 @@ fn a_workers_ctl_commands_its_own_instance() {
     assert_eq!(names.len(), 1, "{names:?}");
     p.stop();
 }
+
+/// A subscription to an event that does not exist is refused at once (exit 2),
+/// not a stream that stays silent forever.
+#[test]
+fn subscribing_to_an_unknown_event_is_refused_at_once() {
+    let p = Instance::start(&["sleep 300"]);
+    let mut client = Command::new(BIN)
+        .args(["ctl", "subscribe", "--event", "exitted"])
+        .env("XDG_RUNTIME_DIR", p.runtime.path())
+        .env_remove("PROCTOR_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proctor ctl");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = client.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            let _ = client.wait();
+            panic!("the subscription to 'exitted' never ended");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut client.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(
+        err.contains("unknown event 'exitted'") && err.contains("exited"),
+        "{err}"
+    );
+    p.stop();
+}
