@@ -85,7 +85,7 @@ Exit status: 0 every task succeeded; 1 some task failed, or the run halted; 2 us
     /// Open the terminal UI on a running proctor (headless or not); quitting
     /// detaches and leaves its work running.
     Attach {
-        /// The instance (default: the only one running, else `default`).
+        /// The instance (default: the one PROCTOR_SOCKET names, else the only one running, else `default`).
         name: Option<String>,
     },
 }

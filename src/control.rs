@@ -179,8 +179,15 @@ pub fn parse_line(line: &str) -> Result<Command, String> {
         "submit" => submit(&req)?,
         "stop_all" => Command::StopAll,
         "max_parallel" => match req.n {
-            Some(n) if n >= 1 => Command::SetMaxParallel(n),
-            _ => return Err("'max_parallel' needs \"n\": a number >= 1".into()),
+            Some(n) if (1..=crate::spec::bounds::MAX_PARALLEL).contains(&n) => {
+                Command::SetMaxParallel(n)
+            }
+            _ => {
+                return Err(format!(
+                    "'max_parallel' needs \"n\": a number in 1..={}",
+                    crate::spec::bounds::MAX_PARALLEL
+                ));
+            }
         },
         "launch" => {
             let job = req

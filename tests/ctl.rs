@@ -73,6 +73,7 @@ impl Instance {
             .arg("ctl")
             .args(args)
             .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .env_remove("PROCTOR_SOCKET")
             .stdin(Stdio::null())
             .output()
             .expect("run proctor ctl")
@@ -603,5 +604,170 @@ fn one_process_of_a_tree_is_signalled_and_strangers_never_are() {
     assert_eq!(line["line"], "child ended 143", "the sleep died of SIGTERM");
     let exited = p.event(|e| e["event"] == "exited" && e["worker"] == "tree");
     assert_eq!(exited["code"], 0, "the worker itself was not signalled");
+    p.stop();
+}
+
+#[test]
+fn max_parallel_out_of_range_is_refused_everywhere() {
+    let p = Instance::start(&["-j", "2", "sleep 300"]);
+    for n in ["0", "10001", "99999999999"] {
+        let out = p.ctl(&["max-parallel", n]);
+        assert_eq!(out.status.code(), Some(2), "max-parallel {n}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("1..=10000"));
+    }
+    // A raw client that skips proctor ctl's check is refused by the instance.
+    let mut c = p.connect("default");
+    c.send(&json!({"id": 1, "cmd": "max_parallel", "n": 99_999_999_999u64}));
+    let reply = c.reply(1);
+    assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
+    assert_eq!(p.ctl_json(&["status"])["queue"]["max_parallel"], 2);
+    // A launch the instance refuses as malformed is a usage error, and starts nothing.
+    for args in [
+        &["launch", "--count", "0", "--", "true"][..],
+        &["launch", "--", ""][..],
+        &["launch", "--job-name", "a b", "--", "true"][..],
+    ] {
+        let out = p.ctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
+    assert_eq!(
+        p.ctl_json(&["status"])["workers"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // An unknown signal is a usage error too, found before anything is sent.
+    let out = p.ctl(&["signal", "NOPE", "sleep"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    p.stop();
+}
+
+/// A flood of connections that runs proctor out of descriptors must not end the
+/// control socket: once they close, `proctor ctl` works again.
+#[test]
+fn the_socket_survives_running_out_of_descriptors() {
+    let p = Instance::start(&["sleep 300"]);
+    let pid = p.child.id() as libc::pid_t;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit reads and writes the two plain structs given.
+    let got = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(got, 0, "prlimit get");
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count() as u64;
+    let low = libc::rlimit {
+        rlim_cur: open + 8,
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: as above.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &low, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit set");
+    let flood: Vec<UnixStream> = (0..64)
+        .filter_map(|_| UnixStream::connect(p.dir().join("default.sock")).ok())
+        .collect();
+    // Give the listener time to meet EMFILE: wait until its table is full.
+    let deadline = Instant::now() + PATIENCE;
+    while (std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fds")
+        .count() as u64)
+        < open + 8
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the listener never filled its table"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(flood);
+    // SAFETY: as above.
+    let back = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &old, std::ptr::null_mut()) };
+    assert_eq!(back, 0, "prlimit restore");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let out = p.ctl(&["status"]);
+        if out.status.success() {
+            assert!(stdout(&out).contains("sleep"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the socket stopped listening: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    p.stop();
+}
+
+/// A worker's `proctor ctl` talks to the proctor that started it (PROCTOR_SOCKET),
+/// not to the `default` instance another user of the machine started.
+#[test]
+fn a_workers_ctl_commands_its_own_instance() {
+    let p = Instance::start(&["other=sleep 300"]);
+    let script = format!("{BIN} ctl --json status");
+    let mine = Command::new(BIN)
+        .args(["--json", "--name", "mine", "--shell", &script])
+        .env("XDG_RUNTIME_DIR", p.runtime.path())
+        .env_remove("PROCTOR_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the second instance");
+    assert!(mine.status.success(), "{mine:?}");
+    let text = String::from_utf8_lossy(&mine.stdout);
+    let status: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "output")
+        .filter_map(|e| e["line"].as_str().map(str::to_string))
+        .collect();
+    let status: Value = serde_json::from_str(&status.join("\n")).expect("status JSON");
+    let names: Vec<&str> = status["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .filter_map(|w| w["worker"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"other"),
+        "it reached the default instance: {names:?}"
+    );
+    assert_eq!(names.len(), 1, "{names:?}");
+    p.stop();
+}
+
+/// A subscription to an event that does not exist is refused at once (exit 2),
+/// not a stream that stays silent forever.
+#[test]
+fn subscribing_to_an_unknown_event_is_refused_at_once() {
+    let p = Instance::start(&["sleep 300"]);
+    let mut client = Command::new(BIN)
+        .args(["ctl", "subscribe", "--event", "exitted"])
+        .env("XDG_RUNTIME_DIR", p.runtime.path())
+        .env_remove("PROCTOR_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proctor ctl");
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = client.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = client.kill();
+            let _ = client.wait();
+            panic!("the subscription to 'exitted' never ended");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut client.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    assert!(
+        err.contains("unknown event 'exitted'") && err.contains("exited"),
+        "{err}"
+    );
     p.stop();
 }

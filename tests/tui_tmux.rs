@@ -767,3 +767,36 @@ fn dependency_states_and_the_dependency_view_in_a_real_terminal() {
     tmux.wait_until("the view closed", |s| !s.contains("DEPENDS ON"));
     quit_stopping_everything(&tmux, &marker, pid);
 }
+
+/// Real-time signals by the names `proctor ctl` accepts: `RTMAX-1` is listed as an
+/// `RTMIN+N`, yet typing it sends exactly that signal.
+#[test]
+fn typed_rtmax_names_send_exactly_that_signal() {
+    let marker = marker("signal-rtmax");
+    let path = std::env::temp_dir().join(format!(
+        "proctor-e2e-signal-rtmax-{}.sh",
+        std::process::id()
+    ));
+    let script = "trap 'echo got-rtmax-1' RTMAX-1\n\
+                  trap 'echo got-rtmax' RTMAX\n\
+                  echo ready-for-signals\n\
+                  while :; do sleep 0.1; done\n";
+    std::fs::write(&path, script).expect("temp script written");
+    let (tmux, pid) = start_proctor(
+        &marker,
+        &format!("'bash {}'", path.display()),
+        "ready-for-signals",
+    );
+    let got_rtmax = |s: &str| {
+        s.lines()
+            .any(|l| l.trim_end_matches(['│', ' ']).ends_with("got-rtmax"))
+    };
+    send_typed_signal(&tmux, "rtmax-1");
+    let screen = tmux.wait_for("got-rtmax-1");
+    assert!(!got_rtmax(&screen), "RTMAX-1 sent RTMAX: {screen}");
+    send_typed_signal(&tmux, "sigrtmax");
+    let screen = tmux.wait_until("RTMAX trapped", got_rtmax);
+    assert!(row_of(&screen, "bash").contains("running"), "{screen}");
+    quit_stopping_everything(&tmux, &marker, pid);
+    let _ = std::fs::remove_file(path);
+}

@@ -249,8 +249,7 @@ mod tests {
             failure_threshold: 4,
             on_unhealthy: OnUnhealthy::Restart,
         });
-        let mut pool =
-            crate::spec::pool::PoolSpec::new(3, crate::spec::pool::Protocol::Lines);
+        let mut pool = crate::spec::pool::PoolSpec::new(3, crate::spec::pool::Protocol::Lines);
         pool.max_tasks = Some(50);
         pool.max_tasks_jitter = 5;
         pool.max_rss = Some(1 << 30);

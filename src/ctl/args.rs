@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 2 usage error; 3 no such instance; 4 protocol mismatch."
 )]
 pub struct CtlArgs {
-    /// The instance to talk to (default: the only one running, else `default`).
+    /// The instance to talk to (default: the one PROCTOR_SOCKET names, else the only one running, else `default`).
     #[arg(long, global = true, value_name = "NAME")]
     pub name: Option<String>,
 
@@ -68,6 +68,7 @@ pub enum CtlRequest {
     },
     /// Send a signal (name like USR1 or number) to workers.
     Signal {
+        #[arg(value_parser = signal_name)]
         signal: String,
         #[arg(required = true)]
         workers: Vec<String>,
@@ -77,6 +78,7 @@ pub enum CtlRequest {
     },
     /// Send a signal to one process of a worker's tree (a pid from `status --json`).
     SignalDescendant {
+        #[arg(value_parser = signal_name)]
         signal: String,
         worker: String,
         pid: u32,
@@ -122,8 +124,11 @@ pub enum CtlRequest {
         timeout: Option<String>,
         worker: Option<String>,
     },
-    /// Set the pool's concurrency limit.
-    MaxParallel { n: usize },
+    /// Set the pool's concurrency limit (1..=10000, as `-j`).
+    MaxParallel {
+        #[arg(value_parser = max_parallel)]
+        n: usize,
+    },
     /// No more launches: the instance ends once its pool drains.
     Close,
     /// Give a pool a task; prints its id (the result comes as a `result` event).
@@ -151,4 +156,18 @@ pub enum CtlRequest {
         #[arg(long, value_parser = ["running", "exited"], default_value = "exited")]
         until: String,
     },
+}
+
+/// `-j`'s bounds, checked before anything is sent, so a bad value is a usage error (2).
+fn max_parallel(text: &str) -> Result<usize, String> {
+    let max = crate::spec::bounds::MAX_PARALLEL;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("'{text}' is not a number in 1..={max}")),
+    }
+}
+
+/// A signal the instance would refuse is a usage error here (2), not a failed request.
+fn signal_name(text: &str) -> Result<String, String> {
+    crate::signals::parse_signal(text).map(|_| text.to_string())
 }

@@ -73,6 +73,16 @@ pub(super) fn locate(name: Option<&str>) -> Result<(PathBuf, String), CtlError> 
             )),
         };
     }
+    // A worker commands the proctor that started it, not whichever one is the
+    // default here (another instance's workers are not its business).
+    if let Some(socket) = std::env::var_os("PROCTOR_SOCKET").filter(|s| !s.is_empty()) {
+        let socket = PathBuf::from(socket);
+        let name = socket
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok((socket, name));
+    }
     let live = instance::list().map_err(|e| error(EXIT_FAILED, e))?;
     let pick = match live.as_slice() {
         [] => {
@@ -113,7 +123,11 @@ impl Connection {
         let stream = UnixStream::connect(socket).map_err(|e| {
             error(
                 EXIT_NO_INSTANCE,
-                format!("cannot connect to '{}': {e}", socket.display()),
+                format!(
+                    "cannot connect to '{}': {e} (is that proctor still running? \
+                     `proctor ctl ls` lists them; PROCTOR_SOCKET, when set, chooses the socket)",
+                    socket.display()
+                ),
             )
         })?;
         let writer = stream
@@ -180,7 +194,14 @@ fn answer(reply: Value) -> Result<Value, CtlError> {
     let message = reply["error"]["message"]
         .as_str()
         .unwrap_or("the request failed");
-    Err(error(EXIT_FAILED, message))
+    // The instance refusing what was asked (a count out of range, an empty command)
+    // is a usage error like one clap finds; 1 stays for requests that ran and failed.
+    let status = if reply["error"]["code"] == "bad_request" {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    };
+    Err(error(status, message))
 }
 
 /// The request line for a subcommand (id 1).

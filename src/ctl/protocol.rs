@@ -329,7 +329,8 @@ pub fn hello(request: &Value, name: &str) -> Result<Value, Failure> {
         return Err(Failure::new(
             Code::ProtoMismatch,
             format!(
-                "this proctor ({}) speaks protocol {ours}; the client offered {}",
+                "this proctor ({}) speaks protocol {ours}; the client offered {}: \
+                 use a proctor ctl of the same version",
                 env!("CARGO_PKG_VERSION"),
                 offered.join(", ")
             ),

@@ -38,6 +38,9 @@ pub struct Link {
 /// subscriptions lag (and say so) instead of growing memory.
 const OUTGOING: usize = 256;
 
+/// How long the listener rests after a failed accept (e.g. EMFILE) before trying again.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Listening while it lives; the socket and the instance files go with it.
 pub struct Server {
     _instance: Instance,
@@ -65,8 +68,17 @@ pub fn start(mut instance: Instance, link: Link) -> std::io::Result<Server> {
                     return;
                 };
                 let ctx = Ctx::new(link, name);
-                while let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(serve(stream, ctx.clone()));
+                loop {
+                    match listener.accept().await {
+                        Ok((stream, _)) => {
+                            tokio::spawn(serve(stream, ctx.clone()));
+                        }
+                        // Out of descriptors (many clients at once) or a client that
+                        // left before it was accepted: never a reason to stop
+                        // listening. Wait a little so a full table can drain
+                        // instead of spinning on the same error.
+                        Err(_) => tokio::time::sleep(ACCEPT_RETRY).await,
+                    }
                 }
             });
         })?;

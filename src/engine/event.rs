@@ -134,6 +134,42 @@ pub struct SkipReason {
     pub cause: String,
 }
 
+/// Every `event` name the JSON Lines stream and `subscribe` can carry (the
+/// variants of `EventKind` in snake case, `bytes` excepted: it never leaves the
+/// process). A subscriber's `events` filter is checked against it, so a typo is an
+/// error instead of a stream that stays silent forever.
+pub const EVENT_NAMES: &[&str] = &[
+    "started",
+    "spawned",
+    "output",
+    "exited",
+    "failed",
+    "cancelled",
+    "signaled",
+    "stopping",
+    "killed",
+    "unkillable",
+    "waiting",
+    "skipped",
+    "ready",
+    "ready_timeout",
+    "unhealthy",
+    "healthy",
+    "restarting",
+    "queue",
+    "joined",
+    "join_timeout",
+    "stuck",
+    "zombie",
+    "sample",
+    "error",
+    "interrupted",
+    "summary",
+    "task",
+    "halted",
+];
+
+/// One variant per name in `EVENT_NAMES` (keep the two in step).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -332,4 +368,21 @@ pub enum EventKind {
         failed: u64,
         finished: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EVENT_NAMES;
+
+    /// The README documents every event a script may subscribe to.
+    #[test]
+    fn every_event_name_is_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        for name in EVENT_NAMES {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README lacks `{name}`"
+            );
+        }
+    }
 }

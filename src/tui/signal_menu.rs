@@ -109,7 +109,7 @@ impl SignalMenu {
                 self.filter.pop();
                 self.refilter();
             }
-            KeyCode::Char(c) if c.is_ascii_alphanumeric() || c == '+' => {
+            KeyCode::Char(c) if c.is_ascii_alphanumeric() || c == '+' || c == '-' => {
                 self.filter.push(c.to_ascii_uppercase());
                 self.refilter();
             }
@@ -162,6 +162,15 @@ impl SignalMenu {
         };
         let starts = |name: &str| name.starts_with(bare) || name.starts_with(&self.filter);
         self.shown = all.filter(|&i| starts(&self.signals[i].1)).collect();
+        if self.shown.is_empty()
+            && let Ok(n) = crate::signals::parse_signal(&self.filter)
+        {
+            // A name the list spells another way (`RTMAX-1` is listed as an
+            // `RTMIN+N`): the same names `proctor ctl signal` and --control accept.
+            self.shown = (0..self.signals.len())
+                .filter(|&i| self.signals[i].0 == n)
+                .collect();
+        }
         let exact = self
             .shown
             .iter()
@@ -295,6 +304,9 @@ mod tests {
         let rt = libc::SIGRTMIN();
         assert_eq!(typed("rtmin+2").signal(), Some(rt + 2));
         assert_eq!(typed(&rt.to_string()).signal(), Some(rt));
+        let max = libc::SIGRTMAX();
+        assert_eq!(typed("rtmax").signal(), Some(max));
+        assert_eq!(typed("sigrtmax-1").signal(), Some(max - 1));
     }
 
     #[test]

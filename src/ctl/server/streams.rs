@@ -85,7 +85,7 @@ pub(super) async fn subscribe(
     id: &Value,
     out: &Out,
 ) -> Result<Option<Value>, Failure> {
-    let kinds = match request.get("events") {
+    let kinds: Option<Vec<String>> = match request.get("events") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) => Some(
             a.iter()
@@ -99,6 +99,19 @@ pub(super) async fn subscribe(
             ));
         }
     };
+    if let Some(unknown) = kinds
+        .iter()
+        .flatten()
+        .find(|k| !crate::engine::event::EVENT_NAMES.contains(&k.as_str()))
+    {
+        return Err(Failure::new(
+            Code::BadRequest,
+            format!(
+                "unknown event '{unknown}': use one of {}",
+                crate::engine::event::EVENT_NAMES.join(", ")
+            ),
+        ));
+    }
     let filter = Filter {
         workers: names(request),
         kinds,
