@@ -8,8 +8,14 @@
 //! execs, so nothing is copied.
 //!
 //! The child runs `child_main` on a separate stack while the parent thread is
-//! suspended. It only makes raw system calls on data prepared beforehand: no
-//! allocation, no locks, no Rust runtime.
+//! suspended. It calls only async-signal-safe libc wrappers on data prepared
+//! beforehand: no allocation, no locks, no Rust runtime. Those wrappers are not raw
+//! system calls: on failure they write `errno` into the thread-local storage of the
+//! parent thread (the child shares its memory and its TLS pointer), which is why the
+//! child copies errno into `ChildArgs` at once and the parent reads it from there.
+//! They must also already be bound: a lazy PLT resolution would run the dynamic
+//! linker (locks, allocation) in the child. Rust links with `-z now` (full RELRO) by
+//! default, so every libc symbol is resolved before any child runs.
 
 use std::cell::RefCell;
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
@@ -46,11 +52,21 @@ struct ChildArgs {
     nofile: Option<libc::rlimit>,
     /// The worker's cgroup directory, or -1: the child moves itself in before exec.
     cgroup: RawFd,
+    /// The highest signal number (SIGRTMAX), asked in the parent: the child resets
+    /// every disposition up to it.
+    last_signal: c_int,
     errno: AtomicI32,
     stage: AtomicI32,
 }
 
-/// What failed in the child, for the error message.
+/// What failed in the child: an index into [`STAGES`], named.
+const SETPGID: i32 = 1;
+const STDIO: i32 = 2;
+const CWD: i32 = 3;
+const EXEC: i32 = 4;
+const CGROUP: i32 = 5;
+
+/// What failed in the child, for the error message (indexed by the stages above).
 const STAGES: [&str; 6] = [
     "",
     "setpgid",
@@ -125,6 +141,7 @@ pub fn spawn(
         parent: unsafe { libc::getpid() },
         nofile: crate::engine::os::limits::original_open_files(),
         cgroup: contain.cgroup.unwrap_or(-1),
+        last_signal: libc::SIGRTMAX(),
         errno: AtomicI32::new(0),
         stage: AtomicI32::new(0),
     };
@@ -177,7 +194,7 @@ fn clone_child(args: &ChildArgs) -> std::io::Result<libc::pid_t> {
 }
 
 /// The child: clean signal state, own process group, stdio, cwd, parent-death
-/// signal, exec. Raw system calls only.
+/// signal, exec. Async-signal-safe libc calls only (see the module comment).
 extern "C" fn child_main(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` points at the parent's ChildArgs, alive while we run (CLONE_VFORK).
     let a = unsafe { &*(arg as *const ChildArgs) };
@@ -186,7 +203,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
         // A zeroed kernel sigaction is { SIG_DFL, no flags, no mask }. The raw call also
         // resets the two signals glibc reserves (32, 33), which can arrive ignored.
         let action = [0u64; 4];
-        for sig in 1..=64 {
+        for sig in 1..=a.last_signal {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 libc::syscall(
                     libc::SYS_rt_sigaction,
@@ -198,7 +215,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
             }
         }
         if libc::setpgid(0, 0) != 0 {
-            fail(a, 1);
+            fail(a, SETPGID);
         }
         // Before anything else can fork: every descendant is then in the group.
         if a.cgroup >= 0 {
@@ -208,12 +225,12 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 libc::O_WRONLY | libc::O_CLOEXEC,
             );
             if procs < 0 || libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
-                fail(a, 5);
+                fail(a, CGROUP);
             }
         }
         if libc::dup2(a.stdin, 0) < 0 || libc::dup2(a.stdout, 1) < 0 || libc::dup2(a.stderr, 2) < 0
         {
-            fail(a, 2);
+            fail(a, STDIO);
         }
         if a.result >= 0 {
             // dup2 onto itself would keep close-on-exec set: clear it instead.
@@ -223,11 +240,11 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
                 libc::dup2(a.result, RESULT_FD)
             };
             if moved < 0 {
-                fail(a, 2);
+                fail(a, STDIO);
             }
         }
         if !a.cwd.is_null() && libc::chdir(a.cwd) != 0 {
-            fail(a, 3);
+            fail(a, CWD);
         }
         if let Some(limit) = &a.nofile {
             libc::setrlimit(libc::RLIMIT_NOFILE, limit);
@@ -248,7 +265,7 @@ extern "C" fn child_main(arg: *mut c_void) -> c_int {
             8usize,
         );
         libc::execve(a.path, a.argv, a.envp);
-        fail(a, 4);
+        fail(a, EXEC);
     }
 }
 
