@@ -59,8 +59,9 @@ pub fn duration(d: Duration) -> String {
 /// Unix epoch.
 pub fn clock(at: u32) -> String {
     let secs = libc::time_t::from(at);
-    // SAFETY: localtime_r reads one time_t and fills the tm we own.
+    // SAFETY: an all-zero tm is a valid value of this plain C struct.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads one time_t and fills the tm we own.
     let ok = !unsafe { libc::localtime_r(&secs, &mut tm) }.is_null();
     let (h, m, s) = if ok {
         (tm.tm_hour, tm.tm_min, tm.tm_sec)
