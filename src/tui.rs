@@ -26,6 +26,7 @@ pub mod log_rows;
 pub mod log_view;
 pub mod logs;
 pub mod map_run;
+pub mod pool_rate;
 pub mod proc_tree;
 pub mod queue_panel;
 pub mod signal_menu;

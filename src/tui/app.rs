@@ -113,6 +113,8 @@ pub struct App {
     pub parallel: Option<PendingParallel>,
     /// Workers waiting out a restart back-off: name → when they start again.
     pub restarts: HashMap<String, SystemTime>,
+    /// Each pool's recent throughput, for its rate and ETA.
+    pub pool_rates: super::pool_rate::PoolRates,
     /// The process tree panel, when open (it takes the logs panel's place).
     pub tree: Option<ProcTree>,
 }
@@ -157,6 +159,7 @@ impl App {
             reap: None,
             parallel: None,
             restarts: HashMap::new(),
+            pool_rates: super::pool_rate::PoolRates::default(),
             tree: None,
         }
     }
@@ -198,6 +201,7 @@ impl App {
         self.logs.viewport = areas.logs.height.saturating_sub(2) as usize;
         self.workers.sync(snapshot);
         self.logs.show(self.workers.selected);
+        self.pool_rates.note(&snapshot.pools, self.now);
         let now = self.now;
         self.restarts.retain(|_, at| *at > now);
         if let Some(p) = self.parallel {

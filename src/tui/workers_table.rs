@@ -159,7 +159,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot) {
         } else {
             t.dim()
         };
-        extra.push(Span::styled(pool_summary(pool), style));
+        extra.push(Span::styled(
+            pool_summary(pool, app.pool_rates.describe(pool)),
+            style,
+        ));
     }
     let mut block = panel(title("Workers", focused, t, extra), focused, t);
     let sort = Line::from(Span::styled(
@@ -278,11 +281,13 @@ fn right(text: String) -> Cell<'static> {
     Cell::from(Line::from(text).alignment(Alignment::Right))
 }
 
-/// `· pool NAME: Q queued, R running, D done, F failed` for the panel's title.
-fn pool_summary(p: &crate::engine::snapshot::PoolView) -> String {
+/// `· pool NAME: Q queued, R running, D done, F failed (35.0/s, ETA 0:12)` for
+/// the panel's title; the rate once a few snapshots show one.
+fn pool_summary(p: &crate::engine::snapshot::PoolView, rate: Option<String>) -> String {
     let failing = if p.state == "failing" { " FAILING" } else { "" };
+    let rate = rate.map(|r| format!(" ({r})")).unwrap_or_default();
     format!(
-        "· pool {}{failing}: {} queued, {} running, {} done, {} failed ",
+        "· pool {}{failing}: {} queued, {} running, {} done, {} failed{rate} ",
         format::safe(&p.name),
         p.queued,
         p.running,
