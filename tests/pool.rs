@@ -363,3 +363,86 @@ fn flags_that_mean_nothing_for_a_pool_are_refused() {
         assert!(named.iter().any(|n| stderr.contains(n)), "{stderr}");
     }
 }
+
+/// A `lines` worker that fails on the input 3 (exits, so its task is lost) and
+/// squares the others.
+const SQUARES: &str = r#"
+while IFS= read -r l; do
+  if [ "$l" = 3 ]; then exit 1; fi
+  echo "sq $((l*l))"
+done
+"#;
+
+#[test]
+fn the_joblog_records_every_task_and_resume_runs_only_what_did_not_succeed() {
+    let dir = dir_with(&[("w.sh", SQUARES)]);
+    let log = dir.path().join("log.jsonl");
+    let log = log.to_str().expect("utf-8 path");
+    let args = [
+        "--pool",
+        "2",
+        "--protocol",
+        "lines",
+        "--retries",
+        "0",
+        "--joblog",
+        log,
+        "--",
+        "sh",
+        "w.sh",
+    ];
+    let first = pool(dir.path(), &args, numbers(6));
+    assert_eq!(first.code, Some(1), "task 3 fails: {}", first.stderr);
+    let lines: Vec<Value> = std::fs::read_to_string(log)
+        .expect("joblog")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 6, "one record per task: {lines:?}");
+    for record in &lines {
+        let want = if record["input"] == "3" { 1 } else { 0 };
+        assert_eq!(record["exit_code"], want, "{record}");
+    }
+    // Again with --resume: only the failed task runs (and fails again).
+    let mut again = args.to_vec();
+    again.insert(0, "--resume");
+    let second = pool(dir.path(), &again, numbers(6));
+    assert_eq!(second.code, Some(1));
+    let ran: Vec<String> = second.results().into_keys().collect();
+    assert_eq!(ran, ["3"], "{}", second.stderr);
+    assert!(
+        second.stderr.contains("skipped 5 task(s)"),
+        "{}",
+        second.stderr
+    );
+}
+
+#[test]
+fn halt_now_stops_the_pool_at_the_first_failure() {
+    let dir = dir_with(&[("w.sh", SQUARES)]);
+    let out = pool(
+        dir.path(),
+        &[
+            "--pool",
+            "1",
+            "--protocol",
+            "lines",
+            "--retries",
+            "0",
+            "--halt",
+            "now,fail=1",
+            "--",
+            "sh",
+            "w.sh",
+        ],
+        numbers(5000),
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("--halt now,fail=1"), "{}", out.stderr);
+    let results = out.results();
+    let done = results.values().filter(|r| r["status"] == "done").count();
+    // One worker takes tasks in order: 1 and 2 succeed before 3 fails; a task
+    // handed out next may finish too, but the run stops long before 5000.
+    assert!((2..100).contains(&done), "{done} done: {}", out.stderr);
+    assert!(results.values().any(|r| r["status"] == "cancelled"));
+}

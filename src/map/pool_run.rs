@@ -10,6 +10,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+mod records;
+
+use records::{Halt, Records};
+
 use super::source::Item;
 use super::tasks::Tasks;
 use super::{MapError, internal, words};
@@ -29,6 +33,8 @@ pub fn run(
     instance: Option<crate::ctl::instance::Instance>,
 ) -> Result<super::MapOutcome, MapError> {
     let (job, tasks) = plan(args, workers).map_err(MapError::Usage)?;
+    let records = Records::open(args.joblog.as_deref(), args.resume, args.halt.as_deref())
+        .map_err(MapError::Usage)?;
     let mut config = crate::setup::engine_config(&args.common, None, None);
     config.close_queue = false;
     config.output_events = false;
@@ -52,7 +58,7 @@ pub fn run(
         window: super::window(workers as usize),
         terminal: std::io::stdout().is_terminal(),
     };
-    let (ok, engine) = runtime.block_on(feed.run(engine, items));
+    let (ok, engine) = runtime.block_on(feed.run(engine, items, records));
     let outcome = engine.wait();
     Ok(super::MapOutcome {
         outcome: Outcome {
@@ -74,11 +80,8 @@ fn plan(args: &MapArgs, workers: u32) -> Result<(JobSpec, Tasks), String> {
             args.group || args.line_buffer || args.ungroup,
             "--group/--line-buffer/--ungroup",
         ),
-        (args.joblog.is_some(), "--joblog"),
-        (args.halt.is_some(), "--halt"),
         (args.max_args != 1, "--max-args"),
         (args.common.control.is_some(), "--control"),
-        (args.resume, "--resume"),
         (args.colsep.is_some(), "--colsep"),
         (args.context_replace, "-X"),
         (args.pipe, "--pipe"),
@@ -166,6 +169,7 @@ impl Feed {
         self,
         mut engine: EngineHandle,
         mut items: mpsc::Receiver<Item>,
+        mut records: Records,
     ) -> (bool, EngineHandle) {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         let mut in_flight = 0usize;
@@ -182,8 +186,12 @@ impl Feed {
             tokio::select! {
                 item = items.recv(), if reading && in_flight < self.window => match item {
                     Some(Item::Task(task)) | Some(Item::TooLong { task, .. }) => {
+                        if records.done_before(task.number, &task.input) {
+                            continue;
+                        }
                         in_flight += 1;
                         let input = String::from_utf8_lossy(&task.input).into_owned();
+                        records.submitted(task.number, task.input.clone());
                         let _ = engine.commands.send(Command::Submit {
                             pool: POOL.into(),
                             id: Some(task.number.to_string()),
@@ -209,10 +217,36 @@ impl Feed {
                             if !result.ok {
                                 failed += 1;
                             }
+                            let seq = result.task.parse().unwrap_or(0);
+                            match records.finished(seq, &result) {
+                                Ok(None) => {}
+                                Ok(Some(halt)) => {
+                                    eprintln!(
+                                        "proctor: --halt {}: {} of {} finished tasks failed; \
+                                         no new task starts",
+                                        records.halted.as_deref().unwrap_or_default(),
+                                        records.failed,
+                                        records.finished
+                                    );
+                                    reading = false;
+                                    if halt == Halt::Now {
+                                        let _ = engine.commands.send(Command::StopAll);
+                                    }
+                                }
+                                Err(e) => {
+                                    // The joblog is the record --resume relies on:
+                                    // stop rather than run on unrecorded.
+                                    eprintln!("proctor: {e}");
+                                    failed += 1;
+                                    reading = false;
+                                    let _ = engine.commands.send(Command::StopAll);
+                                }
+                            }
                             if !self.json {
                                 let seq = result.task.parse().unwrap_or(0);
                                 held.insert(seq, result);
-                                self.show(&mut out, &mut held, &mut next_shown);
+                                let halted = records.halted.is_some();
+                                self.show(&mut out, &mut held, &mut next_shown, halted);
                             }
                         }
                         EventKind::Error { message } => eprintln!("proctor: {message}"),
@@ -234,14 +268,34 @@ impl Feed {
             }
         }
         let _ = out.flush();
-        if failed > 0 && !self.json {
-            eprintln!("proctor: {failed} task(s) not done");
+        // On stderr even with --json: stdout holds only events.
+        if records.skipped > 0 {
+            eprintln!(
+                "proctor: --resume: skipped {} task(s) that already succeeded",
+                records.skipped
+            );
         }
-        (failed == 0 && !reading, engine)
+        if failed > 0 && !self.json {
+            match &records.halted {
+                Some(rule) => eprintln!(
+                    "proctor: {failed} task(s) not done ({} failed, the rest cancelled by --halt {rule})",
+                    records.failed.saturating_sub(records.cancelled)
+                ),
+                None => eprintln!("proctor: {failed} task(s) not done"),
+            }
+        }
+        (failed == 0 && records.halted.is_none() && !reading, engine)
     }
 
     /// Prints held results: all of them, or with `--keep-order` those next in input order.
-    fn show(&self, out: &mut impl Write, held: &mut BTreeMap<u64, PoolResult>, next: &mut u64) {
+    /// Once `--halt` stopped the run, the tasks it cancelled are counted, not listed.
+    fn show(
+        &self,
+        out: &mut impl Write,
+        held: &mut BTreeMap<u64, PoolResult>,
+        next: &mut u64,
+        halted: bool,
+    ) {
         loop {
             let key = if self.keep_order {
                 *next
@@ -259,6 +313,7 @@ impl Feed {
                 (Some(Value::String(text)), _) => self.line(out, text),
                 (Some(other), _) => self.line(out, &other.to_string()),
                 (None, Some(error)) if result.ok => self.line(out, error),
+                (None, Some(_)) if halted && result.status == "cancelled" => {}
                 (None, Some(error)) => eprintln!(
                     "proctor: task {} {}: {}",
                     result.task,
@@ -281,15 +336,8 @@ impl Feed {
     }
 }
 
-/// Worker text with control characters replaced, for a terminal.
+/// Worker text with control characters in caret notation, for a terminal (the
+/// one neutraliser every front end uses).
 fn safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if (c.is_control() && c != '\t') || crate::json_safe::is_unsafe(c) {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+    crate::engine::output::neutral(text).into_owned()
 }
