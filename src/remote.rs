@@ -133,8 +133,11 @@ fn check_destination(spec: &HostSpec) -> Result<(), String> {
 /// A hosts file: a JSON list of hosts, or `{"hosts": [...]}` as in a workload.
 fn read_file(path: &Path) -> Result<Vec<HostSpec>, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    // Bounded, and devices refused: `--hosts-file /dev/zero` must not fill memory.
+    let bytes = crate::spec::read_limited(path, "hosts file")
         .map_err(|e| format!("cannot read hosts file '{shown}': {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("hosts file '{shown}': not UTF-8: give a JSON text file"))?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| format!("hosts file '{shown}': not JSON: {e}"))?;
     let list = match value {

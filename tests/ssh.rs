@@ -400,6 +400,17 @@ fn bad_host_lists_are_refused_before_anything_starts() {
         assert!(stderr.contains(expected), "{hosts}: {stderr}");
         assert!(events.is_empty(), "{events:?}");
     }
+    // A device or a directory is no hosts file: refused at once (reading
+    // /dev/zero would never end).
+    for (path, expected) in [("/dev/zero", "not a regular file"), ("/", "a directory")] {
+        let (events, code, stderr) = map(&["--hosts-file", path, "--", "true", ":::", "a"]);
+        assert_eq!(code, Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.contains("cannot read hosts file") && stderr.contains(expected),
+            "{path}: {stderr}"
+        );
+        assert!(events.is_empty(), "{events:?}");
+    }
     // A destination is never an ssh option, nor several words.
     for list in [
         "--hosts=-oProxyCommand=touch /tmp/proctor-pwned",
