@@ -428,3 +428,37 @@ fn a_killed_pipe_runs_spool_is_swept_by_the_next_run() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(spools().is_empty(), "left: {:?}", spools());
 }
+
+/// Ctrl-C: the tasks proctor stops are reported as stopped by the interrupt,
+/// not as failures of their own, and the run exits 130.
+#[test]
+fn tasks_stopped_by_ctrl_c_are_not_called_failed() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["map", "-j", "2", "--line-buffer", "--"])
+        .args(["sh", "-c", "echo up; sleep 60", "sh", ":::", "a", "b", "c"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proctor map");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Both running tasks have started once each said so.
+    for _ in 0..2 {
+        let line = lines.next().expect("a task's line").expect("read");
+        assert_eq!(line, "up");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT proctor");
+    let out = child.wait_with_output().expect("wait for proctor");
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 of 2 task(s) stopped by the interrupt"),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("failed"), "stderr: {stderr}");
+}
