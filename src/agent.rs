@@ -71,6 +71,12 @@ pub fn run(lease: Duration, max_parallel: Option<usize>) -> Result<AgentEnd, Str
                     lease.as_secs_f64()
                 )),
                 Ended::Mismatch => AgentEnd::Lost("the client speaks another protocol".into()),
+                Ended::NoHello => AgentEnd::Lost(format!(
+                    "the input ended without a hello: the agent is for another proctor to \
+                     drive (`proctor map --hosts`); its first line must be \
+                     {{\"hello\":{{\"protocols\":[{}]}}}}",
+                    crate::ctl::protocol::spoken()
+                )),
             },
             // Nobody else reads the engine's events; they end when it does.
             () = async { while engine.events.recv().await.is_some() {} } => AgentEnd::EngineEnded,

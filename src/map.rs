@@ -244,13 +244,21 @@ fn run_headless(started: Started, shown_as: Printer) -> Result<(Outcome, Finish)
         .map_err(|_| MapError::Internal("the map driver failed".into()))?;
     let troubled = printed.as_ref().is_some_and(|p| p.troubled);
     if let Some(printed) = printed
-        && printed.failed > 0
         && printed.complete
     {
-        eprintln!(
-            "proctor: {} of {} task(s) failed",
-            printed.failed, printed.tasks
-        );
+        if printed.failed > 0 {
+            eprintln!(
+                "proctor: {} of {} task(s) failed",
+                printed.failed, printed.tasks
+            );
+        }
+        if printed.interrupted > 0 {
+            eprintln!(
+                "proctor: {} of {} task(s) stopped by the interrupt (with --joblog, \
+                 --resume runs them again)",
+                printed.interrupted, printed.tasks
+            );
+        }
     }
     let outcome = Outcome {
         ok: finish.ok && !troubled,

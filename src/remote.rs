@@ -104,14 +104,40 @@ pub fn plan(names: Option<&str>, file: Option<&Path>) -> Result<Vec<Option<HostS
     if hosts.is_empty() {
         return Err("the hosts file names no host: give at least one".into());
     }
+    for spec in hosts.iter().flatten() {
+        check_destination(spec)?;
+    }
     Ok(hosts)
+}
+
+/// ssh gets the destination after `--`, so it can never become an option; one
+/// that starts with `-` or holds blanks or control characters is still no host,
+/// and is refused here rather than failing at connection time.
+fn check_destination(spec: &HostSpec) -> Result<(), String> {
+    let dest = &spec.ssh;
+    if dest.is_empty()
+        || dest.starts_with('-')
+        || dest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "host '{}': '{}' cannot be an ssh destination (empty, starting with '-', or \
+             holding blanks): give user@host or a Host of your ssh config; ssh options go \
+             in the hosts file's \"ssh_args\"",
+            spec.name.escape_debug(),
+            dest.escape_debug()
+        ));
+    }
+    Ok(())
 }
 
 /// A hosts file: a JSON list of hosts, or `{"hosts": [...]}` as in a workload.
 fn read_file(path: &Path) -> Result<Vec<HostSpec>, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path)
+    // Bounded, and devices refused: `--hosts-file /dev/zero` must not fill memory.
+    let bytes = crate::spec::read_limited(path, "hosts file")
         .map_err(|e| format!("cannot read hosts file '{shown}': {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("hosts file '{shown}': not UTF-8: give a JSON text file"))?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| format!("hosts file '{shown}': not JSON: {e}"))?;
     let list = match value {

@@ -17,6 +17,7 @@ mod procfile;
 pub mod schema;
 mod words;
 
+pub(crate) use load::read_limited;
 pub use load::{SpecError, accepted_fields, job_from_cli, load_file, parse_launch, parse_workload};
 pub use names::split_cli_name;
 pub use words::split_words;

@@ -130,3 +130,47 @@ fn workers_cannot_touch_the_link() {
     link.close_input();
     assert_eq!(link.wait_exit().code(), Some(0));
 }
+
+/// `proctor agent --stdio` run by hand with garbage on stdin (random bytes, a
+/// line too long, JSON that is no hello) answers each bad line with an error,
+/// exits 1 naming the hello it wanted, and starts nothing.
+#[test]
+fn garbage_instead_of_a_hello_exits_1_and_says_why() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    garbage.extend_from_slice(
+        b"\n[1,2]\n{\"id\":1,\"cmd\":\"launch\",\"job\":{\"name\":\"x\",\"cmd\":[\"true\"]}}\n",
+    );
+    garbage.extend(std::iter::repeat_n(b'a', 2 << 20));
+    garbage.push(b'\n');
+    let mut child = Command::new(BIN)
+        .args(["agent", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let mut input = child.stdin.take().expect("stdin");
+    // The agent answers as it reads; writing from another thread keeps both
+    // pipes moving whatever their sizes.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&garbage);
+    });
+    let out = child.wait_with_output().expect("wait for the agent");
+    writer.join().expect("writer");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("without a hello") && stderr.contains(r#"{"hello":{"protocols":[1]}}"#),
+        "stderr: {stderr}"
+    );
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert!(!answers.is_empty(), "each bad line is answered");
+    assert!(answers.iter().all(|a| a["ok"] == false), "{answers:?}");
+}

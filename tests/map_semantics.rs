@@ -373,3 +373,92 @@ fn pipe_feeds_every_byte_once_in_blocks() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
+
+/// A `--pipe` run killed by SIGKILL cannot remove its spool directory; the next
+/// `--pipe` run with the same `$TMPDIR` removes it (its owner is gone).
+#[test]
+fn a_killed_pipe_runs_spool_is_swept_by_the_next_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["map", "--pipe", "--block", "1K", "-j", "1", "--"])
+        .args(["sh", "-c", "sleep 60"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run proctor map --pipe");
+    let mut input = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let line = [b'x'; 99];
+        for _ in 0..1000 {
+            if input
+                .write_all(&line)
+                .and_then(|()| input.write_all(b"\n"))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let spools = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(tmp.path())
+            .expect("read TMPDIR")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains(".proctor-pipe-"))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while spools().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no spool appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL proctor");
+    child.wait().expect("reap proctor");
+    writer.join().expect("writer");
+    let stale = spools();
+    assert_eq!(stale.len(), 1, "the killed run's spool is left: {stale:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["map", "--pipe", "--", "wc", "-c"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proctor map --pipe again");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(spools().is_empty(), "left: {:?}", spools());
+}
+
+/// Ctrl-C: the tasks proctor stops are reported as stopped by the interrupt,
+/// not as failures of their own, and the run exits 130.
+#[test]
+fn tasks_stopped_by_ctrl_c_are_not_called_failed() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
+        .args(["map", "-j", "2", "--line-buffer", "--"])
+        .args(["sh", "-c", "echo up; sleep 60", "sh", ":::", "a", "b", "c"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proctor map");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // Both running tasks have started once each said so.
+    for _ in 0..2 {
+        let line = lines.next().expect("a task's line").expect("read");
+        assert_eq!(line, "up");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT proctor");
+    let out = child.wait_with_output().expect("wait for proctor");
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 of 2 task(s) stopped by the interrupt"),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("failed"), "stderr: {stderr}");
+}

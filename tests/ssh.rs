@@ -317,6 +317,38 @@ fn a_refusing_host_fails_only_its_work_with_the_ssh_error() {
     assert!(stderr.contains("Connection refused"), "stderr: {stderr}");
 }
 
+/// A host that connects but never answers the hello (here its remote command
+/// swallows the link and waits) is given up after a deadline: the run goes on
+/// with the other hosts instead of waiting forever, and names the hung host.
+#[test]
+fn a_host_that_never_answers_is_given_up() {
+    let sshd = Sshd::start(&["mute"]);
+    let file = hosts_file(&sshd, &[("mute", "cat >/dev/null;")]);
+    let file = file.to_str().expect("utf-8 path");
+    let (events, code, stderr) = map(&[
+        "-S",
+        "mute,local",
+        "--hosts-file",
+        file,
+        "--",
+        "echo",
+        ":::",
+        "a",
+        "b",
+    ]);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    let done = tasks(&events);
+    assert_eq!(done.len(), 2, "{events:?}");
+    assert!(
+        done.iter()
+            .all(|t| t["host"] == "local" && t["exit_code"] == 0)
+    );
+    assert!(
+        stderr.contains("host mute is down: no answer from"),
+        "stderr: {stderr}"
+    );
+}
+
 /// A host whose proctor speaks another protocol: a clear error naming both versions.
 #[test]
 fn a_version_mismatch_names_both_versions() {
@@ -354,6 +386,10 @@ fn bad_host_lists_are_refused_before_anything_starts() {
             "'local' is this machine",
         ),
         (json!([{"name": "any"}]), "host name 'any' cannot be used"),
+        (
+            json!([{"name": "a", "ssh": "-oProxyCommand=touch /tmp/proctor-pwned"}]),
+            "cannot be an ssh destination",
+        ),
     ];
     for (i, (hosts, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("hosts{i}.json"));
@@ -364,6 +400,28 @@ fn bad_host_lists_are_refused_before_anything_starts() {
         assert!(stderr.contains(expected), "{hosts}: {stderr}");
         assert!(events.is_empty(), "{events:?}");
     }
+    // A device or a directory is no hosts file: refused at once (reading
+    // /dev/zero would never end).
+    for (path, expected) in [("/dev/zero", "not a regular file"), ("/", "a directory")] {
+        let (events, code, stderr) = map(&["--hosts-file", path, "--", "true", ":::", "a"]);
+        assert_eq!(code, Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.contains("cannot read hosts file") && stderr.contains(expected),
+            "{path}: {stderr}"
+        );
+        assert!(events.is_empty(), "{events:?}");
+    }
+    // A destination is never an ssh option, nor several words.
+    for list in [
+        "--hosts=-oProxyCommand=touch /tmp/proctor-pwned",
+        "--hosts=a b",
+    ] {
+        let (events, code, stderr) = map(&[list, "--", "true", ":::", "a"]);
+        assert_eq!(code, Some(2), "{list}: {stderr}");
+        assert!(stderr.contains("cannot be an ssh destination"), "{stderr}");
+        assert!(events.is_empty(), "{events:?}");
+    }
+    assert!(!std::path::Path::new("/tmp/proctor-pwned").exists());
     for list in ["a,,b", "a,a"] {
         let (_, code, stderr) = map(&["-S", list, "--", "true", ":::", "a"]);
         assert_eq!(code, Some(2), "{list}: {stderr}");

@@ -107,6 +107,9 @@ pub enum Ended {
     LeaseExpired,
     /// The client offered only protocol versions this proctor does not speak.
     Mismatch,
+    /// The client closed its side without ever saying a valid hello (garbage,
+    /// or something that is not a proctor client).
+    NoHello,
 }
 
 pub(super) type Out = mpsc::Sender<Value>;
@@ -158,7 +161,8 @@ where
         };
         let line = match read {
             Ok(Some(line)) => line,
-            Ok(None) => break Ended::Closed,
+            Ok(None) if greeted => break Ended::Closed,
+            Ok(None) => break Ended::NoHello,
             Err(f) => {
                 let _ = out.send(protocol::failed(&Value::Null, &f)).await;
                 continue;
@@ -202,9 +206,9 @@ where
     drop(out);
     // Streams still running hold senders; the writer ends when they do, or at
     // once when the peer is gone. An agent (with a lease) stops its work as soon
-    // as its link ends, without waiting for the streams (a mismatch has none,
-    // and its error must reach the client).
-    if lease.is_none() || ended == Ended::Mismatch {
+    // as its link ends, without waiting for the streams (a failed hello has
+    // none, and its error must reach the client).
+    if lease.is_none() || matches!(ended, Ended::Mismatch | Ended::NoHello) {
         let _ = writer.await;
     }
     ended

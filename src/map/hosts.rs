@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::engine::Command;
+use crate::remote::link::HELLO_WITHIN;
 use crate::remote::{HostLink, HostSpec, News, Slots, route};
 use crate::spec::JobSpec;
 
@@ -38,6 +39,8 @@ struct Remote {
     attempts: u32,
     /// When to reconnect, while down.
     retry_at: Option<Instant>,
+    /// While connecting: when the hello is overdue and the host is given up.
+    hello_by: Option<Instant>,
 }
 
 /// The pool's hosts and which worker runs where.
@@ -81,6 +84,7 @@ impl Hosts {
                 local = Some(local_slots);
                 continue;
             };
+            let hello_by = Some(Instant::now() + HELLO_WITHIN);
             let (link, state) = match HostLink::start(&spec, tx.clone()) {
                 Ok(link) => (Some(link), State::Connecting),
                 Err(e) => (
@@ -98,6 +102,7 @@ impl Hosts {
                 was_up: false,
                 attempts: 0,
                 retry_at: None,
+                hello_by,
             });
         }
         Hosts {
@@ -245,16 +250,48 @@ impl Hosts {
     }
 
     /// The next news of any host, or `None` when a lost host was reconnected
-    /// (its hello is news to come).
+    /// (its hello is news to come). A host whose hello is overdue is news too:
+    /// its link is ended and it goes down like any other.
     pub async fn next(&mut self) -> Option<News> {
-        let due = self.remotes.iter().filter_map(|r| r.retry_at).min();
+        let due = self
+            .remotes
+            .iter()
+            .flat_map(|r| [r.retry_at, r.hello_by.filter(|_| r.connecting())])
+            .flatten()
+            .min();
         tokio::select! {
             news = self.news.recv() => Some(news?),
             () = sleep_until(due) => {
+                if let Some(down) = self.overdue() {
+                    return Some(down);
+                }
                 self.reconnect_due();
                 None
             }
         }
+    }
+
+    /// The first host whose hello is overdue, given up: its `Down` news.
+    fn overdue(&mut self) -> Option<News> {
+        let now = Instant::now();
+        let r = self
+            .remotes
+            .iter_mut()
+            .find(|r| r.connecting() && r.hello_by.is_some_and(|at| at <= now))?;
+        r.hello_by = None;
+        if let Some(link) = r.link.take() {
+            link.abandon();
+        }
+        Some(News::Down {
+            host: r.spec.name.clone(),
+            error: format!(
+                "no answer from `{} agent --stdio` within {}s of starting ssh \
+                 (the connection or the remote command hangs): check `ssh {} true`",
+                r.spec.proctor,
+                HELLO_WITHIN.as_secs(),
+                r.spec.ssh
+            ),
+        })
     }
 
     fn reconnect_due(&mut self) {
@@ -264,6 +301,7 @@ impl Hosts {
                 continue;
             }
             r.retry_at = None;
+            r.hello_by = Some(Instant::now() + HELLO_WITHIN);
             match HostLink::start(&r.spec, self.tx.clone()) {
                 Ok(link) => {
                     r.link = Some(link);
@@ -289,6 +327,7 @@ impl Hosts {
                         Slots::Auto => cpus,
                     };
                     r.state = State::Up { slots };
+                    r.hello_by = None;
                     r.was_up = true;
                     r.attempts = 0;
                 }
@@ -300,6 +339,10 @@ impl Hosts {
                     return Update::Nothing;
                 };
                 let r = &mut self.remotes[i];
+                if matches!(r.state, State::Down { .. }) {
+                    // The end of a link already given up (its hello was overdue).
+                    return Update::Nothing;
+                }
                 let mut error = error;
                 if r.was_up && r.attempts < RECONNECTS {
                     let wait = BACKOFF * 2u32.pow(r.attempts);
@@ -333,6 +376,12 @@ impl Hosts {
                 }
             }
         }
+    }
+}
+
+impl Remote {
+    fn connecting(&self) -> bool {
+        matches!(self.state, State::Connecting)
     }
 }
 

@@ -24,6 +24,7 @@ pub struct Spool {
 impl Spool {
     /// A new directory only we may read, in `parent` (`$TMPDIR`).
     pub fn create(parent: &Path) -> Result<Arc<Spool>, String> {
+        sweep_stale(parent);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -60,6 +61,38 @@ impl Spool {
 impl Drop for Spool {
     fn drop(&mut self) {
         self.remove();
+    }
+}
+
+/// Removes the spools of runs that cannot remove their own: a proctor killed
+/// by SIGKILL (or a crash) leaves its `.proctor-pipe-PID-N` behind. Only our
+/// own directories (not symlinks) whose PID no longer exists are touched; a
+/// recycled PID merely keeps a stale spool until a later run.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".proctor-pipe-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+            .filter(|pid| *pid > 0)
+        else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.is_dir() && m.uid() == me
+        });
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            == Err(nix::errno::Errno::ESRCH);
+        if ours && gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -83,6 +83,9 @@ pub struct Options {
 pub struct Printed {
     pub tasks: u64,
     pub failed: u64,
+    /// Tasks ended by the stop that followed proctor's own interrupt (Ctrl-C,
+    /// SIGTERM): not failures of theirs, and `--resume` runs them again.
+    pub interrupted: u64,
     /// False when stdout went away before the end.
     pub complete: bool,
     /// Some output did not reach where it was asked to go (`--results`).
@@ -125,6 +128,8 @@ struct Printer {
     pending: HashMap<u64, Pending>,
     printed: Printed,
     progress: Option<Progress>,
+    /// proctor was interrupted: tasks killed from now on were stopped by it.
+    interrupted: bool,
 }
 
 /// Prints until the driver's events end, or stdout is gone.
@@ -141,6 +146,7 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
         pending: HashMap::new(),
         printed: Printed::default(),
         progress,
+        interrupted: false,
     };
     while let Some(event) = events.blocking_recv() {
         let written = match event.kind {
@@ -164,6 +170,10 @@ pub fn print(events: &mut EventReceiver, options: Options) -> Printed {
             }),
             EventKind::Error { message } => {
                 p.note(&message);
+                Ok(())
+            }
+            EventKind::Interrupted { .. } => {
+                p.interrupted = true;
                 Ok(())
             }
             _ => Ok(()),
@@ -252,10 +262,19 @@ impl Printer {
         }
         self.printed.tasks += 1;
         if record.exit_code != Some(0) {
-            self.printed.failed += 1;
             self.out.flush()?;
             self.clear_progress();
-            let _ = writeln!(self.err, "proctor: task {number} failed: {}", why(record));
+            if self.interrupted && record.signal.is_some() && !record.timed_out {
+                self.printed.interrupted += 1;
+                let _ = writeln!(
+                    self.err,
+                    "proctor: task {number} stopped by the interrupt: {}",
+                    why(record)
+                );
+            } else {
+                self.printed.failed += 1;
+                let _ = writeln!(self.err, "proctor: task {number} failed: {}", why(record));
+            }
         }
         Ok(())
     }

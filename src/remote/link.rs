@@ -17,10 +17,17 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::HostSpec;
 use crate::engine::Event;
+use crate::engine::os::pidfd::PidFd;
 use crate::spec::JobSpec;
 
 /// The agent's lease: it stops everything when the link is silent this long.
 pub const LEASE: Duration = Duration::from_secs(30);
+
+/// How long a host has to answer the hello after ssh starts. ssh's
+/// `ConnectTimeout` bounds only the connection and key exchange; a remote
+/// command that never answers (a hung login script, a wrong `proctor` that
+/// waits) would otherwise hold back every task of the run.
+pub const HELLO_WITHIN: Duration = Duration::from_secs(60);
 
 /// What a link tells the driver.
 #[derive(Debug)]
@@ -41,6 +48,9 @@ pub struct HostLink {
     writer: LinkWriter,
     /// Launch requests not yet answered, by id: a refused launch fails its worker.
     launches: Arc<Mutex<HashMap<u64, String>>>,
+    /// ssh itself, to end a link whose host never answers (opened at spawn,
+    /// so it cannot name a recycled pid).
+    ssh: Option<PidFd>,
 }
 
 impl HostLink {
@@ -65,6 +75,7 @@ impl HostLink {
             // the remote work through the link), not ssh's to die of.
             .process_group(0)
             .spawn()?;
+        let ssh = PidFd::open(child.id());
         let (Some(mut input), Some(output), Some(errors)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -97,7 +108,17 @@ impl HostLink {
                 next_id: Arc::new(AtomicU64::new(SUBSCRIBE_ID + 1)),
             },
             launches,
+            ssh,
         })
+    }
+
+    /// Gives up on a link whose host never answered: closes its input and
+    /// ends ssh (its reader then sees the end; the reaper collects ssh).
+    pub fn abandon(mut self) {
+        self.close();
+        if let Some(ssh) = &self.ssh {
+            let _ = ssh.send(libc::SIGTERM);
+        }
     }
 
     /// Starts `job` on the host. An error means the link is gone (its `Down`

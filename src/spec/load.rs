@@ -137,7 +137,7 @@ fn load_procfile(path: &Path, bytes: &[u8]) -> Result<Workload, SpecError> {
     let dotenv_path = path.with_file_name(".env");
     let dotenv = match std::fs::metadata(&dotenv_path) {
         Ok(meta) if meta.is_file() => Some(
-            read_limited(&dotenv_path)
+            read_limited(&dotenv_path, ".env file")
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .map_err(|e| {
                     SpecError::new(format!("{}: cannot read: {e}", dotenv_path.display()))
@@ -160,7 +160,7 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Reads and parses a workload file (a regular file of at most [`MAX_FILE_BYTES`]).
 pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
     let origin = path.display().to_string();
-    let bytes = read_limited(path)
+    let bytes = read_limited(path, "workload file")
         .map_err(|e| SpecError::new(format!("{origin}: cannot read workload file: {e}")))?;
     if super::procfile::is_procfile(path) {
         return load_procfile(path, &bytes);
@@ -181,8 +181,9 @@ pub fn load_file(path: &Path) -> Result<Workload, SpecError> {
 
 /// The file's bytes. Devices, sockets and directories are refused before they are
 /// opened (reading `/dev/zero` never ends); a pipe (`-f /dev/stdin`, `<(…)`) is
-/// read up to the size limit.
-fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+/// read up to the size limit. `what` names the file in the hints (`workload
+/// file`, `hosts file`).
+pub(crate) fn read_limited(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
     use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
@@ -192,14 +193,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
         } else {
             "not a regular file (a device or socket)"
         };
-        return Err(format!(
-            "it is {kind}: give the path of a JSON workload file"
-        ));
+        return Err(format!("it is {kind}: give the path of a JSON {what}"));
     }
     let too_big = || {
         format!(
-            "it is larger than {} MiB: give a workload file, not data (jobs are a few \
-             lines each)",
+            "it is larger than {} MiB: give a {what}, not data",
             MAX_FILE_BYTES / 1024 / 1024
         )
     };
