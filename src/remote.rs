@@ -74,6 +74,17 @@ pub fn plan(names: Option<&str>, file: Option<&Path>) -> Result<Vec<Option<HostS
         Some(path) => read_file(path)?,
         None => Vec::new(),
     };
+    // A name given twice in the file is ambiguous whichever hosts `-S` picks.
+    let mut names_in_file = std::collections::HashSet::new();
+    if let Some(twice) = known
+        .iter()
+        .find(|h| !names_in_file.insert(h.name.as_str()))
+    {
+        return Err(format!(
+            "the hosts file names '{}' twice: name each host once",
+            twice.name.escape_debug()
+        ));
+    }
     let picked: Vec<String> = match names {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
         None => known.iter().map(|h| h.name.clone()).collect(),

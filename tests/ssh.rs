@@ -390,6 +390,10 @@ fn bad_host_lists_are_refused_before_anything_starts() {
             json!([{"name": "a", "ssh": "-oProxyCommand=touch /tmp/proctor-pwned"}]),
             "cannot be an ssh destination",
         ),
+        (
+            json!([{"name": "a", "ssh": "x@y"}, {"name": "a", "ssh": "z@w"}]),
+            "names 'a' twice",
+        ),
     ];
     for (i, (hosts, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("hosts{i}.json"));
@@ -400,6 +404,13 @@ fn bad_host_lists_are_refused_before_anything_starts() {
         assert!(stderr.contains(expected), "{hosts}: {stderr}");
         assert!(events.is_empty(), "{events:?}");
     }
+    // Picking one of two hosts of the same name is still ambiguous.
+    let twice = dir.path().join("twice.json");
+    std::fs::write(&twice, json!([{"name": "a"}, {"name": "a"}]).to_string()).expect("write");
+    let twice = twice.to_str().expect("utf-8 path");
+    let (_, code, stderr) = map(&["-S", "a", "--hosts-file", twice, "--", "true", ":::", "a"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("names 'a' twice"), "{stderr}");
     // A device or a directory is no hosts file: refused at once (reading
     // /dev/zero would never end).
     for (path, expected) in [("/dev/zero", "not a regular file"), ("/", "a directory")] {
