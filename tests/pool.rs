@@ -446,3 +446,86 @@ fn halt_now_stops_the_pool_at_the_first_failure() {
     assert!((2..100).contains(&done), "{done} done: {}", out.stderr);
     assert!(results.values().any(|r| r["status"] == "cancelled"));
 }
+
+/// Runs a pool job from a workload file headless, feeds it `tasks` through
+/// `submit` control lines on stdin, and returns every event once it ends.
+fn pool_job(dir: &Path, pool: Value, worker: &str, tasks: u32) -> Vec<Value> {
+    let workload = serde_json::json!({"jobs": [{"name": "p", "shell": worker, "pool": pool}]});
+    let file = dir.join("w.json");
+    std::fs::write(&file, workload.to_string()).expect("write workload");
+    let mut child = Command::new(common::BIN)
+        .args(["--json", "--interval", "200ms", "--control", "-", "-f"])
+        .arg(&file)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start proctor");
+    let mut stdin = child.stdin.take().expect("stdin");
+    for i in 1..=tasks {
+        let line =
+            serde_json::json!({"cmd": "submit", "pool": "p", "task": i.to_string(), "input": i});
+        writeln!(stdin, "{line}").expect("submit");
+    }
+    // Closing the control stream closes the queue: the pool drains, then proctor ends.
+    drop(stdin);
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let watchdog = std::thread::spawn(move || {
+        while Instant::now() < deadline {
+            if !common::alive(pid) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // SAFETY: signalling our own child, still unreaped (we hold its Child).
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        true
+    });
+    let output = child.wait_with_output().expect("wait for proctor");
+    assert!(!watchdog.join().unwrap_or(true), "the pool job hung");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn recycled_for(events: &[Value], reason: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| e["event"] == "recycled" && e["reason"] == reason)
+        .count()
+}
+
+fn all_done(events: &[Value], tasks: u32) {
+    let done: std::collections::BTreeSet<String> = events
+        .iter()
+        .filter(|e| e["event"] == "result" && e["status"] == "done")
+        .map(|e| e["task"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(done.len(), tasks as usize, "every task done: {events:?}");
+}
+
+#[test]
+fn max_age_replaces_a_worker_between_tasks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let worker = "while IFS= read -r l; do sleep 0.3; echo \"$l\"; done";
+    let pool = serde_json::json!({"workers": 1, "protocol": "lines", "max_age": "1s"});
+    let events = pool_job(dir.path(), pool, worker, 12);
+    all_done(&events, 12);
+    // 12 tasks of 0.3 s take about 3.6 s: a 1 s life ends at least twice.
+    assert!(recycled_for(&events, "max_age") >= 2, "{events:?}");
+}
+
+#[test]
+fn max_rss_replaces_a_worker_that_grows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Each task keeps 8 MiB more, held until the worker is replaced.
+    let worker = "python3 -u -c 'import sys\nkept = []\nfor l in sys.stdin:\n    kept.append(bytes(8 << 20).replace(bytes(1), bytes([120])))\n    import time; time.sleep(0.25)\n    print(l.strip(), flush=True)\n'";
+    let pool = serde_json::json!({"workers": 1, "protocol": "lines", "max_rss": "64MiB"});
+    let events = pool_job(dir.path(), pool, worker, 20);
+    all_done(&events, 20);
+    // 20 tasks would hold 160 MiB: the worker must have been replaced on the way.
+    assert!(recycled_for(&events, "max_rss") >= 1, "{events:?}");
+}
