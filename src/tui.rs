@@ -13,6 +13,8 @@ pub mod deps_view;
 pub mod draw;
 mod event_loop;
 pub mod events;
+// Fixtures for tests, render snapshots and the screenshot tool; not in the product.
+#[cfg(any(test, feature = "test-hooks"))]
 pub mod fake;
 pub mod footer;
 pub mod format;
