@@ -100,22 +100,8 @@ fn pool(dir: &Path, args: &[&str], stdin: String) -> Outcome {
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(stdin.as_bytes());
     });
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let watchdog = std::thread::spawn(move || {
-        while Instant::now() < deadline {
-            if !common::alive(pid) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // SAFETY: signalling our own child, still unreaped (we hold its Child).
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        true
-    });
-    let output = child.wait_with_output().expect("wait for proctor");
+    let output = watched(child, "proctor map --pool");
     let _ = writer.join();
-    assert!(!watchdog.join().unwrap_or(true), "proctor map --pool hung");
     let events = String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
@@ -125,6 +111,27 @@ fn pool(dir: &Path, args: &[&str], stdin: String) -> Outcome {
         code: output.status.code(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Waits for `child`'s output; fails the test (after a SIGKILL) if it has not
+/// ended within 240 s, so a hang is a failure, never a stuck suite.
+fn watched(child: std::process::Child, what: &str) -> std::process::Output {
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let watchdog = std::thread::spawn(move || {
+        while Instant::now() < deadline {
+            if !common::alive(pid) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // SAFETY: signalling our own child, still unreaped (the caller's Child waits).
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        true
+    });
+    let output = child.wait_with_output().expect("wait for proctor");
+    assert!(!watchdog.join().unwrap_or(true), "{what} hung");
+    output
 }
 
 fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -470,21 +477,7 @@ fn pool_job(dir: &Path, pool: Value, worker: &str, tasks: u32) -> Vec<Value> {
     }
     // Closing the control stream closes the queue: the pool drains, then proctor ends.
     drop(stdin);
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let watchdog = std::thread::spawn(move || {
-        while Instant::now() < deadline {
-            if !common::alive(pid) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // SAFETY: signalling our own child, still unreaped (we hold its Child).
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        true
-    });
-    let output = child.wait_with_output().expect("wait for proctor");
-    assert!(!watchdog.join().unwrap_or(true), "the pool job hung");
+    let output = watched(child, "the pool job");
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
