@@ -556,6 +556,21 @@ fn dependency_states_notices_and_view() {
         assert!(row.contains(state), "{name} is not {state}: {row}");
     }
 
+    // Overlays on terminals narrower than their preferred width (a 40x12 window,
+    // and smaller) are cut to fit, never a panic.
+    for (w, h) in [(40, 12), (30, 8), (12, 4)] {
+        for overlay in [
+            Overlay::Deps { scroll: 0 },
+            Overlay::Help { scroll: 0 },
+            Overlay::Summary,
+        ] {
+            let mut app = app_for(&s, w, h);
+            app.overlay = Some(overlay);
+            let shown = screen(&s, &app, w, h);
+            assert_eq!(shown.lines().count(), h as usize, "{w}x{h}: {shown}");
+        }
+    }
+
     for (w, h) in SIZES {
         let mut app = app_for(&s, w, h);
         app.overlay = Some(Overlay::Deps { scroll: 0 });

@@ -225,7 +225,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, snapshot: &Snapshot, scr
     let t = &app.theme;
     let lines = lines(app, snapshot);
     let widest = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
-    let width = (widest + 3).clamp(40, area.width.saturating_sub(4).max(1));
+    // At least 40 wide, but never wider than the screen (a 40-column terminal).
+    let width = (widest + 3)
+        .max(40)
+        .min(area.width.saturating_sub(4).max(1));
     let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
     let inner = dialog(frame, area, width, height, "Dependencies", t);
     if inner.is_empty() {
