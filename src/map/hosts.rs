@@ -85,15 +85,19 @@ impl Hosts {
                 continue;
             };
             let hello_by = Some(Instant::now() + HELLO_WITHIN);
-            let (link, state) = match HostLink::start(&spec, tx.clone()) {
-                Ok(link) => (Some(link), State::Connecting),
-                Err(e) => (
-                    None,
-                    State::Down {
+            // A link that cannot even start is reported like any other loss (its
+            // `Down` news is handled first), so the user always learns why.
+            let link = match HostLink::start(&spec, tx.clone()) {
+                Ok(link) => Some(link),
+                Err(e) => {
+                    let _ = tx.send(News::Down {
+                        host: spec.name.clone(),
                         error: format!("cannot run ssh: {e}"),
-                    },
-                ),
+                    });
+                    None
+                }
             };
+            let state = State::Connecting;
             remotes.push(Remote {
                 spec,
                 link,
